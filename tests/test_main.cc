@@ -1,0 +1,10 @@
+// Shared main for the test binaries: the process settings of every gorl main().
+#include <gtest/gtest.h>
+
+#include "common/process_init.h"
+
+int main(int argc, char** argv) {
+  gorl::TuneMalloc();
+  testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
