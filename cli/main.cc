@@ -1,1 +1,71 @@
-// PLACEHOLDER
+// gorl: GoRL training and tooling. `gorl help` lists the subcommands.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "cli/commands.h"
+#include "common/process_init.h"
+
+ABSL_FLAG(std::string, assets, "",
+          "Model assets root holding dm_control/ and gym/ (default: $GORL_ASSETS)");
+ABSL_FLAG(std::string, task, "cheetah-run", "Task name (see `gorl tasks`)");
+ABSL_FLAG(uint64_t, seed, 0, "Random seed");
+ABSL_FLAG(int, threads, 1, "Threads that step environments");
+ABSL_FLAG(bool, json, false, "Print machine-readable JSON instead of text");
+
+namespace {
+
+constexpr char kUsage[] =
+    "gorl <command> [flags]\n"
+    "\n"
+    "Commands:\n"
+    "  tasks   List every task with observation/action sizes and timing\n"
+    "  eval    Evaluate a policy (random|zero) on a task: mean/std of the return\n"
+    "  bench   Benchmarks; `gorl bench envs` times every task against raw mj_step\n"
+    "  help    This text\n"
+    "\n"
+    "Examples:\n"
+    "  gorl tasks --json\n"
+    "  gorl eval --task cheetah-run --policy random --episodes 10 --seed 0\n"
+    "  gorl bench envs --tasks cheetah-run,walker-walk --threads 1\n"
+    "\n"
+    "Run `gorl <command> --helpfull` for every flag.";
+
+struct Command {
+  const char* name;
+  int (*run)(const std::vector<std::string>&);
+};
+
+constexpr Command kCommands[] = {
+    {"tasks", gorl::cli::RunTasksCommand},
+    {"eval", gorl::cli::RunEvalCommand},
+    {"bench", gorl::cli::RunBenchCommand},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gorl::InitProcess(argv[0]);
+  absl::SetProgramUsageMessage(kUsage);
+  if (argc < 2 || std::strcmp(argv[1], "help") == 0 || std::strcmp(argv[1], "--help") == 0) {
+    std::printf("%s\n", kUsage);
+    return argc < 2 ? gorl::cli::kExitUsage : gorl::cli::kExitOk;
+  }
+  const std::string name = argv[1];
+  for (const Command& command : kCommands) {
+    if (name != command.name) continue;
+    // Parse the flags after the subcommand; positional words are passed on.
+    std::vector<char*> rest = {argv[0]};
+    for (int i = 2; i < argc; ++i) rest.push_back(argv[i]);
+    std::vector<char*> positional =
+        absl::ParseCommandLine(static_cast<int>(rest.size()), rest.data());
+    std::vector<std::string> args(positional.begin() + 1, positional.end());
+    return command.run(args);
+  }
+  std::fprintf(stderr, "gorl: unknown command '%s'\n\n%s\n", name.c_str(), kUsage);
+  return gorl::cli::kExitUsage;
+}

@@ -19,6 +19,7 @@ class MujocoTaskFactory : public TaskFactory {
 
   const TaskSpec& spec() const override { return spec_; }
   absl::StatusOr<std::unique_ptr<Task>> NewTask() const override { return create_(spec_, model_); }
+  std::shared_ptr<const MujocoModel> model() const override { return model_; }
 
  private:
   TaskSpec spec_;

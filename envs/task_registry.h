@@ -21,6 +21,9 @@ class TaskFactory {
   virtual ~TaskFactory() = default;
   virtual const TaskSpec& spec() const = 0;
   virtual absl::StatusOr<std::unique_ptr<Task>> NewTask() const = 0;
+  // The shared model of a MuJoCo task (nullptr for plain C++ tasks); used by
+  // benchmarks that time raw mj_step against the full task.
+  virtual std::shared_ptr<const MujocoModel> model() const { return nullptr; }
 };
 
 struct TaskRegistration {

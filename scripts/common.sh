@@ -1,0 +1,70 @@
+# Shared by the scripts in this folder: paths, the package list, helpers.
+# shellcheck shell=bash
+GORL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+GORL_BUILD_DIR="${GORL_BUILD_DIR:-$GORL_ROOT/build}"
+
+# Debian 12 packages (docs/toolchain.md says why each is here). OpenBLAS's
+# OpenMP flavour matters: the reference BLAS makes LibTorch ~15x slower and
+# the pthread flavour ignores torch::set_num_threads.
+GORL_PACKAGES=(
+  build-essential cmake ninja-build pkg-config ca-certificates curl
+  libtorch-dev libopenblas0-openmp
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libmujoco-dev libqhull-dev
+  libabsl-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+log() { printf '\033[1m[gorl]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[gorl] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@";
+  elif command -v sudo >/dev/null; then sudo "$@";
+  else die "need root to run: $* (run as root or install sudo)"; fi
+}
+
+# Installs whatever of GORL_PACKAGES is missing; does nothing when all are there.
+install_packages() {
+  local missing=()
+  for pkg in "${GORL_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
+      || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    log "all ${#GORL_PACKAGES[@]} Debian packages present"
+    return
+  fi
+  log "installing ${#missing[@]} Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+# Configures (Release, Ninja) once and builds incrementally.
+build_project() {
+  if [ ! -f "$GORL_BUILD_DIR/build.ninja" ]; then
+    log "configuring in $GORL_BUILD_DIR"
+    cmake -S "$GORL_ROOT" -B "$GORL_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  fi
+  log "building (a cold build takes about 5 minutes on 2 cores)"
+  cmake --build "$GORL_BUILD_DIR" -- -j"${GORL_JOBS:-$(nproc)}"
+}
+
+# Sets GORL_ASSETS: kept if set; else ../shared/assets beside the checkout
+# (CI's layout); else the fetch script's default directory.
+locate_assets() {
+  if [ -n "${GORL_ASSETS:-}" ]; then :
+  elif [ -d "$GORL_ROOT/../shared/assets/dm_control" ]; then
+    GORL_ASSETS="$(cd "$GORL_ROOT/../shared/assets" && pwd)"
+  else
+    GORL_ASSETS="${XDG_DATA_HOME:-$HOME/.local/share}/gorl/assets"
+  fi
+  export GORL_ASSETS
+  if [ ! -f "$GORL_ASSETS/dm_control/cheetah.xml" ] || [ ! -f "$GORL_ASSETS/gym/hopper.xml" ]; then
+    log "model files not found under $GORL_ASSETS; fetching them"
+    "$GORL_ROOT/scripts/fetch_assets.sh" "$GORL_ASSETS" \
+      || die "no model assets: run scripts/fetch_assets.sh DIR on a machine with internet access and set GORL_ASSETS=DIR"
+  fi
+  log "model assets: $GORL_ASSETS"
+}
