@@ -28,7 +28,7 @@ int RunEnvBench() {
   options.threads = absl::GetFlag(FLAGS_threads);
   options.seconds = absl::GetFlag(FLAGS_seconds);
   options.rounds = absl::GetFlag(FLAGS_rounds);
-  options.seed = absl::GetFlag(FLAGS_seed);
+  options.seed = std::max<int64_t>(0, absl::GetFlag(FLAGS_seed));
   const bool json = absl::GetFlag(FLAGS_json);
   if (!json) {
     std::printf("one env per thread, %d thread(s), %d x %.1f s per measurement\n",

@@ -10,7 +10,7 @@
 // Flags shared by several subcommands (defined in main.cc).
 ABSL_DECLARE_FLAG(std::string, assets);
 ABSL_DECLARE_FLAG(std::string, task);
-ABSL_DECLARE_FLAG(uint64_t, seed);
+ABSL_DECLARE_FLAG(int64_t, seed);
 ABSL_DECLARE_FLAG(int, threads);
 ABSL_DECLARE_FLAG(bool, json);
 
@@ -23,6 +23,7 @@ inline constexpr int kExitUsage = 2;
 
 int RunTasksCommand(const std::vector<std::string>& args);
 int RunEvalCommand(const std::vector<std::string>& args);
+int RunTrainCommand(const std::vector<std::string>& args);
 int RunBenchCommand(const std::vector<std::string>& args);
 
 }  // namespace gorl::cli

@@ -65,7 +65,7 @@ int RunEvalCommand(const std::vector<std::string>& args) {
   }
   const std::string policy = absl::GetFlag(FLAGS_policy);
   const int episodes = absl::GetFlag(FLAGS_episodes);
-  const uint64_t seed = absl::GetFlag(FLAGS_seed);
+  const uint64_t seed = std::max<int64_t>(0, absl::GetFlag(FLAGS_seed));
   if (policy != "random" && policy != "zero") {
     std::fprintf(stderr, "gorl eval: --policy must be random or zero, got '%s'\n", policy.c_str());
     return kExitUsage;
@@ -74,7 +74,9 @@ int RunEvalCommand(const std::vector<std::string>& args) {
     std::fprintf(stderr, "gorl eval: --episodes must be >= 1\n");
     return kExitUsage;
   }
-  auto factory = envs::MakeTaskFactory(absl::GetFlag(FLAGS_task), absl::GetFlag(FLAGS_assets));
+  std::string task_name = absl::GetFlag(FLAGS_task);
+  if (task_name.empty()) task_name = "cheetah-run";
+  auto factory = envs::MakeTaskFactory(task_name, absl::GetFlag(FLAGS_assets));
   if (!factory.ok()) {
     std::fprintf(stderr, "gorl eval: %s\n", factory.status().ToString().c_str());
     return kExitUsage;

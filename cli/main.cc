@@ -12,8 +12,8 @@
 
 ABSL_FLAG(std::string, assets, "",
           "Model assets root holding dm_control/ and gym/ (default: $GORL_ASSETS)");
-ABSL_FLAG(std::string, task, "cheetah-run", "Task name (see `gorl tasks`)");
-ABSL_FLAG(uint64_t, seed, 0, "Random seed");
+ABSL_FLAG(std::string, task, "", "Task name (see `gorl tasks`); eval defaults to cheetah-run, train to the preset's");
+ABSL_FLAG(int64_t, seed, -1, "Random seed (default: 0, or the preset's for train)");
 ABSL_FLAG(int, threads, 1, "Threads that step environments");
 ABSL_FLAG(bool, json, false, "Print machine-readable JSON instead of text");
 
@@ -25,12 +25,14 @@ constexpr char kUsage[] =
     "Commands:\n"
     "  tasks   List every task with observation/action sizes and timing\n"
     "  eval    Evaluate a policy (random|zero) on a task: mean/std of the return\n"
+    "  train   Train ppo / gorl-fm / gorl-diff (presets: local, paper, reference)\n"
     "  bench   Benchmarks; `gorl bench envs` times every task against raw mj_step\n"
     "  help    This text\n"
     "\n"
     "Examples:\n"
     "  gorl tasks --json\n"
     "  gorl eval --task cheetah-run --policy random --episodes 10 --seed 0\n"
+    "  gorl train --preset local --algo gorl-fm --task cheetah-run ppo.clip_epsilon=0.2\n"
     "  gorl bench envs --tasks cheetah-run,walker-walk --threads 1\n"
     "\n"
     "Run `gorl <command> --helpfull` for every flag.";
@@ -43,6 +45,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"tasks", gorl::cli::RunTasksCommand},
     {"eval", gorl::cli::RunEvalCommand},
+    {"train", gorl::cli::RunTrainCommand},
     {"bench", gorl::cli::RunBenchCommand},
 };
 

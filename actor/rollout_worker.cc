@@ -1,0 +1,233 @@
+#include "actor/rollout_worker.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/nn/decoder.h"
+#include "common/nn/latent_policy.h"
+#include "common/random.h"
+#include "common/running_normalizer.h"
+#include "common/status_macros.h"
+#include "envs/vector_env.h"
+
+namespace gorl::actor {
+namespace {
+
+// Seed streams of the worker's own random numbers (envs use 0..N-1).
+constexpr uint64_t kLatentNoiseStream = 1u << 30;
+
+// The installed policy: encoder, its normaliser, decoder, and the noise
+// generator for z.
+struct Policy {
+  std::unique_ptr<nn::LatentPolicy> encoder;
+  RunningNormalizer normalizer;
+  std::unique_ptr<nn::DecoderModel> decoder;
+  int64_t encoder_version = 0;
+};
+
+// Outputs of one batched inference call; each is a row-major [N, dim] buffer.
+struct ActOutput {
+  std::vector<float> latents, log_probs, pre_tanh, actions;
+};
+
+void Act(const Policy& policy, const float* obs_raw, int n, int obs_size, bool deterministic,
+         torch::Generator& gen, ActOutput& out) {
+  torch::InferenceMode guard;
+  const int latent = policy.encoder->latent_size();
+  std::vector<float> obs_norm(obs_raw, obs_raw + static_cast<size_t>(n) * obs_size);
+  policy.normalizer.Normalize(obs_norm.data(), n);
+  const torch::Tensor obs_t = torch::from_blob(obs_norm.data(), {n, obs_size}, torch::kFloat32);
+  const auto [mean, std_dev] = policy.encoder->Distribution(obs_t);
+  torch::Tensor z = mean;
+  if (!deterministic) z = mean + std_dev * torch::randn({n, latent}, gen);
+  // Diagonal Gaussian log-density of z, summed over latent dimensions.
+  const torch::Tensor log_prob =
+      (-0.5 * ((z - mean) / std_dev).pow(2) - std_dev.log() - 0.5 * std::log(2 * M_PI)).sum(-1);
+  const torch::Tensor raw_obs_t = torch::from_blob(const_cast<float*>(obs_raw), {n, obs_size},
+                                                   torch::kFloat32);
+  const torch::Tensor u = policy.decoder->Decode(raw_obs_t, z).contiguous();
+  const torch::Tensor action = torch::tanh(u).contiguous();
+  const torch::Tensor z_c = z.contiguous();
+  const torch::Tensor lp_c = log_prob.contiguous();
+  out.latents.assign(z_c.data_ptr<float>(), z_c.data_ptr<float>() + z_c.numel());
+  out.log_probs.assign(lp_c.data_ptr<float>(), lp_c.data_ptr<float>() + lp_c.numel());
+  out.pre_tanh.assign(u.data_ptr<float>(), u.data_ptr<float>() + u.numel());
+  out.actions.assign(action.data_ptr<float>(), action.data_ptr<float>() + action.numel());
+}
+
+absl::Status CheckFinite(const std::vector<float>& values, const char* what) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return absl::InternalError(
+          absl::StrCat("policy produced a non-finite ", what, " at index ", i));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct RolloutWorker::Impl {
+  const envs::TaskFactory* factory = nullptr;
+  WorkerOptions options;
+  std::unique_ptr<envs::VectorEnv> env;
+  bool env_started = false;
+  std::unique_ptr<Policy> policy;
+  torch::Generator gen;
+  int64_t train_env_steps = 0;
+};
+
+RolloutWorker::RolloutWorker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RolloutWorker::~RolloutWorker() = default;
+
+absl::StatusOr<std::unique_ptr<RolloutWorker>> RolloutWorker::Create(
+    const envs::TaskFactory& factory, const WorkerOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->factory = &factory;
+  impl->options = options;
+  envs::VectorEnvOptions env_options;
+  env_options.num_envs = options.num_envs;
+  env_options.num_threads = options.num_threads;
+  env_options.seed = options.seed;
+  GORL_ASSIGN_OR_RETURN(impl->env, envs::VectorEnv::Create(factory, env_options));
+  impl->gen = at::detail::createCPUGenerator(DeriveSeed(options.seed, kLatentNoiseStream));
+  return std::unique_ptr<RolloutWorker>(new RolloutWorker(std::move(impl)));
+}
+
+absl::Status RolloutWorker::SetPolicy(const v1::PolicySnapshot& snapshot) {
+  const envs::TaskSpec& spec = impl_->factory->spec();
+  if (snapshot.obs_size() != spec.obs_size || snapshot.latent_size() != spec.action_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "policy snapshot is for obs ", snapshot.obs_size(), " / latent ", snapshot.latent_size(),
+        ", but task ", spec.name, " has obs ", spec.obs_size, " / action ", spec.action_size));
+  }
+  auto policy = std::make_unique<Policy>();
+  GORL_ASSIGN_OR_RETURN(policy->encoder, nn::LatentPolicy::FromSnapshot(snapshot));
+  GORL_ASSIGN_OR_RETURN(policy->normalizer, RunningNormalizer::FromProto(snapshot.normalizer()));
+  if (policy->normalizer.size() != spec.obs_size) {
+    return absl::InvalidArgumentError(absl::StrCat("policy snapshot normaliser has size ",
+                                                   policy->normalizer.size(), ", expected ",
+                                                   spec.obs_size));
+  }
+  GORL_ASSIGN_OR_RETURN(policy->decoder, nn::DecoderModel::FromProto(snapshot.decoder()));
+  policy->encoder_version = snapshot.encoder_version();
+  impl_->policy = std::move(policy);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Rollout> RolloutWorker::Unroll(int length) {
+  if (impl_->policy == nullptr) return absl::FailedPreconditionError("actor: no policy installed");
+  if (length < 1) return absl::InvalidArgumentError("actor: unroll length must be >= 1");
+  envs::VectorEnv& env = *impl_->env;
+  if (!impl_->env_started) {
+    GORL_RETURN_IF_ERROR(env.Reset());
+    impl_->env_started = true;
+  }
+  const int n = env.num_envs(), obs_size = env.obs_size(), act = env.action_size();
+  v1::Rollout rollout;
+  rollout.set_encoder_version(impl_->policy->encoder_version);
+  rollout.set_num_envs(n);
+  rollout.set_unroll_length(length);
+  rollout.set_obs_size(obs_size);
+  rollout.set_latent_size(act);
+  auto* observations = rollout.mutable_observations();
+  observations->Reserve(static_cast<int>((length + 1) * n * obs_size));
+  observations->Add(env.obs(), env.obs() + n * obs_size);
+  ActOutput out;
+  for (int t = 0; t < length; ++t) {
+    Act(*impl_->policy, env.obs(), n, obs_size, /*deterministic=*/false, impl_->gen, out);
+    GORL_RETURN_IF_ERROR(CheckFinite(out.actions, "action"));
+    GORL_RETURN_IF_ERROR(env.Step(out.actions.data()));
+    rollout.mutable_latents()->Add(out.latents.begin(), out.latents.end());
+    rollout.mutable_log_probs()->Add(out.log_probs.begin(), out.log_probs.end());
+    rollout.mutable_rewards()->Add(env.rewards(), env.rewards() + n);
+    for (int i = 0; i < n; ++i) {
+      rollout.add_terminated(env.terminated()[i]);
+      rollout.add_truncated(env.truncated()[i]);
+    }
+    observations->Add(env.obs(), env.obs() + n * obs_size);
+    for (const envs::EpisodeRecord& record : env.TakeFinishedEpisodes()) {
+      rollout.add_episode_returns(static_cast<float>(record.episode_return));
+      if (record.diverged) rollout.set_diverged_episodes(rollout.diverged_episodes() + 1);
+    }
+  }
+  (void)act;
+  impl_->train_env_steps += int64_t{length} * n;
+  return rollout;
+}
+
+absl::StatusOr<v1::RefinementData> RolloutWorker::Collect(int64_t pairs, int num_envs,
+                                                          uint64_t seed) {
+  if (impl_->policy == nullptr) return absl::FailedPreconditionError("actor: no policy installed");
+  envs::VectorEnvOptions options;
+  options.num_envs = num_envs;
+  options.num_threads = impl_->options.num_threads;
+  options.seed = seed;
+  GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::VectorEnv> env,
+                        envs::VectorEnv::Create(*impl_->factory, options));
+  GORL_RETURN_IF_ERROR(env->Reset());
+  torch::Generator gen = at::detail::createCPUGenerator(DeriveSeed(seed, kLatentNoiseStream));
+  const int obs_size = env->obs_size(), act = env->action_size();
+  v1::RefinementData data;
+  data.set_obs_size(obs_size);
+  data.set_action_size(act);
+  data.mutable_observations()->Reserve(static_cast<int>(pairs * obs_size));
+  data.mutable_actions()->Reserve(static_cast<int>(pairs * act));
+  ActOutput out;
+  int64_t collected = 0;
+  while (collected < pairs) {
+    const int take = static_cast<int>(std::min<int64_t>(num_envs, pairs - collected));
+    Act(*impl_->policy, env->obs(), num_envs, obs_size, /*deterministic=*/false, gen, out);
+    GORL_RETURN_IF_ERROR(CheckFinite(out.pre_tanh, "pre-tanh action"));
+    data.mutable_observations()->Add(env->obs(), env->obs() + take * obs_size);
+    data.mutable_actions()->Add(out.pre_tanh.begin(), out.pre_tanh.begin() + take * act);
+    data.mutable_latents()->Add(out.latents.begin(), out.latents.begin() + take * act);
+    collected += take;
+    GORL_RETURN_IF_ERROR(env->Step(out.actions.data()));
+  }
+  return data;
+}
+
+absl::StatusOr<v1::EvalReport> RolloutWorker::Evaluate(int episodes, bool deterministic,
+                                                       uint64_t seed) {
+  if (impl_->policy == nullptr) return absl::FailedPreconditionError("actor: no policy installed");
+  envs::VectorEnvOptions options;
+  options.num_envs = episodes;
+  options.num_threads = impl_->options.num_threads;
+  options.seed = seed;
+  GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::VectorEnv> env,
+                        envs::VectorEnv::Create(*impl_->factory, options));
+  GORL_RETURN_IF_ERROR(env->Reset());
+  torch::Generator gen = at::detail::createCPUGenerator(DeriveSeed(seed, kLatentNoiseStream));
+  v1::EvalReport report;
+  report.set_encoder_version(impl_->policy->encoder_version);
+  report.set_deterministic(deterministic);
+  std::vector<float> returns(episodes, 0.0f);
+  std::vector<bool> done(episodes, false);
+  int remaining = episodes;
+  ActOutput out;
+  while (remaining > 0) {
+    Act(*impl_->policy, env->obs(), episodes, env->obs_size(), deterministic, gen, out);
+    GORL_RETURN_IF_ERROR(CheckFinite(out.actions, "action"));
+    GORL_RETURN_IF_ERROR(env->Step(out.actions.data()));
+    // Only each env's first episode counts; envs that finished keep running
+    // (cheaper than masking) but are ignored.
+    for (const envs::EpisodeRecord& record : env->TakeFinishedEpisodes()) {
+      if (done[record.env]) continue;
+      done[record.env] = true;
+      returns[record.env] = static_cast<float>(record.episode_return);
+      if (record.diverged) report.set_diverged_episodes(report.diverged_episodes() + 1);
+      --remaining;
+    }
+  }
+  report.mutable_episode_returns()->Add(returns.begin(), returns.end());
+  return report;
+}
+
+int64_t RolloutWorker::train_env_steps() const { return impl_->train_env_steps; }
+
+}  // namespace gorl::actor

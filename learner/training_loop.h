@@ -1,0 +1,94 @@
+// GoRL's stage coordinator: the loop that the learner runs.
+//
+//   for each stage s:
+//     (s > 0) re-initialise the encoder (and critic) to the prior
+//     repeat: broadcast snapshot -> gather unrolls -> PPO update
+//             -> evaluate every eval.every_env_steps and at the stage end
+//     (s < last, GoRL) freeze the best (or final) encoder -> collect
+//             (observation, pre-tanh action) pairs -> refiner trains a
+//             fresh decoder from the prior -> swap it in
+//
+// Gaussian PPO is the same loop with one stage and the identity decoder.
+// Every step is logged to <run_dir>/metrics.jsonl; decoders are saved as
+// <run_dir>/decoder_stage<k>.pb (binary gorl.v1.Decoder) so that a frozen
+// decoder can be reused by the ablation.
+#ifndef GORL_LEARNER_TRAINING_LOOP_H_
+#define GORL_LEARNER_TRAINING_LOOP_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gorl/v1/config.pb.h"
+#include "gorl/v1/policy.pb.h"
+#include "learner/ppo_learner.h"
+#include "learner/roles.h"
+
+namespace gorl::learner {
+
+// What the progress callback sees after every iteration.
+struct Progress {
+  int64_t env_steps = 0;
+  int64_t total_env_steps = 0;
+  int stage = 0;
+  int num_stages = 1;
+  double steps_per_second = 0.0;
+  double elapsed_seconds = 0.0;
+  double last_eval_return = 0.0;  // NaN before the first evaluation
+};
+
+struct EvalPoint {
+  int64_t env_steps = 0;
+  int stage = 0;
+  double deterministic_mean = 0.0;
+  double deterministic_std = 0.0;
+  double stochastic_mean = 0.0;  // NaN when stochastic evaluation is off
+};
+
+struct TrainingSummary {
+  int64_t env_steps = 0;
+  int64_t collect_env_steps = 0;  // refinement data, outside the PPO budget
+  double seconds = 0.0;
+  std::vector<EvalPoint> evaluations;
+  EvalPoint final_evaluation;
+  int64_t diverged_episodes = 0;
+};
+
+struct TrainingLoopOptions {
+  v1::TrainConfig config;
+  std::string run_dir;              // must exist
+  v1::Decoder initial_decoder;      // stage-0 (or frozen) decoder
+  std::function<void(const Progress&)> on_progress;
+};
+
+class TrainingLoop {
+ public:
+  TrainingLoop(TrainingLoopOptions options, PpoLearner& learner, ActorGroup& actors,
+               Refiner& refiner);
+
+  absl::StatusOr<TrainingSummary> Run();
+
+  // The decoder in use (after Run: the one the final encoder trained against).
+  const v1::Decoder& decoder() const { return decoder_; }
+
+ private:
+  absl::StatusOr<EvalPoint> Evaluate(const v1::PolicySnapshot& snapshot, int64_t env_steps,
+                                     int stage);
+  v1::PolicySnapshot MakeSnapshot(v1::ActorMode mode) const;
+
+  TrainingLoopOptions options_;
+  PpoLearner& learner_;
+  ActorGroup& actors_;
+  Refiner& refiner_;
+  v1::Decoder decoder_;
+  int eval_round_ = 0;
+};
+
+// The decoder kind an algorithm uses ("ppo" -> identity, "gorl-fm" -> flow,
+// "gorl-diff" -> diffusion).
+v1::DecoderKind DecoderKindFor(const std::string& algo);
+
+}  // namespace gorl::learner
+
+#endif  // GORL_LEARNER_TRAINING_LOOP_H_

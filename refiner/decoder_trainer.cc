@@ -1,0 +1,234 @@
+#include "refiner/decoder_trainer.h"
+
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <utility>
+
+#include <glog/logging.h>
+#include <torch/torch.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/nn/decoder.h"
+#include "common/nn/tensor_codec.h"
+#include "common/random.h"
+#include "common/running_normalizer.h"
+#include "common/status_macros.h"
+
+namespace gorl::refiner {
+namespace {
+
+// Seed streams derived from the refinement seed.
+constexpr uint64_t kSplitStream = 1;
+constexpr uint64_t kInitStream = 2;
+constexpr uint64_t kTrainStream = 3;
+constexpr uint64_t kValidationStream = 4;
+
+absl::Status CheckFinite(const google::protobuf::RepeatedField<float>& values,
+                         const char* field) {
+  for (int i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values.Get(i))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("refinement data: non-finite ", field, " at index ", i));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Number of validation pairs out of `pairs`.
+int64_t ValidationPairs(int64_t pairs, double fraction) {
+  return static_cast<int64_t>(std::floor(pairs * fraction));
+}
+
+absl::Status Validate(const v1::RefinementData& data, v1::DecoderKind kind,
+                      const v1::DecoderConfig& decoder, const v1::RefineConfig& refine) {
+  if (kind != v1::DECODER_KIND_FLOW && kind != v1::DECODER_KIND_DIFFUSION) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "decoder trainer: only flow and diffusion decoders are trained, got kind ",
+        v1::DecoderKind_Name(kind)));
+  }
+  if (decoder.hidden().empty() || decoder.steps() <= 0) {
+    return absl::InvalidArgumentError(
+        "decoder trainer: decoder.hidden needs a layer and decoder.steps must be > 0");
+  }
+  if (refine.batch_size() <= 0 || refine.epochs() <= 0 || refine.samples_per_pair() <= 0 ||
+      !(refine.learning_rate() > 0)) {
+    return absl::InvalidArgumentError(
+        "decoder trainer: refine.batch_size, epochs, samples_per_pair and learning_rate must be "
+        "> 0");
+  }
+  const double fraction = refine.validation_fraction();
+  if (!(fraction >= 0 && fraction < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "decoder trainer: refine.validation_fraction ", fraction, " must be in [0, 1)"));
+  }
+  const bool ablation = refine.inputs() == "encoder";
+  if (!ablation && refine.inputs() != "prior" && !refine.inputs().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("decoder trainer: refine.inputs '",
+                                                   refine.inputs(),
+                                                   "' must be prior or encoder"));
+  }
+  if (data.obs_size() <= 0 || data.action_size() <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("refinement data: obs_size ", data.obs_size(),
+                                                   " and action_size ", data.action_size(),
+                                                   " must be positive"));
+  }
+  if (data.actions_size() % data.action_size() != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("refinement data: ", data.actions_size(),
+                                                   " action values are not a multiple of "
+                                                   "action_size ",
+                                                   data.action_size()));
+  }
+  const int64_t pairs = data.actions_size() / data.action_size();
+  if (data.observations_size() != pairs * data.obs_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refinement data: ", data.observations_size(), " observation values for ", pairs,
+        " pairs of obs_size ", data.obs_size(), " (expected ", pairs * data.obs_size(), ")"));
+  }
+  if (ablation && data.latents_size() == 0) {
+    return absl::InvalidArgumentError(
+        "refinement data: refine.inputs=encoder needs the collected latents, none were sent");
+  }
+  if (data.latents_size() != 0 && data.latents_size() != data.actions_size()) {
+    return absl::InvalidArgumentError(absl::StrCat("refinement data: ", data.latents_size(),
+                                                   " latent values for ", data.actions_size(),
+                                                   " action values"));
+  }
+  if (pairs < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("refinement data: ", pairs, " pairs, need at least 2"));
+  }
+  const int64_t validation = ValidationPairs(pairs, fraction);
+  if (fraction > 0 && validation == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refinement data: ", pairs, " pairs leave no validation pair at validation_fraction ",
+        fraction));
+  }
+  GORL_RETURN_IF_ERROR(CheckFinite(data.observations(), "observation"));
+  GORL_RETURN_IF_ERROR(CheckFinite(data.actions(), "action"));
+  if (ablation) GORL_RETURN_IF_ERROR(CheckFinite(data.latents(), "latent"));
+  return absl::OkStatus();
+}
+
+// Rows `index` of a packed [K, width] field, copied into a tensor.
+torch::Tensor Rows(const google::protobuf::RepeatedField<float>& field, int64_t width,
+                   const torch::Tensor& index) {
+  const torch::Tensor all = torch::from_blob(const_cast<float*>(field.data()),
+                                             {field.size() / width, width}, torch::kFloat32);
+  return all.index_select(0, index);
+}
+
+struct Split {
+  torch::Tensor obs, actions, latents;  // latents undefined unless the ablation
+  int64_t size() const { return obs.size(0); }
+};
+
+// Mean decoder loss over `split` in chunks of `batch` pairs, weighted by chunk size.
+double MeanLoss(const nn::DecoderModel& decoder, const Split& split, int64_t batch, int samples,
+                torch::Generator& gen) {
+  torch::NoGradGuard no_grad;
+  double sum = 0.0;
+  for (int64_t begin = 0; begin < split.size(); begin += batch) {
+    const int64_t end = std::min(split.size(), begin + batch);
+    const torch::Tensor source =
+        split.latents.defined() ? split.latents.slice(0, begin, end) : torch::Tensor();
+    const torch::Tensor loss = decoder.Loss(split.obs.slice(0, begin, end),
+                                            split.actions.slice(0, begin, end), samples, gen,
+                                            source);
+    sum += loss.item<double>() * static_cast<double>(end - begin);
+  }
+  return sum / static_cast<double>(split.size());
+}
+
+}  // namespace
+
+absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::DecoderKind kind,
+                                          const v1::DecoderConfig& decoder_config,
+                                          const v1::RefineConfig& refine_config, uint64_t seed,
+                                          int64_t version) {
+  GORL_RETURN_IF_ERROR(Validate(data, kind, decoder_config, refine_config));
+  const bool ablation = refine_config.inputs() == "encoder";
+  const int obs_size = data.obs_size(), action_size = data.action_size();
+  const int64_t pairs = data.actions_size() / action_size;
+  const int64_t num_validation = ValidationPairs(pairs, refine_config.validation_fraction());
+
+  // Seeded split: the validation pairs are a random subset, not the tail
+  // (collected data is ordered by env and time).
+  torch::Generator split_gen = nn::MakeGenerator(DeriveSeed(seed, kSplitStream));
+  const torch::Tensor order =
+      torch::randperm(pairs, split_gen, torch::TensorOptions().dtype(torch::kLong));
+  auto take = [&](const torch::Tensor& index) {
+    Split split;
+    split.obs = Rows(data.observations(), obs_size, index);
+    split.actions = Rows(data.actions(), action_size, index);
+    if (ablation) split.latents = Rows(data.latents(), action_size, index);
+    return split;
+  };
+  const Split validation = take(order.slice(0, 0, num_validation));
+  const Split train = take(order.slice(0, num_validation));
+
+  // Fitted once on the training split; it travels inside the decoder.
+  RunningNormalizer normalizer(obs_size);
+  GORL_RETURN_IF_ERROR(normalizer.Update(train.obs.data_ptr<float>(), train.size()));
+  std::unique_ptr<nn::DecoderModel> decoder = nn::DecoderModel::NewTrainable(
+      kind, obs_size, action_size, decoder_config, normalizer,
+      nn::MakeGenerator(DeriveSeed(seed, kInitStream)));
+  nn::Mlp* net = decoder->net();
+  CHECK(net != nullptr) << "a trainable decoder has a network";
+  const std::vector<torch::Tensor> params = (*net)->parameters();
+  torch::optim::Adam adam(params, torch::optim::AdamOptions(refine_config.learning_rate())
+                                      .betas(std::make_tuple(0.9, 0.999))
+                                      .eps(1e-8));
+
+  RefineResult result;
+  result.best_validation_loss = std::numeric_limits<double>::quiet_NaN();
+  std::vector<torch::Tensor> best_params;
+  int epochs_since_best = 0;
+  torch::Generator train_gen = nn::MakeGenerator(DeriveSeed(seed, kTrainStream));
+  const int64_t batch = refine_config.batch_size();
+  const int samples = refine_config.samples_per_pair();
+
+  for (int epoch = 0; epoch < refine_config.epochs(); ++epoch) {
+    const torch::Tensor perm =
+        torch::randperm(train.size(), train_gen, torch::TensorOptions().dtype(torch::kLong));
+    double train_sum = 0.0;
+    for (int64_t begin = 0; begin < train.size(); begin += batch) {
+      const torch::Tensor idx = perm.slice(0, begin, std::min(train.size(), begin + batch));
+      const torch::Tensor source =
+          ablation ? train.latents.index_select(0, idx) : torch::Tensor();
+      const torch::Tensor loss =
+          decoder->Loss(train.obs.index_select(0, idx), train.actions.index_select(0, idx),
+                        samples, train_gen, source);
+      adam.zero_grad();
+      loss.backward();
+      adam.step();
+      train_sum += loss.item<double>() * static_cast<double>(idx.size(0));
+    }
+    result.train_losses.push_back(train_sum / static_cast<double>(train.size()));
+    result.epochs_run = epoch + 1;
+    if (num_validation == 0) continue;  // no split: keep the final weights
+
+    // The same (t, eps) draws every epoch, so epochs differ only by weights.
+    torch::Generator validation_gen = nn::MakeGenerator(DeriveSeed(seed, kValidationStream));
+    const double loss = MeanLoss(*decoder, validation, batch, samples, validation_gen);
+    result.validation_losses.push_back(loss);
+    if (best_params.empty() || loss < result.best_validation_loss) {
+      result.best_validation_loss = loss;
+      epochs_since_best = 0;
+      torch::NoGradGuard no_grad;
+      best_params.clear();
+      for (const torch::Tensor& p : params) best_params.push_back(p.detach().clone());
+    } else if (refine_config.patience() > 0 &&
+               ++epochs_since_best >= refine_config.patience()) {
+      break;
+    }
+  }
+  if (!best_params.empty()) {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params.size(); ++i) params[i].copy_(best_params[i]);
+  }
+  result.decoder = decoder->ToProto(version);
+  return result;
+}
+
+}  // namespace gorl::refiner

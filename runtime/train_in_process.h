@@ -1,0 +1,32 @@
+// A whole training run in one process: the learner, one actor group with
+// every env and the refiner, wired through the role interfaces (the
+// learning-core driver behind `gorl train` and the learning tests).
+#ifndef GORL_RUNTIME_TRAIN_IN_PROCESS_H_
+#define GORL_RUNTIME_TRAIN_IN_PROCESS_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "envs/task_registry.h"
+#include "gorl/v1/config.pb.h"
+#include "gorl/v1/policy.pb.h"
+#include "learner/training_loop.h"
+
+namespace gorl::runtime {
+
+struct TrainResult {
+  learner::TrainingSummary summary;
+  // The final encoder with the decoder it was trained against.
+  v1::PolicySnapshot final_policy;
+};
+
+// Runs `config` (validated by the caller) on `factory`'s task. `run_dir` must
+// exist; the run writes metrics.jsonl and decoder_stage<k>.pb there.
+absl::StatusOr<TrainResult> TrainInProcess(
+    const v1::TrainConfig& config, const envs::TaskFactory& factory, const std::string& run_dir,
+    std::function<void(const learner::Progress&)> on_progress = nullptr);
+
+}  // namespace gorl::runtime
+
+#endif  // GORL_RUNTIME_TRAIN_IN_PROCESS_H_

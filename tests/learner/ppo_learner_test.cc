@@ -1,0 +1,316 @@
+#include "learner/ppo_learner.h"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "common/nn/latent_policy.h"
+#include "common/nn/tensor_codec.h"
+#include "common/running_normalizer.h"
+#include "tests/learner/synthetic_rollout.h"
+
+namespace gorl::learner {
+namespace {
+
+using testing::SampleRollout;
+using testing::SyntheticOptions;
+
+constexpr int kObs = 3;
+constexpr int kLatent = 2;
+
+v1::TrainConfig SmallConfig() {
+  v1::TrainConfig config;
+  config.set_algo("gorl-fm");
+  config.set_seed(3);
+  config.set_learner_threads(1);
+  v1::PpoConfig& ppo = *config.mutable_ppo();
+  ppo.set_learning_rate(1e-2);
+  ppo.set_entropy_cost(1e-2);
+  ppo.set_discount(0.99);
+  ppo.set_gae_lambda(0.95);
+  ppo.set_reward_scaling(1.0);
+  ppo.set_clip_epsilon(0.3);
+  ppo.set_max_grad_norm(1.0);
+  ppo.set_value_loss_coefficient(0.5);
+  ppo.set_batch_size(4);
+  ppo.set_num_minibatches(2);
+  ppo.set_updates_per_batch(4);
+  ppo.set_normalize_observations(true);
+  ppo.set_normalize_advantages(true);
+  v1::EncoderConfig& encoder = *config.mutable_encoder();
+  for (int w : {16, 16}) encoder.add_hidden(w);
+  for (int w : {32, 32}) encoder.add_critic_hidden(w);
+  encoder.set_min_std(1e-3);
+  encoder.set_max_std(10);
+  return config;
+}
+
+std::unique_ptr<PpoLearner> MakeLearner(const v1::TrainConfig& config, int obs = kObs,
+                                        int latent = kLatent) {
+  auto learner = PpoLearner::Create(config, obs, latent);
+  EXPECT_TRUE(learner.ok()) << learner.status();
+  return std::move(learner).value();
+}
+
+SyntheticOptions Synthetic(uint64_t seed) {
+  SyntheticOptions options;
+  options.num_envs = 8;
+  options.unroll_length = 5;
+  options.seed = seed;
+  options.truncate_every = 3;
+  options.obs_offset = 2.0;
+  options.obs_scale = 3.0;
+  // Rewards that depend on the latent, so the policy gradient is non-zero.
+  options.reward = [](const float* z) { return z[0] - 0.5f * z[1] * z[1]; };
+  return options;
+}
+
+std::string EncoderBytes(const v1::PolicySnapshot& snapshot) {
+  return snapshot.encoder().SerializeAsString();
+}
+
+TEST(PpoLearnerTest, CreateRefusesBadSizesAndConfigs) {
+  EXPECT_FALSE(PpoLearner::Create(SmallConfig(), 0, kLatent).ok());
+  EXPECT_FALSE(PpoLearner::Create(SmallConfig(), kObs, 0).ok());
+  v1::TrainConfig config = SmallConfig();
+  config.mutable_encoder()->set_min_std(0);
+  EXPECT_EQ(PpoLearner::Create(config, kObs, kLatent).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  config = SmallConfig();
+  config.mutable_ppo()->set_num_minibatches(0);
+  EXPECT_FALSE(PpoLearner::Create(config, kObs, kLatent).ok());
+}
+
+TEST(PpoLearnerTest, SnapshotDescribesTheEncoder) {
+  auto learner = MakeLearner(SmallConfig());
+  const v1::PolicySnapshot snapshot = learner->Snapshot();
+  EXPECT_EQ(snapshot.obs_size(), kObs);
+  EXPECT_EQ(snapshot.latent_size(), kLatent);
+  EXPECT_EQ(snapshot.encoder_version(), learner->encoder_version());
+  EXPECT_EQ(snapshot.normalizer().mean_size(), kObs);
+  EXPECT_GT(snapshot.encoder().tensors_size(), 0);
+  EXPECT_EQ(snapshot.decoder().weights().tensors_size(), 0);
+  // The snapshot rebuilds into an encoder (what an actor does with it).
+  EXPECT_TRUE(nn::LatentPolicy::FromSnapshot(snapshot).ok());
+}
+
+TEST(PpoLearnerTest, RefusesMalformedRolloutsAndChangesNothing) {
+  auto learner = MakeLearner(SmallConfig());
+  const v1::PolicySnapshot before = learner->Snapshot();
+  const v1::Rollout good = SampleRollout(before, Synthetic(1));
+
+  struct Case {
+    const char* name;
+    std::function<void(v1::Rollout&)> corrupt;
+    absl::StatusCode code;
+  };
+  const std::vector<Case> cases = {
+      {"missing observation", [](v1::Rollout& r) { r.mutable_observations()->RemoveLast(); },
+       absl::StatusCode::kInvalidArgument},
+      {"missing reward", [](v1::Rollout& r) { r.mutable_rewards()->RemoveLast(); },
+       absl::StatusCode::kInvalidArgument},
+      {"wrong latent size", [](v1::Rollout& r) { r.set_latent_size(kLatent + 1); },
+       absl::StatusCode::kInvalidArgument},
+      {"NaN reward",
+       [](v1::Rollout& r) { r.set_rewards(3, std::numeric_limits<float>::quiet_NaN()); },
+       absl::StatusCode::kInvalidArgument},
+      {"infinite observation",
+       [](v1::Rollout& r) { r.set_observations(7, std::numeric_limits<float>::infinity()); },
+       absl::StatusCode::kInvalidArgument},
+      {"stale encoder version",
+       [](v1::Rollout& r) { r.set_encoder_version(r.encoder_version() - 1); },
+       absl::StatusCode::kFailedPrecondition},
+  };
+  for (const Case& c : cases) {
+    v1::Rollout bad = good;
+    c.corrupt(bad);
+    // A good rollout first: a bad one anywhere refuses the whole batch.
+    const auto result = learner->Update({good, bad});
+    EXPECT_EQ(result.status().code(), c.code) << c.name << ": " << result.status();
+  }
+  EXPECT_FALSE(learner->Update({}).ok());
+  const v1::PolicySnapshot after = learner->Snapshot();
+  EXPECT_EQ(learner->encoder_version(), before.encoder_version());
+  EXPECT_EQ(EncoderBytes(after), EncoderBytes(before));
+  EXPECT_EQ(after.normalizer().count(), 0.0);
+}
+
+TEST(PpoLearnerTest, UpdateChangesWeightsAndIncrementsVersion) {
+  auto learner = MakeLearner(SmallConfig());
+  const v1::PolicySnapshot before = learner->Snapshot();
+  const v1::Rollout rollout = SampleRollout(before, Synthetic(2));
+  const auto metrics = learner->Update({rollout});
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_EQ(learner->encoder_version(), before.encoder_version() + 1);
+  EXPECT_NE(EncoderBytes(learner->Snapshot()), EncoderBytes(before));
+  EXPECT_EQ(metrics->samples, 8 * 5);
+  for (double v : {metrics->policy_loss, metrics->value_loss, metrics->entropy,
+                   metrics->approx_kl, metrics->clip_fraction, metrics->grad_norm,
+                   metrics->mean_std, metrics->explained_variance}) {
+    EXPECT_TRUE(std::isfinite(v));
+  }
+  EXPECT_GT(metrics->value_loss, 0.0);
+  EXPECT_GT(metrics->grad_norm, 0.0);
+  EXPECT_GE(metrics->approx_kl, 0.0);
+  // The untrained encoder's std is softplus(~0) + min_std ~ 0.69.
+  EXPECT_GT(metrics->mean_std, 0.3);
+  EXPECT_LT(metrics->mean_std, 1.5);
+
+  // The old version's rollouts are stale now.
+  EXPECT_EQ(learner->Update({rollout}).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(PpoLearnerTest, SeveralRolloutsConcatenateAlongEnvs) {
+  auto learner = MakeLearner(SmallConfig());
+  const v1::PolicySnapshot snapshot = learner->Snapshot();
+  SyntheticOptions small = Synthetic(4);
+  small.num_envs = 3;
+  const auto metrics =
+      learner->Update({SampleRollout(snapshot, small), SampleRollout(snapshot, Synthetic(5))});
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_EQ(metrics->samples, (3 + 8) * 5);
+  EXPECT_EQ(learner->Snapshot().normalizer().count(), (3 + 8) * 5);
+
+  // Too few sequences for the minibatches is an error, not a silent no-op.
+  SyntheticOptions one = Synthetic(6);
+  one.num_envs = 1;
+  EXPECT_EQ(learner->Update({SampleRollout(learner->Snapshot(), one)}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PpoLearnerTest, NormalizerSeesTheUnrollRowsButNotTheBootstrapRow) {
+  auto learner = MakeLearner(SmallConfig());
+  SyntheticOptions options = Synthetic(7);
+  const v1::Rollout rollout = SampleRollout(learner->Snapshot(), options);
+  ASSERT_TRUE(learner->Update({rollout}).ok());
+  const v1::NormalizerState state = learner->Snapshot().normalizer();
+  const int rows = options.unroll_length * options.num_envs;
+  EXPECT_EQ(state.count(), rows);
+  ASSERT_EQ(state.mean_size(), kObs);
+  for (int d = 0; d < kObs; ++d) {
+    double mean = 0;
+    for (int r = 0; r < rows; ++r) mean += rollout.observations(r * kObs + d);
+    EXPECT_NEAR(state.mean(d), mean / rows, 1e-9) << "dimension " << d;
+  }
+
+  // Without observation normalisation the statistics stay empty (identity).
+  v1::TrainConfig config = SmallConfig();
+  config.mutable_ppo()->set_normalize_observations(false);
+  auto plain = MakeLearner(config);
+  ASSERT_TRUE(plain->Update({SampleRollout(plain->Snapshot(), options)}).ok());
+  EXPECT_EQ(plain->Snapshot().normalizer().count(), 0.0);
+}
+
+TEST(PpoLearnerTest, ReinitializeEncoderRedrawsTheSeededWeights) {
+  auto learner = MakeLearner(SmallConfig());
+  ASSERT_TRUE(learner->Update({SampleRollout(learner->Snapshot(), Synthetic(8))}).ok());
+  const v1::PolicySnapshot trained = learner->Snapshot();
+  learner->ReinitializeEncoder(99);
+  EXPECT_EQ(learner->encoder_version(), trained.encoder_version() + 1);
+  const v1::PolicySnapshot reinit = learner->Snapshot();
+  EXPECT_NE(EncoderBytes(reinit), EncoderBytes(trained));
+
+  // The same weights as an encoder freshly drawn from seed 99 ...
+  nn::LatentPolicyOptions options;
+  options.obs_size = kObs;
+  options.latent_size = kLatent;
+  options.hidden = {16, 16};
+  options.min_std = 1e-3;
+  options.max_std = 10;
+  nn::LatentPolicy fresh(options, nn::MakeGenerator(99));
+  v1::PolicySnapshot fresh_snapshot;
+  fresh.WriteTo(fresh_snapshot);
+  EXPECT_EQ(EncoderBytes(reinit), EncoderBytes(fresh_snapshot));
+  // ... and as another learner (other run seed) re-initialised with 99.
+  v1::TrainConfig other_config = SmallConfig();
+  other_config.set_seed(12345);
+  auto other = MakeLearner(other_config);
+  EXPECT_NE(EncoderBytes(other->Snapshot()), EncoderBytes(reinit));
+  other->ReinitializeEncoder(99);
+  EXPECT_EQ(EncoderBytes(other->Snapshot()), EncoderBytes(reinit));
+
+  // The critic's re-initialisation leaves the policy (and its version) alone,
+  // and training continues with new-version rollouts.
+  learner->ReinitializeCritic(7);
+  EXPECT_EQ(learner->encoder_version(), reinit.encoder_version());
+  EXPECT_EQ(EncoderBytes(learner->Snapshot()), EncoderBytes(reinit));
+  EXPECT_TRUE(learner->Update({SampleRollout(learner->Snapshot(), Synthetic(9))}).ok());
+}
+
+TEST(PpoLearnerTest, StageZeroUsesTheFirstStageClip) {
+  // A huge base clip never binds; stage 0's tiny one binds once the encoder moves.
+  v1::TrainConfig config = SmallConfig();
+  config.mutable_ppo()->set_clip_epsilon(100.0);
+  config.mutable_first_stage()->set_clip_epsilon(1e-3);
+  auto stage0 = MakeLearner(config);
+  auto stage1 = MakeLearner(config);
+  stage0->SetStage(0);
+  stage1->SetStage(1);
+  // Same seeds, so both start identical and see the same rollout.
+  ASSERT_EQ(EncoderBytes(stage0->Snapshot()), EncoderBytes(stage1->Snapshot()));
+  const v1::Rollout rollout = SampleRollout(stage0->Snapshot(), Synthetic(10));
+  const auto m0 = stage0->Update({rollout});
+  const auto m1 = stage1->Update({rollout});
+  ASSERT_TRUE(m0.ok() && m1.ok());
+  EXPECT_GT(m0->clip_fraction, 0.05);
+  EXPECT_EQ(m1->clip_fraction, 0.0);
+  EXPECT_EQ(stage0->Snapshot().stage(), 0);
+  EXPECT_EQ(stage1->Snapshot().stage(), 1);
+}
+
+TEST(PpoLearnerTest, GaussianPpoEntropyIncludesTheTanhCorrection) {
+  // Brax's tanh-Gaussian entropy adds log|d tanh/du| <= 0 at a sample, so
+  // it is below the plain Gaussian entropy GoRL uses for z.
+  v1::TrainConfig config = SmallConfig();
+  auto gorl = MakeLearner(config);
+  config.set_algo("ppo");
+  auto ppo = MakeLearner(config);
+  const v1::Rollout rollout = SampleRollout(gorl->Snapshot(), Synthetic(11));
+  const auto mg = gorl->Update({rollout});
+  const auto mp = ppo->Update({rollout});
+  ASSERT_TRUE(mg.ok() && mp.ok());
+  EXPECT_LT(mp->entropy, mg->entropy - 0.05);
+}
+
+// A one-step bandit: every step ends its episode, reward -(z - 0.5)^2. PPO
+// must move the encoder mean from ~0 toward 0.5 whatever the observation.
+TEST(PpoLearnerTest, LearnsABandit) {
+  v1::TrainConfig config = SmallConfig();
+  config.mutable_ppo()->set_learning_rate(3e-3);
+  config.mutable_ppo()->set_batch_size(16);
+  config.mutable_ppo()->set_num_minibatches(4);
+  auto learner = MakeLearner(config, /*obs=*/2, /*latent=*/1);
+  SyntheticOptions options;
+  options.num_envs = 64;
+  options.unroll_length = 1;
+  options.terminate_every_step = true;
+  options.reward = [](const float* z) { return -(z[0] - 0.5f) * (z[0] - 0.5f); };
+
+  // Mean encoder output over fixed probe observations (normalised like the actor).
+  const torch::Tensor probe = torch::randn({256, 2}, nn::MakeGenerator(77));
+  auto mean_latent = [&] {
+    const v1::PolicySnapshot snapshot = learner->Snapshot();
+    auto encoder = nn::LatentPolicy::FromSnapshot(snapshot);
+    auto normalizer = RunningNormalizer::FromProto(snapshot.normalizer());
+    EXPECT_TRUE(encoder.ok() && normalizer.ok());
+    torch::Tensor obs = probe.clone();
+    (*normalizer).Normalize(obs.data_ptr<float>(), obs.size(0));
+    torch::NoGradGuard no_grad;
+    return (*encoder)->Distribution(obs).first.mean().item<double>();
+  };
+  const double initial = mean_latent();
+  ASSERT_GT(std::abs(initial - 0.5), 0.3) << "the untrained encoder should start near 0";
+  for (int it = 0; it < 300; ++it) {
+    options.seed = 1000 + it;
+    const auto metrics = learner->Update({SampleRollout(learner->Snapshot(), options)});
+    ASSERT_TRUE(metrics.ok()) << metrics.status();
+  }
+  const double trained = mean_latent();
+  EXPECT_LT(std::abs(trained - 0.5), 0.1) << "initial " << initial << ", trained " << trained;
+}
+
+}  // namespace
+}  // namespace gorl::learner

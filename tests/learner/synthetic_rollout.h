@@ -1,0 +1,82 @@
+// Test helper: on-policy rollouts sampled from a PolicySnapshot's encoder
+// with synthetic observations and rewards, shaped exactly like an actor's.
+#ifndef GORL_TESTS_LEARNER_SYNTHETIC_ROLLOUT_H_
+#define GORL_TESTS_LEARNER_SYNTHETIC_ROLLOUT_H_
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "common/nn/distributions.h"
+#include "common/nn/latent_policy.h"
+#include "common/nn/tensor_codec.h"
+#include "common/random.h"
+#include "common/running_normalizer.h"
+#include "gorl/v1/policy.pb.h"
+
+namespace gorl::learner::testing {
+
+struct SyntheticOptions {
+  int num_envs = 4;
+  int unroll_length = 5;
+  uint64_t seed = 0;
+  // Reward of a step from its latent (latent_size values).
+  std::function<float(const float* z)> reward = [](const float*) { return 0.0f; };
+  // Every step ends an episode by termination (a bandit).
+  bool terminate_every_step = false;
+  // Steps t with (t + 1) % truncate_every == 0 end by truncation (0: never).
+  int truncate_every = 0;
+  double obs_offset = 0.0;  // observations are N(obs_offset, obs_scale^2)
+  double obs_scale = 1.0;
+};
+
+// Samples z ~ encoder(normalised obs) like the actor does and records its
+// log N(z; mu, sigma). Aborts the test binary on a malformed snapshot.
+inline v1::Rollout SampleRollout(const v1::PolicySnapshot& snapshot,
+                                 const SyntheticOptions& options) {
+  auto encoder = nn::LatentPolicy::FromSnapshot(snapshot);
+  auto normalizer = RunningNormalizer::FromProto(snapshot.normalizer());
+  TORCH_CHECK(encoder.ok() && normalizer.ok(), "bad snapshot");
+  const int n = options.num_envs, steps = options.unroll_length;
+  const int obs_size = snapshot.obs_size(), latent = snapshot.latent_size();
+  Rng rng(options.seed);
+  torch::Generator gen = nn::MakeGenerator(options.seed + 1);
+
+  v1::Rollout rollout;
+  rollout.set_encoder_version(snapshot.encoder_version());
+  rollout.set_num_envs(n);
+  rollout.set_unroll_length(steps);
+  rollout.set_obs_size(obs_size);
+  rollout.set_latent_size(latent);
+  for (int i = 0; i < (steps + 1) * n * obs_size; ++i) {
+    rollout.add_observations(static_cast<float>(rng.Normal(options.obs_offset, options.obs_scale)));
+  }
+  std::vector<float> obs_norm(rollout.observations().begin(), rollout.observations().end());
+  normalizer->Normalize(obs_norm.data(), static_cast<int64_t>(steps + 1) * n);
+  torch::NoGradGuard no_grad;
+  for (int t = 0; t < steps; ++t) {
+    const torch::Tensor obs =
+        torch::from_blob(obs_norm.data() + static_cast<size_t>(t) * n * obs_size, {n, obs_size},
+                         torch::kFloat32);
+    const auto [mean, std_dev] = (*encoder)->Distribution(obs);
+    const nn::DiagGaussian dist{mean, std_dev};
+    const torch::Tensor z = (mean + std_dev * torch::randn({n, latent}, gen)).contiguous();
+    const torch::Tensor log_prob = dist.LogProb(z).contiguous();
+    const float* z_data = z.data_ptr<float>();
+    for (int e = 0; e < n; ++e) {
+      rollout.add_log_probs(log_prob.data_ptr<float>()[e]);
+      rollout.add_rewards(options.reward(z_data + e * latent));
+      const bool truncated = options.truncate_every > 0 && (t + 1) % options.truncate_every == 0;
+      rollout.add_truncated(truncated);
+      rollout.add_terminated(!truncated && options.terminate_every_step);
+    }
+    rollout.mutable_latents()->Add(z_data, z_data + n * latent);
+  }
+  return rollout;
+}
+
+}  // namespace gorl::learner::testing
+
+#endif  // GORL_TESTS_LEARNER_SYNTHETIC_ROLLOUT_H_

@@ -1,0 +1,327 @@
+#include "learner/training_loop.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/learner/synthetic_rollout.h"
+
+namespace gorl::learner {
+namespace {
+
+constexpr int kObs = 3;
+constexpr int kAction = 2;
+
+// Test double of the actors: records every broadcast and serves synthetic,
+// on-policy rollouts of the right sizes from the last broadcast snapshot.
+class RecordingActors : public ActorGroup {
+ public:
+  explicit RecordingActors(int num_envs) : num_envs_(num_envs) {}
+
+  absl::Status Broadcast(const v1::PolicySnapshot& snapshot) override {
+    broadcasts.push_back(snapshot);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<v1::Rollout>> GatherRollouts(int64_t sequences,
+                                                          int unroll_length) override {
+    const v1::PolicySnapshot& current = broadcasts.back();
+    EXPECT_EQ(current.mode(), v1::ACTOR_MODE_TRAIN);
+    EXPECT_EQ(sequences % num_envs_, 0);
+    std::vector<v1::Rollout> rollouts;
+    for (int64_t k = 0; k < sequences / num_envs_; ++k) {
+      testing::SyntheticOptions options;
+      options.num_envs = num_envs_;
+      options.unroll_length = unroll_length;
+      options.seed = ++rollout_seed_;
+      options.truncate_every = 4;
+      options.reward = [](const float* z) { return -z[0] * z[0]; };
+      rollouts.push_back(testing::SampleRollout(current, options));
+      rollouts.back().add_episode_returns(1.0f);
+    }
+    return rollouts;
+  }
+
+  absl::StatusOr<v1::RefinementData> Collect(int64_t pairs, int num_envs,
+                                             uint64_t seed) override {
+    collect_snapshots.push_back(broadcasts.back());
+    collect_seeds.push_back(seed);
+    v1::RefinementData data;
+    data.set_obs_size(kObs);
+    data.set_action_size(kAction);
+    for (int64_t i = 0; i < pairs * kObs; ++i) data.add_observations(0.1f * (i % 7));
+    for (int64_t i = 0; i < pairs * kAction; ++i) data.add_actions(0.2f * (i % 5) - 0.4f);
+    return data;
+  }
+
+  // Scripted returns: the first deterministic evaluation of each two gets
+  // the higher return, so "best" is never the stage's last evaluation.
+  absl::StatusOr<v1::EvalReport> Evaluate(int episodes, bool deterministic,
+                                          uint64_t seed) override {
+    const v1::PolicySnapshot& current = broadcasts.back();
+    EXPECT_EQ(current.mode(), v1::ACTOR_MODE_EVAL);
+    v1::EvalReport report;
+    report.set_encoder_version(current.encoder_version());
+    report.set_deterministic(deterministic);
+    const int index = deterministic_evals;
+    if (deterministic) {
+      eval_versions.push_back(current.encoder_version());
+      ++deterministic_evals;
+    }
+    const float value = index % 2 == 0 ? 100.0f + index : static_cast<float>(index);
+    for (int e = 0; e < episodes; ++e) report.add_episode_returns(value + e);
+    return report;
+  }
+
+  std::vector<v1::PolicySnapshot> broadcasts;
+  std::vector<v1::PolicySnapshot> collect_snapshots;
+  std::vector<uint64_t> collect_seeds;
+  std::vector<int64_t> eval_versions;  // encoder version at each deterministic evaluation
+  int deterministic_evals = 0;
+
+ private:
+  int num_envs_;
+  uint64_t rollout_seed_ = 0;
+};
+
+class RecordingRefiner : public Refiner {
+ public:
+  absl::StatusOr<RefineOutcome> Refine(const v1::RefinementData& data,
+                                       int64_t version) override {
+    versions.push_back(version);
+    pairs.push_back(data.actions_size() / data.action_size());
+    RefineOutcome outcome;
+    outcome.decoder.set_kind(v1::DECODER_KIND_FLOW);
+    outcome.decoder.set_version(version);
+    outcome.decoder.set_obs_size(data.obs_size());
+    outcome.decoder.set_action_size(data.action_size());
+    outcome.best_validation_loss = 0.5 / version;
+    outcome.final_train_loss = 0.25;
+    outcome.epochs = 3;
+    return outcome;
+  }
+  std::vector<int64_t> versions;
+  std::vector<int64_t> pairs;
+};
+
+// 3 stages x 2 iterations of 4 envs x 2 unrolls x 5 steps (40 env steps),
+// an evaluation after every iteration.
+v1::TrainConfig LoopConfig(const std::string& algo, const std::string& collect_with) {
+  v1::TrainConfig config;
+  config.set_algo(algo);
+  config.set_seed(5);
+  config.set_learner_threads(1);
+  config.set_total_env_steps(240);
+  config.mutable_rollout()->set_num_envs(4);
+  config.mutable_rollout()->set_unroll_length(5);
+  config.mutable_rollout()->set_num_threads(1);
+  v1::PpoConfig& ppo = *config.mutable_ppo();
+  ppo.set_learning_rate(1e-3);
+  ppo.set_entropy_cost(1e-2);
+  ppo.set_discount(0.99);
+  ppo.set_gae_lambda(0.95);
+  ppo.set_reward_scaling(1.0);
+  ppo.set_clip_epsilon(0.3);
+  ppo.set_max_grad_norm(1.0);
+  ppo.set_value_loss_coefficient(0.5);
+  ppo.set_batch_size(4);
+  ppo.set_num_minibatches(2);
+  ppo.set_updates_per_batch(2);
+  ppo.set_normalize_observations(true);
+  ppo.set_normalize_advantages(true);
+  v1::EncoderConfig& encoder = *config.mutable_encoder();
+  for (int w : {8, 8}) encoder.add_hidden(w);
+  for (int w : {16}) encoder.add_critic_hidden(w);
+  encoder.set_min_std(1e-3);
+  encoder.set_max_std(10);
+  config.mutable_refine()->set_num_pairs(10);
+  config.mutable_refine()->set_collect_envs(2);
+  v1::StageConfig& stages = *config.mutable_stages();
+  for (double f : {1.0, 1.0, 1.0}) stages.add_fractions(f);
+  stages.set_reinit_encoder(true);
+  stages.set_reinit_critic(true);
+  stages.set_collect_with(collect_with);
+  config.mutable_eval()->set_episodes(3);
+  config.mutable_eval()->set_every_env_steps(40);
+  return config;
+}
+
+std::string MakeRunDir(const std::string& name) {
+  const std::string dir =
+      ::testing::TempDir() + "/gorl_loop_" + name + "_" + std::to_string(getpid());
+  mkdir(dir.c_str(), 0755);
+  std::remove((dir + "/metrics.jsonl").c_str());
+  for (int k = 0; k < 4; ++k) {
+    std::remove((dir + "/decoder_stage" + std::to_string(k) + ".pb").c_str());
+  }
+  return dir;
+}
+
+std::vector<std::string> ReadLines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool ReadDecoder(const std::string& path, v1::Decoder& decoder) {
+  std::ifstream in(path, std::ios::binary);
+  return in && decoder.ParseFromIstream(&in);
+}
+
+struct LoopRun {
+  RecordingActors actors{4};
+  RecordingRefiner refiner;
+  std::unique_ptr<PpoLearner> learner;
+  absl::StatusOr<TrainingSummary> summary;
+  std::string run_dir;
+};
+
+void RunLoop(const v1::TrainConfig& config, const std::string& name, LoopRun& run) {
+  auto learner = PpoLearner::Create(config, kObs, kAction);
+  ASSERT_TRUE(learner.ok()) << learner.status();
+  run.learner = std::move(learner).value();
+  run.run_dir = MakeRunDir(name);
+  TrainingLoopOptions options;
+  options.config = config;
+  options.run_dir = run.run_dir;
+  options.initial_decoder.set_kind(DecoderKindFor(config.algo()));
+  options.initial_decoder.set_version(0);
+  TrainingLoop loop(options, *run.learner, run.actors, run.refiner);
+  run.summary = loop.Run();
+  ASSERT_TRUE(run.summary.ok()) << run.summary.status();
+}
+
+// Train-mode broadcasts, in order.
+std::vector<v1::PolicySnapshot> TrainBroadcasts(const RecordingActors& actors) {
+  std::vector<v1::PolicySnapshot> out;
+  for (const auto& s : actors.broadcasts) {
+    if (s.mode() == v1::ACTOR_MODE_TRAIN) out.push_back(s);
+  }
+  return out;
+}
+
+TEST(TrainingLoopTest, RefinesOncePerBoundaryAndSwapsTheDecoderIn) {
+  LoopRun run;
+  RunLoop(LoopConfig("gorl-fm", "best"), "boundaries", run);
+  ASSERT_TRUE(run.summary.ok());
+  EXPECT_EQ(run.summary->env_steps, 240);
+  EXPECT_EQ(run.summary->collect_env_steps, 2 * 10);
+  EXPECT_EQ(run.summary->evaluations.size(), 6u);
+
+  // Two boundaries for three stages: no refinement after the last stage.
+  EXPECT_EQ(run.refiner.versions, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(run.refiner.pairs, (std::vector<int64_t>{10, 10}));
+  ASSERT_EQ(run.actors.collect_snapshots.size(), 2u);
+  EXPECT_NE(run.actors.collect_seeds[0], run.actors.collect_seeds[1]);
+
+  const std::vector<v1::PolicySnapshot> train = TrainBroadcasts(run.actors);
+  ASSERT_EQ(train.size(), 6u);  // one per iteration
+  for (size_t i = 0; i < train.size(); ++i) {
+    const int stage = static_cast<int>(i / 2);
+    EXPECT_EQ(train[i].stage(), stage) << i;
+    // The decoder in use is the stage's: the refiner's, after a boundary.
+    EXPECT_EQ(train[i].decoder().version(), stage) << i;
+    EXPECT_EQ(train[i].decoder().kind(), v1::DECODER_KIND_FLOW) << i;
+  }
+  // At a boundary the encoder is re-drawn: new weights and a new version.
+  for (size_t boundary : {2u, 4u}) {
+    EXPECT_NE(train[boundary].encoder().SerializeAsString(),
+              train[boundary - 1].encoder().SerializeAsString());
+    EXPECT_GT(train[boundary].encoder_version(), train[boundary - 1].encoder_version());
+  }
+  // Collect data come from the current decoder.
+  EXPECT_EQ(run.actors.collect_snapshots[0].decoder().version(), 0);
+  EXPECT_EQ(run.actors.collect_snapshots[1].decoder().version(), 1);
+}
+
+TEST(TrainingLoopTest, CollectsWithTheBestEvaluatedEncoder) {
+  LoopRun run;
+  RunLoop(LoopConfig("gorl-fm", "best"), "best", run);
+  ASSERT_TRUE(run.summary.ok());
+  ASSERT_EQ(run.actors.eval_versions.size(), 6u);
+  ASSERT_EQ(run.actors.collect_snapshots.size(), 2u);
+  for (int stage = 0; stage < 2; ++stage) {
+    const v1::PolicySnapshot& collect = run.actors.collect_snapshots[stage];
+    EXPECT_EQ(collect.mode(), v1::ACTOR_MODE_COLLECT);
+    // The stage's first evaluation scored best; the second was later.
+    EXPECT_EQ(collect.encoder_version(), run.actors.eval_versions[2 * stage]);
+    EXPECT_NE(collect.encoder_version(), run.actors.eval_versions[2 * stage + 1]);
+  }
+}
+
+TEST(TrainingLoopTest, CollectsWithTheFinalEncoderWhenAsked) {
+  LoopRun run;
+  RunLoop(LoopConfig("gorl-fm", "final"), "final", run);
+  ASSERT_TRUE(run.summary.ok());
+  ASSERT_EQ(run.actors.collect_snapshots.size(), 2u);
+  for (int stage = 0; stage < 2; ++stage) {
+    EXPECT_EQ(run.actors.collect_snapshots[stage].encoder_version(),
+              run.actors.eval_versions[2 * stage + 1]);
+  }
+}
+
+TEST(TrainingLoopTest, WritesMetricsAndDecoders) {
+  LoopRun run;
+  RunLoop(LoopConfig("gorl-fm", "best"), "outputs", run);
+  ASSERT_TRUE(run.summary.ok());
+  std::map<std::string, int> events;
+  for (const std::string& line : ReadLines(run.run_dir + "/metrics.jsonl")) {
+    ASSERT_EQ(line.front(), '{');
+    ASSERT_EQ(line.back(), '}');
+    for (const char* event : {"update", "eval", "refine"}) {
+      if (line.find(std::string("\"event\": \"") + event + "\"") == std::string::npos) continue;
+      ++events[event];
+      std::vector<std::string> keys = {"env_steps", "wall_seconds", "stage"};
+      if (std::string(event) == "update") {
+        keys.insert(keys.end(), {"encoder_version", "policy_loss", "value_loss", "entropy",
+                                 "approx_kl", "clip_fraction", "explained_variance",
+                                 "grad_norm", "latent_std"});
+      } else if (std::string(event) == "eval") {
+        keys.insert(keys.end(), {"eval_return_mean", "eval_return_std"});
+      } else {
+        keys.insert(keys.end(), {"decoder_version", "decoder_val_loss", "pairs"});
+      }
+      for (const std::string& key : keys) {
+        EXPECT_NE(line.find("\"" + key + "\": "), std::string::npos) << key << " in " << line;
+      }
+    }
+  }
+  EXPECT_EQ(events["update"], 6);
+  EXPECT_EQ(events["eval"], 6);
+  EXPECT_EQ(events["refine"], 2);
+
+  for (int k = 0; k < 3; ++k) {
+    v1::Decoder decoder;
+    ASSERT_TRUE(ReadDecoder(run.run_dir + "/decoder_stage" + std::to_string(k) + ".pb", decoder))
+        << k;
+    EXPECT_EQ(decoder.version(), k);
+  }
+  v1::Decoder unused;
+  EXPECT_FALSE(ReadDecoder(run.run_dir + "/decoder_stage3.pb", unused));
+}
+
+TEST(TrainingLoopTest, GaussianPpoIsOneStageWithoutRefinement) {
+  LoopRun run;
+  RunLoop(LoopConfig("ppo", "best"), "ppo", run);
+  ASSERT_TRUE(run.summary.ok());
+  EXPECT_TRUE(run.refiner.versions.empty());
+  EXPECT_TRUE(run.actors.collect_snapshots.empty());
+  const std::vector<v1::PolicySnapshot> train = TrainBroadcasts(run.actors);
+  EXPECT_EQ(train.size(), 6u);
+  for (const auto& s : train) {
+    EXPECT_EQ(s.stage(), 0);
+    EXPECT_EQ(s.decoder().kind(), v1::DECODER_KIND_IDENTITY);
+  }
+  // Without a re-initialisation, the version counts exactly the updates.
+  EXPECT_EQ(run.learner->encoder_version(), train.front().encoder_version() + 6);
+}
+
+}  // namespace
+}  // namespace gorl::learner
