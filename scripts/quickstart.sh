@@ -11,5 +11,5 @@ locate_assets
 gorl="$GORL_BUILD_DIR/cli/gorl"
 log "task catalogue:"
 "$gorl" tasks
-log "main job: evaluate a random policy on cheetah-run"
-"$gorl" eval --task cheetah-run --policy random --episodes 10 --seed 0 --threads "$(nproc)"
+log "main job: train GoRL-FM on cheetah-run with the local preset (about 20 minutes on 2 cores)"
+"$gorl" train --preset local --algo gorl-fm --task cheetah-run --seed 0 "$@"

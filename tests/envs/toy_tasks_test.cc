@@ -48,8 +48,12 @@ TEST(TwinPeaksTest, ContextRevealsTheSignOutsideTheBand) {
     const float plus = 0.6f;
     const double reward = task->Step(&plus, &obs).reward;
     const bool paid = reward > 0.5;
-    if (c >= 0.2f) ASSERT_TRUE(paid) << c;    // k = +1 for sure
-    if (c <= -0.2f) ASSERT_FALSE(paid) << c;  // k = -1 for sure
+    if (c >= 0.2f) {
+      ASSERT_TRUE(paid) << c;  // k = +1 for sure
+    }
+    if (c <= -0.2f) {
+      ASSERT_FALSE(paid) << c;  // k = -1 for sure
+    }
     if (std::abs(c) < 0.05f) {
       ++in_band;
       plus_in_band += paid;
