@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <glog/logging.h>
+
 #include "absl/strings/str_cat.h"
 
 namespace gorl::envs {
@@ -51,11 +53,21 @@ void MujocoTask::ForwardWithoutActuation() {
 void MujocoTask::LegacyPhysicsStep(int nstep) {
   if (model_->opt.integrator == mjINT_RK4) {
     for (int i = 0; i < nstep; ++i) mj_step(model_, data_);
+    if (kinematics_only_refresh_) {
+      mj_kinematics(model_, data_);
+      return;
+    }
   } else {
     mj_step2(model_, data_);
     for (int i = 1; i < nstep; ++i) mj_step(model_, data_);
   }
   mj_step1(model_, data_);
+}
+
+void MujocoTask::RefreshOnlyKinematicsAfterRk4Steps() {
+  CHECK_EQ(model_->opt.integrator, mjINT_RK4)
+      << spec_.name << ": the kinematics-only refresh is exact only for RK4 models";
+  kinematics_only_refresh_ = true;
 }
 
 void MujocoTask::AdvancePhysics() {

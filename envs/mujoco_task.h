@@ -70,6 +70,13 @@ class MujocoTask : public Task {
   // resets that simulate settling steps (CheetahRun's 200).
   void LegacyPhysicsStep(int nstep);
 
+  // For RK4 tasks whose reward and observation read only qpos, qvel, ctrl
+  // and body poses: refresh with mj_kinematics instead of mj_step1 after a
+  // step. The next RK4 mj_step recomputes everything from qpos/qvel, so
+  // nothing else ever reads what mj_step1 would have added (sensors, energy,
+  // velocities of bodies); on cartpole mj_step1 costs ~20% of a control step.
+  void RefreshOnlyKinematicsAfterRk4Steps();
+
   const MujocoModel& shared_model() const { return *shared_model_; }
 
   const TaskSpec spec_;
@@ -81,6 +88,7 @@ class MujocoTask : public Task {
 
   std::shared_ptr<const MujocoModel> shared_model_;
   const StepSemantics semantics_;
+  bool kinematics_only_refresh_ = false;
 };
 
 }  // namespace gorl::envs

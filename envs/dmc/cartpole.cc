@@ -1,6 +1,7 @@
 // CartpoleSwingup, CartpoleBalance (dm_control/suite/cartpole.py at 1.0.7;
-// docs TASKS.md §2.7), one pole, smooth rewards. The model uses RK4, which
-// MujocoTask's legacy step handles (n mj_step, then mj_step1).
+// docs TASKS.md §2.7), one pole, smooth rewards. The model uses RK4: a
+// control step is one mj_step, then a kinematics refresh (all that reward
+// and observation read; equal to dm_control's mj_step1 for them).
 #include <algorithm>
 #include <cmath>
 
@@ -21,8 +22,8 @@ class Cartpole : public MujocoTask {
     GORL_ASSIGN_OR_RETURN(const int pole, model->BodyId("pole_1"));
     GORL_ASSIGN_OR_RETURN(const int slider, model->JointId("slider"));
     GORL_ASSIGN_OR_RETURN(const int hinge, model->JointId("hinge_1"));
-    if (model->get()->nv != 2) {
-      return absl::InvalidArgumentError("cartpole.xml: expected one pole (nv = 2)");
+    if (model->get()->nv != 2 || model->get()->opt.integrator != mjINT_RK4) {
+      return absl::InvalidArgumentError("cartpole.xml: expected one pole (nv = 2) and the RK4 integrator");
     }
     return std::unique_ptr<Task>(new Cartpole(start, spec, std::move(model), pole,
                                               slider, hinge));
@@ -71,7 +72,9 @@ class Cartpole : public MujocoTask {
         start_(start),
         pole_(pole),
         slider_(slider),
-        hinge_(hinge) {}
+        hinge_(hinge) {
+    RefreshOnlyKinematicsAfterRk4Steps();
+  }
 
   double CartPosition() const { return data_->qpos[model_->jnt_qposadr[slider_]]; }
   double PoleCos() const { return data_->xmat[9 * pole_ + 8]; }  // R_pole.zz

@@ -256,6 +256,24 @@ TEST(CartpoleTest, SwingupStartsHangingBalanceStartsUpright) {
   }
 }
 
+// The kinematics-only refresh must give exactly what dm_control's mj_step1
+// gives for everything the task reads.
+TEST(CartpoleTest, StepObservationEqualsAFullMjStep1Refresh) {
+  auto task = MakeMujocoTaskOrDie("cartpole-swingup");
+  ASSERT_NE(task, nullptr);
+  Rng rng(9), actions(10);
+  std::vector<float> obs(5), refreshed(5);
+  ASSERT_TRUE(task->Reset(rng, obs.data()).ok());
+  for (int t = 0; t < 200; ++t) {
+    const float action[1] = {static_cast<float>(actions.Uniform(-1.0, 1.0))};
+    const StepOutcome outcome = task->Step(action, obs.data());
+    mj_step1(task->model(), task->data());
+    task->CurrentObservation(refreshed.data());
+    ASSERT_EQ(obs, refreshed) << "step " << t;
+    ASSERT_EQ(outcome.reward, task->CurrentReward()) << "step " << t;
+  }
+}
+
 TEST(CartpoleTest, BalanceDoesNotTerminateWhenThePoleFalls) {
   auto task = MakeMujocoTaskOrDie("cartpole-balance");
   ASSERT_NE(task, nullptr);
