@@ -1,0 +1,294 @@
+#include "common/metrics.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <thread>
+#include <utility>
+
+#include <glog/logging.h>
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace gorl {
+namespace {
+
+using prometheus::Counter;
+using prometheus::Gauge;
+using prometheus::Histogram;
+using prometheus::Labels;
+using prometheus::Registry;
+
+// 1-2.5-5 steps per decade, like Prometheus' default buckets: log-spaced so
+// both a 20 µs batched forward pass and a 200 ms stall land in a resolved
+// bucket. Literals, not computed, so the `le` labels print without round-off.
+const Histogram::BucketBoundaries& InferenceBuckets() {
+  static const auto* const kBuckets = new Histogram::BucketBoundaries{
+      1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
+      5e-3, 0.01,   0.025, 0.05, 0.1,   0.25, 0.5,  1};
+  return *kBuckets;
+}
+
+// A PPO update (all epochs over one batch) takes from tens of milliseconds on
+// toy tasks to about a minute on humanoid-sized batches.
+const Histogram::BucketBoundaries& UpdateBuckets() {
+  static const auto* const kBuckets = new Histogram::BucketBoundaries{
+      0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100};
+  return *kBuckets;
+}
+
+// Where the exposer listens, checked up front so that bad input is an
+// InvalidArgument, not whatever civetweb makes of it (it reads "999.1.1.1"
+// and a bare "9100" without complaint).
+struct BindAddress {
+  sockaddr_in knock{};  // where to connect() to reach the listener
+};
+
+// Accepts "<IPv4>:<port>" with a port in 1..65535. Debian's civetweb is built
+// without IPv6, so "[::1]:9100" could never bind; say so instead.
+absl::StatusOr<BindAddress> ParseBindAddress(const std::string& address) {
+  auto invalid = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("metrics address '", address, "' ", why));
+  };
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return invalid("is not <IPv4>:<port>");
+  int port = 0;
+  if (!absl::SimpleAtoi(absl::string_view(address).substr(colon + 1), &port) || port < 1 ||
+      port > 65535) {
+    return invalid("needs a port in 1..65535 (Prometheus scrapes a known port)");
+  }
+  BindAddress bind;
+  bind.knock.sin_family = AF_INET;
+  bind.knock.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, address.substr(0, colon).c_str(), &bind.knock.sin_addr) != 1) {
+    return invalid("needs a numeric IPv4 host (no host names; IPv6 is unsupported)");
+  }
+  // A wildcard listener is reached over loopback.
+  if (bind.knock.sin_addr.s_addr == htonl(INADDR_ANY)) {
+    bind.knock.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  }
+  return bind;
+}
+
+// Opens and closes one connection to `bind`, ignoring every failure.
+void Knock(const BindAddress& bind) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  connect(fd, reinterpret_cast<const sockaddr*>(&bind.knock), sizeof(bind.knock));
+  close(fd);
+}
+
+// civetweb's accept loop polls its listening sockets in 2 s slices and looks
+// at the stop flag only between slices, so a bare ~Exposer blocks for up to
+// 2 s (every test, every shutdown). A connection ends the slice at once, so
+// knock until the destructor has returned: it then takes milliseconds.
+void StopExposer(std::unique_ptr<prometheus::Exposer> exposer, const BindAddress& bind) {
+  std::atomic<bool> stopped{false};
+  std::thread knocker([&] {
+    while (!stopped.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (!stopped.load()) Knock(bind);
+    }
+  });
+  exposer.reset();
+  stopped.store(true);
+  knocker.join();
+}
+
+}  // namespace
+
+struct RoleMetrics::Impl {
+  Impl(const std::string& role, const std::string& instance);
+
+  // `role` is a constant label of every family; `instance` goes on each
+  // series instead, so the text exposition reads role="..",instance=".."
+  // (constant labels come first) and an empty id adds no label at all.
+  Labels series_labels;
+  std::shared_ptr<Registry> registry = std::make_shared<Registry>();
+
+  Counter* env_steps;
+  Counter* episodes;
+  Counter* diverged_episodes;
+  prometheus::Family<Counter>* rpc_errors;  // one series per failing method
+  Counter* rollouts_received;
+  Counter* stale_rollouts_dropped;
+  Counter* ppo_updates;
+  Counter* refinements;
+
+  Gauge* steps_per_second;
+  Gauge* episode_return;
+  Gauge* eval_return;
+  Gauge* policy_loss;
+  Gauge* value_loss;
+  Gauge* approx_kl;
+  Gauge* clip_fraction;
+  Gauge* entropy;
+  Gauge* explained_variance;
+  Gauge* decoder_loss;
+  Gauge* stage;
+  Gauge* policy_version;
+  Gauge* policy_lag;
+  Gauge* queue_depth;
+  Gauge* queue_capacity;
+  Gauge* connected_actors;
+
+  Histogram* inference_seconds;
+  Histogram* update_seconds;
+
+  // Null when unserved. Stopped in ~Impl before the rest goes away.
+  std::unique_ptr<prometheus::Exposer> exposer;
+  BindAddress bind;
+
+  ~Impl() {
+    if (exposer != nullptr) StopExposer(std::move(exposer), bind);
+  }
+};
+
+RoleMetrics::Impl::Impl(const std::string& role, const std::string& instance) {
+  if (!instance.empty()) series_labels = {{"instance", instance}};
+  const Labels constant = {{"role", role}};
+  auto counter_family = [&](const char* name, const char* help) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Labels(constant).Register(*registry);
+  };
+  auto counter = [&](const char* name, const char* help) {
+    return &counter_family(name, help)->Add(series_labels);
+  };
+  auto gauge = [&](const char* name, const char* help) {
+    return &prometheus::BuildGauge()
+                .Name(name)
+                .Help(help)
+                .Labels(constant)
+                .Register(*registry)
+                .Add(series_labels);
+  };
+  auto histogram = [&](const char* name, const char* help,
+                       const Histogram::BucketBoundaries& buckets) {
+    return &prometheus::BuildHistogram()
+                .Name(name)
+                .Help(help)
+                .Labels(constant)
+                .Register(*registry)
+                .Add(series_labels, buckets);
+  };
+
+  env_steps = counter("gorl_env_steps_total", "Environment steps taken.");
+  episodes = counter("gorl_episodes_total", "Episodes finished.");
+  diverged_episodes = counter("gorl_diverged_episodes_total",
+                              "Episodes cut short because the simulation diverged.");
+  rpc_errors = counter_family("gorl_rpc_errors_total", "Failed RPCs, by method.");
+  rollouts_received = counter("gorl_rollouts_received_total", "Rollouts the learner received.");
+  stale_rollouts_dropped = counter("gorl_stale_rollouts_dropped_total",
+                                   "Rollouts dropped for exceeding the policy lag limit.");
+  ppo_updates = counter("gorl_ppo_updates_total", "PPO updates applied.");
+  refinements = counter("gorl_refinements_total", "Refinement rounds finished.");
+
+  steps_per_second = gauge("gorl_env_steps_per_second", "Recent environment steps per second.");
+  episode_return = gauge("gorl_episode_return", "Mean return of the last finished episodes.");
+  eval_return = gauge("gorl_eval_return", "Mean return of the last evaluation.");
+  policy_loss = gauge("gorl_ppo_policy_loss", "PPO clipped surrogate loss of the last update.");
+  value_loss = gauge("gorl_ppo_value_loss", "PPO value loss of the last update.");
+  approx_kl = gauge("gorl_ppo_approx_kl", "Approximate KL(old || new) of the last update.");
+  clip_fraction = gauge("gorl_ppo_clip_fraction", "Fraction of clipped ratios in the last update.");
+  entropy = gauge("gorl_ppo_entropy", "Policy entropy in the last update.");
+  explained_variance =
+      gauge("gorl_ppo_explained_variance", "Explained variance of the value function.");
+  decoder_loss = gauge("gorl_decoder_validation_loss", "Decoder loss on held-out data.");
+  stage = gauge("gorl_stage", "Current training stage.");
+  policy_version = gauge("gorl_policy_version", "Version of the policy in use.");
+  policy_lag = gauge("gorl_policy_lag", "Versions behind the learner, max over the last batch.");
+  queue_depth = gauge("gorl_rollout_queue_depth", "Rollout sequences waiting for the learner.");
+  queue_capacity = gauge("gorl_rollout_queue_capacity", "Rollout sequences the queue holds.");
+  connected_actors = gauge("gorl_connected_actors", "Actors currently connected.");
+
+  inference_seconds = histogram("gorl_inference_latency_seconds",
+                                "Wall time of one batched policy forward pass.", InferenceBuckets());
+  update_seconds = histogram("gorl_ppo_update_duration_seconds", "Wall time of one PPO update.",
+                             UpdateBuckets());
+}
+
+RoleMetrics::RoleMetrics(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RoleMetrics::~RoleMetrics() = default;
+
+absl::StatusOr<std::unique_ptr<RoleMetrics>> RoleMetrics::Serve(const std::string& bind_address,
+                                                                const std::string& role,
+                                                                const std::string& instance) {
+  absl::StatusOr<BindAddress> bind = ParseBindAddress(bind_address);
+  if (!bind.ok()) return bind.status();
+  auto impl = std::make_unique<Impl>(role, instance);
+  impl->bind = *bind;
+  // civetweb reports a failed bind (port taken, address not local, bad host)
+  // only by throwing from the Exposer constructor.
+  try {
+    impl->exposer = std::make_unique<prometheus::Exposer>(bind_address);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", bind_address, ": ", e.what()));
+  }
+  impl->exposer->RegisterCollectable(impl->registry);
+  LOG(INFO) << "serving " << role << " metrics on http://" << bind_address << "/metrics";
+  return std::unique_ptr<RoleMetrics>(new RoleMetrics(std::move(impl)));
+}
+
+std::unique_ptr<RoleMetrics> RoleMetrics::Unserved(const std::string& role,
+                                                   const std::string& instance) {
+  return std::unique_ptr<RoleMetrics>(new RoleMetrics(std::make_unique<Impl>(role, instance)));
+}
+
+void RoleMetrics::AddEnvSteps(double steps) { impl_->env_steps->Increment(steps); }
+void RoleMetrics::AddEpisodes(double episodes) { impl_->episodes->Increment(episodes); }
+void RoleMetrics::AddDivergedEpisodes(double episodes) {
+  impl_->diverged_episodes->Increment(episodes);
+}
+void RoleMetrics::AddRpcError(const std::string& method) {
+  // Family::Add looks the series up under a mutex; fine for errors, which
+  // are rare, and it keeps the method set open.
+  Labels labels = impl_->series_labels;
+  labels["method"] = method;
+  impl_->rpc_errors->Add(labels).Increment();
+}
+void RoleMetrics::AddRolloutsReceived(double rollouts) {
+  impl_->rollouts_received->Increment(rollouts);
+}
+void RoleMetrics::AddStaleRolloutsDropped(double rollouts) {
+  impl_->stale_rollouts_dropped->Increment(rollouts);
+}
+void RoleMetrics::AddPpoUpdates(double updates) { impl_->ppo_updates->Increment(updates); }
+void RoleMetrics::AddRefinements(double refinements) {
+  impl_->refinements->Increment(refinements);
+}
+
+void RoleMetrics::SetStepsPerSecond(double v) { impl_->steps_per_second->Set(v); }
+void RoleMetrics::SetEpisodeReturn(double v) { impl_->episode_return->Set(v); }
+void RoleMetrics::SetEvalReturn(double v) { impl_->eval_return->Set(v); }
+void RoleMetrics::SetPolicyLoss(double v) { impl_->policy_loss->Set(v); }
+void RoleMetrics::SetValueLoss(double v) { impl_->value_loss->Set(v); }
+void RoleMetrics::SetApproxKl(double v) { impl_->approx_kl->Set(v); }
+void RoleMetrics::SetClipFraction(double v) { impl_->clip_fraction->Set(v); }
+void RoleMetrics::SetEntropy(double v) { impl_->entropy->Set(v); }
+void RoleMetrics::SetExplainedVariance(double v) { impl_->explained_variance->Set(v); }
+void RoleMetrics::SetDecoderLoss(double v) { impl_->decoder_loss->Set(v); }
+void RoleMetrics::SetStage(double v) { impl_->stage->Set(v); }
+void RoleMetrics::SetPolicyVersion(double v) { impl_->policy_version->Set(v); }
+void RoleMetrics::SetPolicyLag(double v) { impl_->policy_lag->Set(v); }
+void RoleMetrics::SetQueueDepth(double v) { impl_->queue_depth->Set(v); }
+void RoleMetrics::SetQueueCapacity(double v) { impl_->queue_capacity->Set(v); }
+void RoleMetrics::SetConnectedActors(double v) { impl_->connected_actors->Set(v); }
+
+void RoleMetrics::ObserveInferenceSeconds(double seconds) {
+  impl_->inference_seconds->Observe(seconds);
+}
+void RoleMetrics::ObserveUpdateSeconds(double seconds) { impl_->update_seconds->Observe(seconds); }
+
+}  // namespace gorl

@@ -1,0 +1,76 @@
+// Prometheus metrics of one gorl process (learner, refiner or actor),
+// served by prometheus-cpp's pull exposer on its own port.
+//
+// Names follow Prometheus conventions: `gorl_` prefix, `_total` counters,
+// base units (seconds, bytes). Every series carries the label role="..."
+// (and instance="<actor id>" for actors). The scrape config sets
+// honor_labels, so Prometheus keeps that instance label instead of renaming
+// it to exported_instance (deploy/prometheus/prometheus.yml). One object per
+// process; thread-safe (the prometheus-cpp metric types are).
+#ifndef GORL_COMMON_METRICS_H_
+#define GORL_COMMON_METRICS_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace gorl {
+
+class RoleMetrics {
+ public:
+  // Serves http://<bind_address>/metrics. The address is numeric IPv4, e.g.
+  // "127.0.0.1:9100" or "0.0.0.0:9100"; port 0 is not allowed (Prometheus
+  // needs a known port). `role` is "learner", "refiner" or "actor";
+  // `instance` (the actor id, or "") becomes a label.
+  // A malformed address is InvalidArgument; a port that cannot be bound
+  // (taken, or an address not on this host) is Unavailable.
+  static absl::StatusOr<std::unique_ptr<RoleMetrics>> Serve(const std::string& bind_address,
+                                                            const std::string& role,
+                                                            const std::string& instance);
+  // Same metrics, not served (in-process use, tests).
+  static std::unique_ptr<RoleMetrics> Unserved(const std::string& role,
+                                               const std::string& instance);
+  ~RoleMetrics();
+
+  // --- counters (monotonic) ---
+  void AddEnvSteps(double steps);            // gorl_env_steps_total
+  void AddEpisodes(double episodes);         // gorl_episodes_total
+  void AddDivergedEpisodes(double episodes); // gorl_diverged_episodes_total
+  void AddRpcError(const std::string& method);  // gorl_rpc_errors_total{method}
+  void AddRolloutsReceived(double rollouts); // gorl_rollouts_received_total
+  void AddStaleRolloutsDropped(double rollouts);  // gorl_stale_rollouts_dropped_total
+  void AddPpoUpdates(double updates);        // gorl_ppo_updates_total
+  void AddRefinements(double refinements);   // gorl_refinements_total
+
+  // --- gauges (last value) ---
+  void SetStepsPerSecond(double v);        // gorl_env_steps_per_second
+  void SetEpisodeReturn(double v);         // gorl_episode_return (mean of the last finished episodes)
+  void SetEvalReturn(double v);            // gorl_eval_return
+  void SetPolicyLoss(double v);            // gorl_ppo_policy_loss
+  void SetValueLoss(double v);             // gorl_ppo_value_loss
+  void SetApproxKl(double v);              // gorl_ppo_approx_kl
+  void SetClipFraction(double v);          // gorl_ppo_clip_fraction
+  void SetEntropy(double v);               // gorl_ppo_entropy
+  void SetExplainedVariance(double v);     // gorl_ppo_explained_variance
+  void SetDecoderLoss(double v);           // gorl_decoder_validation_loss
+  void SetStage(double v);                 // gorl_stage
+  void SetPolicyVersion(double v);         // gorl_policy_version
+  void SetPolicyLag(double v);             // gorl_policy_lag (versions behind, last batch max)
+  void SetQueueDepth(double v);            // gorl_rollout_queue_depth (sequences waiting)
+  void SetQueueCapacity(double v);         // gorl_rollout_queue_capacity (the "queue full" alert)
+  void SetConnectedActors(double v);       // gorl_connected_actors
+
+  // --- histograms ---
+  void ObserveInferenceSeconds(double seconds);  // gorl_inference_latency_seconds
+  void ObserveUpdateSeconds(double seconds);     // gorl_ppo_update_duration_seconds
+
+ private:
+  struct Impl;
+  explicit RoleMetrics(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gorl
+
+#endif  // GORL_COMMON_METRICS_H_
