@@ -79,6 +79,19 @@ struct RolloutWorker::Impl {
   std::unique_ptr<Policy> policy;
   torch::Generator gen;
   int64_t train_env_steps = 0;
+
+  // A reset vector env of `num_envs` fresh episodes seeded `seed`, for the
+  // collect and eval modes (they never disturb the train-mode episodes).
+  absl::StatusOr<std::unique_ptr<envs::VectorEnv>> FreshEnv(int num_envs, uint64_t seed) const {
+    envs::VectorEnvOptions env_options;
+    env_options.num_envs = num_envs;
+    env_options.num_threads = options.num_threads;
+    env_options.seed = seed;
+    GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::VectorEnv> env,
+                          envs::VectorEnv::Create(*factory, env_options));
+    GORL_RETURN_IF_ERROR(env->Reset());
+    return env;
+  }
 };
 
 RolloutWorker::RolloutWorker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -114,6 +127,14 @@ absl::Status RolloutWorker::SetPolicy(const v1::PolicySnapshot& snapshot) {
                                                    spec.obs_size));
   }
   GORL_ASSIGN_OR_RETURN(policy->decoder, nn::DecoderModel::FromProto(snapshot.decoder()));
+  // A decoder for other sizes would only fail (in LibTorch) at the first step.
+  if (policy->decoder->obs_size() != spec.obs_size ||
+      policy->decoder->action_size() != spec.action_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "policy snapshot decoder is for obs ", policy->decoder->obs_size(), " / action ",
+        policy->decoder->action_size(), ", but task ", spec.name, " has obs ", spec.obs_size,
+        " / action ", spec.action_size));
+  }
   policy->encoder_version = snapshot.encoder_version();
   impl_->policy = std::move(policy);
   return absl::OkStatus();
@@ -127,13 +148,13 @@ absl::StatusOr<v1::Rollout> RolloutWorker::Unroll(int length) {
     GORL_RETURN_IF_ERROR(env.Reset());
     impl_->env_started = true;
   }
-  const int n = env.num_envs(), obs_size = env.obs_size(), act = env.action_size();
+  const int n = env.num_envs(), obs_size = env.obs_size();
   v1::Rollout rollout;
   rollout.set_encoder_version(impl_->policy->encoder_version);
   rollout.set_num_envs(n);
   rollout.set_unroll_length(length);
   rollout.set_obs_size(obs_size);
-  rollout.set_latent_size(act);
+  rollout.set_latent_size(env.action_size());
   auto* observations = rollout.mutable_observations();
   observations->Reserve(static_cast<int>((length + 1) * n * obs_size));
   observations->Add(env.obs(), env.obs() + n * obs_size);
@@ -155,7 +176,6 @@ absl::StatusOr<v1::Rollout> RolloutWorker::Unroll(int length) {
       if (record.diverged) rollout.set_diverged_episodes(rollout.diverged_episodes() + 1);
     }
   }
-  (void)act;
   impl_->train_env_steps += int64_t{length} * n;
   return rollout;
 }
@@ -163,13 +183,7 @@ absl::StatusOr<v1::Rollout> RolloutWorker::Unroll(int length) {
 absl::StatusOr<v1::RefinementData> RolloutWorker::Collect(int64_t pairs, int num_envs,
                                                           uint64_t seed) {
   if (impl_->policy == nullptr) return absl::FailedPreconditionError("actor: no policy installed");
-  envs::VectorEnvOptions options;
-  options.num_envs = num_envs;
-  options.num_threads = impl_->options.num_threads;
-  options.seed = seed;
-  GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::VectorEnv> env,
-                        envs::VectorEnv::Create(*impl_->factory, options));
-  GORL_RETURN_IF_ERROR(env->Reset());
+  GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::VectorEnv> env, impl_->FreshEnv(num_envs, seed));
   torch::Generator gen = at::detail::createCPUGenerator(DeriveSeed(seed, kLatentNoiseStream));
   const int obs_size = env->obs_size(), act = env->action_size();
   v1::RefinementData data;
@@ -195,13 +209,7 @@ absl::StatusOr<v1::RefinementData> RolloutWorker::Collect(int64_t pairs, int num
 absl::StatusOr<v1::EvalReport> RolloutWorker::Evaluate(int episodes, bool deterministic,
                                                        uint64_t seed) {
   if (impl_->policy == nullptr) return absl::FailedPreconditionError("actor: no policy installed");
-  envs::VectorEnvOptions options;
-  options.num_envs = episodes;
-  options.num_threads = impl_->options.num_threads;
-  options.seed = seed;
-  GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::VectorEnv> env,
-                        envs::VectorEnv::Create(*impl_->factory, options));
-  GORL_RETURN_IF_ERROR(env->Reset());
+  GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::VectorEnv> env, impl_->FreshEnv(episodes, seed));
   torch::Generator gen = at::detail::createCPUGenerator(DeriveSeed(seed, kLatentNoiseStream));
   v1::EvalReport report;
   report.set_encoder_version(impl_->policy->encoder_version);

@@ -25,6 +25,11 @@ int RunTasksCommand(const std::vector<std::string>& args);
 int RunEvalCommand(const std::vector<std::string>& args);
 int RunTrainCommand(const std::vector<std::string>& args);
 int RunBenchCommand(const std::vector<std::string>& args);
+// The distributed runtime's roles, one process each (`gorl train` starts
+// them all on one machine).
+int RunLearnerCommand(const std::vector<std::string>& args);
+int RunRefinerCommand(const std::vector<std::string>& args);
+int RunActorCommand(const std::vector<std::string>& args);
 
 }  // namespace gorl::cli
 

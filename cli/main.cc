@@ -25,7 +25,11 @@ constexpr char kUsage[] =
     "Commands:\n"
     "  tasks   List every task with observation/action sizes and timing\n"
     "  eval    Evaluate a policy (random|zero) on a task: mean/std of the return\n"
-    "  train   Train ppo / gorl-fm / gorl-diff (presets: local, paper, reference)\n"
+    "  train   Train ppo / gorl-fm / gorl-diff (presets: local, paper, reference): starts\n"
+    "          the learner, refiner and actors as local processes (--in_process: one process)\n"
+    "  learner The learner role: serves actors (--listen), calls the refiner (--refiner)\n"
+    "  refiner The refiner role: trains decoders for the learner (--listen)\n"
+    "  actor   One actor: steps envs for the learner at --learner\n"
     "  bench   Benchmarks; `gorl bench envs` times every task against raw mj_step\n"
     "  help    This text\n"
     "\n"
@@ -34,6 +38,8 @@ constexpr char kUsage[] =
     "  gorl eval --task cheetah-run --policy random --episodes 10 --seed 0\n"
     "  gorl train --preset local --algo gorl-fm --task cheetah-run ppo.clip_epsilon=0.2\n"
     "  gorl bench envs --tasks cheetah-run,walker-walk --threads 1\n"
+    "  gorl learner --listen 0.0.0.0:50051 --refiner refiner:50052 --task cheetah-run\n"
+    "  gorl actor --learner learner:50051 --task cheetah-run --actor_envs 16\n"
     "\n"
     "Run `gorl <command> --helpfull` for every flag.";
 
@@ -47,6 +53,9 @@ constexpr Command kCommands[] = {
     {"eval", gorl::cli::RunEvalCommand},
     {"train", gorl::cli::RunTrainCommand},
     {"bench", gorl::cli::RunBenchCommand},
+    {"learner", gorl::cli::RunLearnerCommand},
+    {"refiner", gorl::cli::RunRefinerCommand},
+    {"actor", gorl::cli::RunActorCommand},
 };
 
 }  // namespace

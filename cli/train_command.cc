@@ -3,143 +3,124 @@
 // The configuration is a preset (--preset NAME or --config FILE) plus the
 // flags below plus any number of `path.to.field=value` arguments; the merged
 // result is printed and written to <run_dir>/config.textproto.
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cmath>
+//
+// By default the roles run as separate processes on loopback (the learner,
+// the refiner and --actors actors, see cli/launcher.h); --in_process runs
+// them all in this process (the learning-core driver, used by the learning
+// tests and the benchmark).
+//
+// `gorl train --resume RUN_DIR` continues an interrupted run from
+// RUN_DIR/checkpoint.pb with RUN_DIR/config.textproto (nothing else may be
+// set: the resumed run must be the same run).
 #include <cstdio>
-#include <cstring>
-#include <ctime>
-#include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "cli/commands.h"
+#include "cli/launcher.h"
+#include "cli/role_flags.h"
+#include "cli/train_support.h"
 #include "common/config.h"
-#include "common/metrics_log.h"
 #include "common/status_macros.h"
+#include "learner/checkpoint.h"
 #include "learner/training_loop.h"
+#include "runtime/shutdown_signals.h"
 #include "runtime/train_in_process.h"
-
-ABSL_FLAG(std::string, preset, "local", "Built-in preset: local, paper or reference");
-ABSL_FLAG(std::string, config, "", "A text-format gorl.v1.TrainConfig file (instead of --preset)");
-ABSL_FLAG(std::string, algo, "", "ppo, gorl-fm or gorl-diff (default: the preset's)");
-ABSL_FLAG(std::string, run_dir, "", "Run directory (default: runs/<task>-<algo>-s<seed>-<time>)");
 
 namespace gorl::cli {
 namespace {
 
-absl::Status MakeDirs(const std::string& path) {
-  std::string partial;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      partial = path.substr(0, i);
-      if (!partial.empty() && mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
-        return absl::UnavailableError(
-            absl::StrCat("cannot create ", partial, ": ", std::strerror(errno)));
-      }
-    }
+// Either runs in this process or hands the prepared run to the launcher;
+// returns the exit code.
+int TrainPrepared(const v1::TrainConfig& config, const std::string& run_dir,
+                  const v1::LearnerCheckpoint* checkpoint) {
+  if (!absl::GetFlag(FLAGS_in_process)) {
+    LaunchOptions launch;
+    launch.config = config;
+    launch.run_dir = run_dir;
+    launch.resume = checkpoint != nullptr;
+    launch.actors =
+        absl::GetFlag(FLAGS_actors) > 0 ? absl::GetFlag(FLAGS_actors) : DefaultActorCount();
+    launch.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+    launch.assets = absl::GetFlag(FLAGS_assets);
+    return RunLauncher(launch);
   }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<v1::TrainConfig> BuildConfig(const std::vector<std::string>& overrides) {
-  const std::string file = absl::GetFlag(FLAGS_config);
-  GORL_ASSIGN_OR_RETURN(v1::TrainConfig config,
-                        LoadPreset(file.empty() ? absl::GetFlag(FLAGS_preset) : file));
-  if (!absl::GetFlag(FLAGS_task).empty()) config.set_task(absl::GetFlag(FLAGS_task));
-  if (!absl::GetFlag(FLAGS_algo).empty()) config.set_algo(absl::GetFlag(FLAGS_algo));
-  if (absl::GetFlag(FLAGS_seed) >= 0) config.set_seed(absl::GetFlag(FLAGS_seed));
-  for (const std::string& assignment : overrides) {
-    GORL_RETURN_IF_ERROR(ApplyOverride(assignment, config));
+  absl::StatusOr<std::unique_ptr<envs::TaskFactory>> factory =
+      envs::MakeTaskFactory(config.task(), absl::GetFlag(FLAGS_assets));
+  absl::StatusOr<runtime::TrainResult> run =
+      factory.ok() ? runtime::TrainInProcess(config, **factory, run_dir, PrintProgress, checkpoint)
+                   : absl::StatusOr<runtime::TrainResult>(factory.status());
+  std::fprintf(stderr, "\n");
+  if (!run.ok()) {
+    std::fprintf(stderr, "gorl train: %s\n", run.status().ToString().c_str());
+    return ExitCodeFor(run.status());
   }
-  GORL_RETURN_IF_ERROR(ValidateConfig(config));
-  return config;
+  ReportResult(config, run_dir, run->summary);
+  return kExitOk;
 }
 
-std::string DefaultRunDir(const v1::TrainConfig& config) {
-  char stamp[32];
-  const std::time_t now = std::time(nullptr);
-  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::localtime(&now));
-  return absl::StrCat("runs/", config.task(), "-", config.algo(), "-s", config.seed(), "-", stamp);
-}
-
-void PrintProgress(const learner::Progress& p) {
-  const double eta = p.steps_per_second > 0
-                         ? (p.total_env_steps - p.env_steps) / p.steps_per_second
-                         : 0.0;
-  std::fprintf(stderr, "\r[gorl] %lld/%lld env steps  %.0f steps/s  stage %d/%d  eval %s  ETA %s   ",
-               static_cast<long long>(p.env_steps), static_cast<long long>(p.total_env_steps),
-               p.steps_per_second, p.stage + 1, p.num_stages,
-               std::isnan(p.last_eval_return) ? "-"
-                                              : absl::StrFormat("%.1f", p.last_eval_return).c_str(),
-               absl::StrFormat("%dm%02ds", static_cast<int>(eta) / 60, static_cast<int>(eta) % 60)
-                   .c_str());
-  std::fflush(stderr);
-}
-
-absl::Status Train(const std::vector<std::string>& overrides) {
+absl::StatusOr<int> Train(const std::vector<std::string>& overrides) {
   GORL_ASSIGN_OR_RETURN(v1::TrainConfig config, BuildConfig(overrides));
-  GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::TaskFactory> factory,
-                        envs::MakeTaskFactory(config.task(), absl::GetFlag(FLAGS_assets)));
-  std::string run_dir = absl::GetFlag(FLAGS_run_dir);
-  if (run_dir.empty()) run_dir = DefaultRunDir(config);
-  GORL_RETURN_IF_ERROR(MakeDirs(run_dir));
-  {
-    std::ofstream out(run_dir + "/config.textproto");
-    out << ConfigToText(config);
-    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", run_dir, "/config.textproto"));
-  }
+  // Fail on an unknown task or missing assets before starting anything.
+  GORL_RETURN_IF_ERROR(
+      envs::MakeTaskFactory(config.task(), absl::GetFlag(FLAGS_assets)).status());
+  const std::string run_dir = RunDirFor(config);
+  GORL_RETURN_IF_ERROR(PrepareRunDir(config, run_dir));
   std::fprintf(stderr, "[gorl] %s\n[gorl] run directory: %s\n", DescribeConfig(config).c_str(),
                run_dir.c_str());
+  return TrainPrepared(config, run_dir, nullptr);
+}
 
-  GORL_ASSIGN_OR_RETURN(runtime::TrainResult run,
-                        runtime::TrainInProcess(config, *factory, run_dir, PrintProgress));
-  std::fprintf(stderr, "\n");
-  const learner::TrainingSummary& summary = run.summary;
-
-  const learner::EvalPoint& final_eval = summary.final_evaluation;
-  JsonRow result;
-  result.Add("task", config.task())
-      .Add("algo", config.algo())
-      .Add("seed", static_cast<int64_t>(config.seed()))
-      .Add("env_steps", summary.env_steps)
-      .Add("collect_env_steps", summary.collect_env_steps)
-      .Add("wall_seconds", summary.seconds)
-      .Add("eval_episodes", config.eval().episodes())
-      .Add("return_mean", final_eval.deterministic_mean)
-      .Add("return_std", final_eval.deterministic_std)
-      .Add("stochastic_return_mean", final_eval.stochastic_mean)
-      .Add("diverged_episodes", summary.diverged_episodes);
-  std::ofstream(run_dir + "/final_eval.json") << result.ToString() << "\n";
-  std::printf("%s\n", result.ToString().c_str());
-  return absl::OkStatus();
+absl::StatusOr<int> Resume(const std::string& run_dir, const std::vector<std::string>& overrides) {
+  // Debian's Abseil keeps IsSpecifiedOnCommandLine private: a flag counts as
+  // set when it differs from its default.
+  auto set = [](const absl::CommandLineFlag& flag) {
+    return flag.CurrentValue() != flag.DefaultValue();
+  };
+  const bool other_settings =
+      !overrides.empty() || set(absl::GetFlagReflectionHandle(FLAGS_preset)) ||
+      set(absl::GetFlagReflectionHandle(FLAGS_config)) ||
+      set(absl::GetFlagReflectionHandle(FLAGS_algo)) ||
+      set(absl::GetFlagReflectionHandle(FLAGS_task)) ||
+      set(absl::GetFlagReflectionHandle(FLAGS_seed)) ||
+      set(absl::GetFlagReflectionHandle(FLAGS_run_dir));
+  if (other_settings) {
+    return absl::InvalidArgumentError(
+        "--resume continues a run with its own config.textproto: overrides, --preset, --config, "
+        "--algo, --task, --seed and --run_dir are not allowed with it");
+  }
+  GORL_ASSIGN_OR_RETURN(v1::TrainConfig config, LoadPreset(run_dir + "/config.textproto"));
+  GORL_RETURN_IF_ERROR(ValidateConfig(config));
+  GORL_ASSIGN_OR_RETURN(v1::LearnerCheckpoint checkpoint,
+                        learner::ReadCheckpoint(learner::CheckpointPath(run_dir)));
+  GORL_RETURN_IF_ERROR(
+      envs::MakeTaskFactory(config.task(), absl::GetFlag(FLAGS_assets)).status());
+  std::fprintf(stderr, "[gorl] %s\n[gorl] resuming %s at %lld env steps\n",
+               DescribeConfig(config).c_str(), run_dir.c_str(),
+               static_cast<long long>(checkpoint.env_steps()));
+  return TrainPrepared(config, run_dir, &checkpoint);
 }
 
 }  // namespace
 
 int RunTrainCommand(const std::vector<std::string>& args) {
-  std::vector<std::string> overrides;
-  for (const std::string& arg : args) {
-    if (arg.find('=') == std::string::npos) {
-      std::fprintf(stderr, "gorl train: unexpected argument '%s' (overrides look like "
-                           "ppo.clip_epsilon=0.2)\n", arg.c_str());
-      return kExitUsage;
-    }
-    overrides.push_back(arg);
+  // The launcher forwards Ctrl-C / SIGTERM to its children; block the
+  // signals before any thread exists.
+  if (!absl::GetFlag(FLAGS_in_process)) runtime::InstallShutdownSignals();
+  absl::StatusOr<std::vector<std::string>> overrides = ParseOverrides(args);
+  if (!overrides.ok()) {
+    std::fprintf(stderr, "gorl train: %s\n", std::string(overrides.status().message()).c_str());
+    return kExitUsage;
   }
-  const absl::Status status = Train(overrides);
-  if (!status.ok()) {
-    std::fprintf(stderr, "\ngorl train: %s\n", status.ToString().c_str());
-    const bool usage = status.code() == absl::StatusCode::kInvalidArgument ||
-                       status.code() == absl::StatusCode::kNotFound ||
-                       status.code() == absl::StatusCode::kFailedPrecondition;
-    return usage ? kExitUsage : kExitFailure;
+  const std::string resume = absl::GetFlag(FLAGS_resume);
+  const absl::StatusOr<int> code = resume.empty() ? Train(*overrides) : Resume(resume, *overrides);
+  if (!code.ok()) {
+    std::fprintf(stderr, "\ngorl train: %s\n", code.status().ToString().c_str());
+    return ExitCodeFor(code.status());
   }
-  return kExitOk;
+  return *code;
 }
 
 }  // namespace gorl::cli

@@ -232,6 +232,9 @@ absl::Status ValidateConfig(const v1::TrainConfig& c) {
                 "must be > 0"), first);
   check(Require(c.learner_threads() > 0, "learner_threads", c.learner_threads(), "must be > 0"),
         first);
+  check(Require(c.checkpoint_every_iterations() >= 0, "checkpoint_every_iterations",
+                c.checkpoint_every_iterations(), "must be >= 0 (0: only at stage ends and exit)"),
+        first);
   check(Require(EnvStepsPerIteration(c) % (int64_t{r.num_envs()} * r.unroll_length()) == 0,
                 "ppo.batch_size * ppo.num_minibatches", p.batch_size() * p.num_minibatches(),
                 "must be a multiple of rollout.num_envs (each env contributes whole unrolls)"),

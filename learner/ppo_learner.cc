@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
+#include <string>
+#include <unordered_map>
 #include <utility>
 
 #include <glog/logging.h>
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/nn/distributions.h"
 #include "common/nn/latent_policy.h"
 #include "common/nn/mlp.h"
@@ -83,6 +87,113 @@ torch::Tensor ViewBool(const google::protobuf::RepeatedField<bool>& field,
       .to(torch::kFloat32);
 }
 
+// --- Checkpoint helpers. ---
+
+void AddTensor(const std::string& name, const torch::Tensor& value, v1::TensorBundle& bundle) {
+  const torch::Tensor cpu = value.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  v1::Tensor* tensor = bundle.add_tensors();
+  tensor->set_name(name);
+  for (int64_t dim : cpu.sizes()) tensor->add_shape(dim);
+  tensor->mutable_values()->Add(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
+}
+
+// A copy of `tensor` shaped like `like` (and on its device), or an
+// InvalidArgument naming `field` when the shape or a value is wrong.
+absl::StatusOr<torch::Tensor> TensorLike(const v1::Tensor& tensor, const torch::Tensor& like,
+                                         const std::string& field) {
+  bool same_shape = tensor.shape_size() == like.dim();
+  for (int d = 0; same_shape && d < tensor.shape_size(); ++d) {
+    same_shape = tensor.shape(d) == like.size(d);
+  }
+  if (!same_shape || tensor.values_size() != like.numel()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": tensor '", tensor.name(), "' has ", tensor.values_size(), " values of shape [",
+        absl::StrJoin(tensor.shape(), ", "), "], the learner's parameter has shape [",
+        absl::StrJoin(like.sizes().begin(), like.sizes().end(), ", "), "]"));
+  }
+  for (int i = 0; i < tensor.values_size(); ++i) {
+    if (!std::isfinite(tensor.values(i))) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": tensor '", tensor.name(),
+                                                     "' has a non-finite value at index ", i));
+    }
+  }
+  return torch::from_blob(const_cast<float*>(tensor.values().data()), like.sizes(),
+                          torch::kFloat32)
+      .to(like.options(), /*non_blocking=*/false, /*copy=*/true);
+}
+
+// Adam keeps its per-parameter state under the parameter's TensorImpl
+// address (LibTorch's own serialisation uses the same key).
+std::string AdamKey(const torch::Tensor& param) {
+  return c10::guts::to_string(param.unsafeGetTensorImpl());
+}
+
+v1::AdamState SaveAdam(const torch::optim::Adam& adam, const torch::nn::Module& module) {
+  v1::AdamState out;
+  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
+    const auto found = adam.state().find(AdamKey(item.value()));
+    if (found == adam.state().end()) continue;  // not stepped yet
+    const auto& state = static_cast<const torch::optim::AdamParamState&>(*found->second);
+    out.add_steps(state.step());
+    AddTensor(item.key(), state.exp_avg(), *out.mutable_exp_avg());
+    AddTensor(item.key(), state.exp_avg_sq(), *out.mutable_exp_avg_sq());
+  }
+  return out;
+}
+
+// Installs `saved` into `adam`, an optimiser over `module`'s parameters that
+// has not stepped. Checks everything first; on error `adam` is untouched.
+absl::Status RestoreAdam(const v1::AdamState& saved, const torch::nn::Module& module,
+                         const std::string& field, torch::optim::Adam& adam) {
+  const int n = saved.exp_avg().tensors_size();
+  if (saved.exp_avg_sq().tensors_size() != n || saved.steps_size() != n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": ", saved.steps_size(), " step counts, ", n, " exp_avg and ",
+        saved.exp_avg_sq().tensors_size(), " exp_avg_sq tensors; they must match"));
+  }
+  std::unordered_map<std::string, torch::Tensor> params;
+  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
+    params.emplace(item.key(), item.value());
+  }
+  std::vector<std::pair<std::string, std::unique_ptr<torch::optim::AdamParamState>>> states;
+  for (int i = 0; i < n; ++i) {
+    const std::string& name = saved.exp_avg().tensors(i).name();
+    const auto param = params.find(name);
+    if (param == params.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": '", name, "' is not a parameter of the network"));
+    }
+    if (saved.exp_avg_sq().tensors(i).name() != name) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".exp_avg_sq[", i, "] is '",
+                                                     saved.exp_avg_sq().tensors(i).name(),
+                                                     "', exp_avg[", i, "] is '", name, "'"));
+    }
+    if (saved.steps(i) <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".steps[", i, "] = ", saved.steps(i), " must be > 0"));
+    }
+    GORL_ASSIGN_OR_RETURN(torch::Tensor exp_avg,
+                          TensorLike(saved.exp_avg().tensors(i), param->second,
+                                     field + ".exp_avg"));
+    GORL_ASSIGN_OR_RETURN(torch::Tensor exp_avg_sq,
+                          TensorLike(saved.exp_avg_sq().tensors(i), param->second,
+                                     field + ".exp_avg_sq"));
+    if ((exp_avg_sq < 0).any().item<bool>()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".exp_avg_sq: tensor '", name, "' has negative values"));
+    }
+    auto state = std::make_unique<torch::optim::AdamParamState>();
+    state->step(saved.steps(i));
+    state->exp_avg(exp_avg);
+    state->exp_avg_sq(exp_avg_sq);
+    states.emplace_back(AdamKey(param->second), std::move(state));
+    params.erase(param);  // a second entry for the same parameter is an error
+  }
+  adam.state().clear();
+  for (auto& [key, state] : states) adam.state()[key] = std::move(state);
+  return absl::OkStatus();
+}
+
 // Sqrt of the summed squared gradients of `params` (optax's global norm).
 double GlobalGradNorm(const std::vector<torch::Tensor>& params) {
   double sum = 0.0;
@@ -115,9 +226,17 @@ struct PpoLearner::Impl {
   // one network's moments when it is re-initialised.
   std::unique_ptr<torch::optim::Adam> encoder_adam, critic_adam;
   RunningNormalizer normalizer;
-  torch::Generator shuffle_gen, entropy_gen;
+  // The learner's random streams: draw k of a stream uses its own generator
+  // seeded DeriveSeed(stream seed, k), so a stream's whole state is its draw
+  // counter (which a checkpoint saves), not LibTorch's generator internals.
+  uint64_t shuffle_seed = 0, entropy_seed = 0;
+  uint64_t shuffle_draws = 0, entropy_draws = 0;
   int stage = 0;
   int64_t encoder_version = 0;
+
+  // A fresh learner state (weights drawn from the run seed, no Adam steps).
+  static absl::StatusOr<std::unique_ptr<Impl>> Create(const v1::TrainConfig& config,
+                                                      int obs_size, int latent_size);
 
   std::vector<torch::Tensor> EncoderParams() { return encoder->net()->parameters(); }
   std::vector<torch::Tensor> AllParams() {
@@ -128,6 +247,22 @@ struct PpoLearner::Impl {
 
   absl::Status Validate(const std::vector<v1::Rollout>& rollouts) const;
   Batch Assemble(const std::vector<v1::Rollout>& rollouts);
+
+  // A uniformly random permutation of 0..n-1 (Fisher-Yates on the project's
+  // own generator, so it is the same with every LibTorch).
+  torch::Tensor NextPermutation(int64_t n) {
+    Rng rng(DeriveSeed(shuffle_seed, shuffle_draws++));
+    std::vector<int64_t> order(n);
+    std::iota(order.begin(), order.end(), int64_t{0});
+    for (int64_t i = n - 1; i > 0; --i) {
+      const auto j = static_cast<int64_t>(rng.Uniform() * static_cast<double>(i + 1));
+      std::swap(order[i], order[j]);
+    }
+    return torch::tensor(order, torch::TensorOptions().dtype(torch::kLong));
+  }
+  torch::Generator NextEntropyGenerator() {
+    return nn::MakeGenerator(DeriveSeed(entropy_seed, entropy_draws++));
+  }
 };
 
 absl::Status PpoLearner::Impl::Validate(const std::vector<v1::Rollout>& rollouts) const {
@@ -224,8 +359,8 @@ Batch PpoLearner::Impl::Assemble(const std::vector<v1::Rollout>& rollouts) {
 PpoLearner::PpoLearner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PpoLearner::~PpoLearner() = default;
 
-absl::StatusOr<std::unique_ptr<PpoLearner>> PpoLearner::Create(const v1::TrainConfig& config,
-                                                               int obs_size, int latent_size) {
+absl::StatusOr<std::unique_ptr<PpoLearner::Impl>> PpoLearner::Impl::Create(
+    const v1::TrainConfig& config, int obs_size, int latent_size) {
   if (obs_size <= 0 || latent_size <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("PPO learner: obs size ", obs_size,
                                                    " and latent size ", latent_size,
@@ -274,8 +409,14 @@ absl::StatusOr<std::unique_ptr<PpoLearner>> PpoLearner::Create(const v1::TrainCo
   impl->encoder_adam = MakeAdam(impl->EncoderParams(), ppo.learning_rate());
   impl->critic_adam = MakeAdam(impl->critic->parameters(), ppo.learning_rate());
   impl->normalizer = RunningNormalizer(obs_size);
-  impl->shuffle_gen = nn::MakeGenerator(DeriveSeed(config.seed(), kShuffleStream));
-  impl->entropy_gen = nn::MakeGenerator(DeriveSeed(config.seed(), kEntropyStream));
+  impl->shuffle_seed = DeriveSeed(config.seed(), kShuffleStream);
+  impl->entropy_seed = DeriveSeed(config.seed(), kEntropyStream);
+  return impl;
+}
+
+absl::StatusOr<std::unique_ptr<PpoLearner>> PpoLearner::Create(const v1::TrainConfig& config,
+                                                               int obs_size, int latent_size) {
+  GORL_ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::Create(config, obs_size, latent_size));
   return std::unique_ptr<PpoLearner>(new PpoLearner(std::move(impl)));
 }
 
@@ -304,8 +445,7 @@ absl::StatusOr<PpoMetrics> PpoLearner::Update(const std::vector<v1::Rollout>& ro
   double std_sum = 0.0;
 
   for (int epoch = 0; epoch < ppo.updates_per_batch(); ++epoch) {
-    const torch::Tensor order =
-        torch::randperm(N, m.shuffle_gen, torch::TensorOptions().dtype(torch::kLong));
+    const torch::Tensor order = m.NextPermutation(N);
     for (int64_t mb = 0; mb < num_minibatches; ++mb) {
       const torch::Tensor idx =
           order.slice(0, mb * N / num_minibatches, (mb + 1) * N / num_minibatches);
@@ -340,8 +480,12 @@ absl::StatusOr<PpoMetrics> PpoLearner::Update(const std::vector<v1::Rollout>& ro
       in.advantages = advantages;
       in.values = values.reshape({T * B});
       in.value_targets = gae.value_targets.reshape({T * B});
-      in.entropy = m.tanh_entropy ? nn::TanhGaussian{dist}.Entropy(m.entropy_gen)
-                                  : dist.Entropy();
+      if (m.tanh_entropy) {
+        torch::Generator entropy_gen = m.NextEntropyGenerator();
+        in.entropy = nn::TanhGaussian{dist}.Entropy(entropy_gen);
+      } else {
+        in.entropy = dist.Entropy();
+      }
       in.mask = (1.0 - truncated).reshape({T * B});
       in.mean = mean;
       in.std = std_dev;
@@ -426,5 +570,74 @@ v1::PolicySnapshot PpoLearner::Snapshot() const {
 }
 
 int64_t PpoLearner::encoder_version() const { return impl_->encoder_version; }
+
+v1::PpoLearnerState PpoLearner::SaveState() const {
+  const Impl& m = *impl_;
+  v1::PpoLearnerState state;
+  state.set_obs_size(m.obs_size);
+  state.set_latent_size(m.latent_size);
+  *state.mutable_encoder() = nn::EncodeModule(*m.encoder->net());
+  *state.mutable_critic() = nn::EncodeModule(*m.critic);
+  *state.mutable_encoder_adam() = SaveAdam(*m.encoder_adam, *m.encoder->net());
+  *state.mutable_critic_adam() = SaveAdam(*m.critic_adam, *m.critic);
+  *state.mutable_normalizer() = m.normalizer.ToProto();
+  state.set_encoder_version(m.encoder_version);
+  state.set_stage(m.stage);
+  state.set_shuffle_draws(m.shuffle_draws);
+  state.set_entropy_draws(m.entropy_draws);
+  return state;
+}
+
+absl::Status PpoLearner::RestoreState(const v1::PpoLearnerState& state) {
+  const Impl& current = *impl_;
+  if (state.obs_size() != current.obs_size || state.latent_size() != current.latent_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "learner state: obs_size / latent_size are ", state.obs_size(), " / ",
+        state.latent_size(), ", this learner has ", current.obs_size, " / ",
+        current.latent_size));
+  }
+  if (state.encoder_version() < 0 || state.stage() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("learner state: encoder_version ",
+                                                   state.encoder_version(), " and stage ",
+                                                   state.stage(), " must be >= 0"));
+  }
+  // Everything goes into a fresh state that replaces the current one only
+  // when all of it is valid.
+  GORL_ASSIGN_OR_RETURN(std::unique_ptr<Impl> fresh,
+                        Impl::Create(current.config, current.obs_size, current.latent_size));
+  absl::Status status = nn::DecodeModule(state.encoder(), *fresh->encoder->net());
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("learner state: encoder (does the config's encoder.hidden match?): ",
+                     status.message()));
+  }
+  status = nn::DecodeModule(state.critic(), *fresh->critic);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("learner state: critic (does the config's encoder.critic_hidden match?): ",
+                     status.message()));
+  }
+  GORL_RETURN_IF_ERROR(RestoreAdam(state.encoder_adam(), *fresh->encoder->net(),
+                                   "learner state: encoder_adam", *fresh->encoder_adam));
+  GORL_RETURN_IF_ERROR(RestoreAdam(state.critic_adam(), *fresh->critic,
+                                   "learner state: critic_adam", *fresh->critic_adam));
+  absl::StatusOr<RunningNormalizer> normalizer = RunningNormalizer::FromProto(state.normalizer());
+  if (!normalizer.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("learner state: normalizer: ", normalizer.status().message()));
+  }
+  if (normalizer->size() != current.obs_size) {
+    return absl::InvalidArgumentError(absl::StrCat("learner state: normalizer has size ",
+                                                   normalizer->size(), ", expected obs size ",
+                                                   current.obs_size));
+  }
+  fresh->normalizer = *std::move(normalizer);
+  fresh->encoder_version = state.encoder_version();
+  fresh->stage = state.stage();
+  fresh->shuffle_draws = state.shuffle_draws();
+  fresh->entropy_draws = state.entropy_draws();
+  impl_ = std::move(fresh);
+  return absl::OkStatus();
+}
 
 }  // namespace gorl::learner

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gorl/v1/checkpoint.pb.h"
 #include "gorl/v1/config.pb.h"
 #include "gorl/v1/policy.pb.h"
 
@@ -49,6 +50,15 @@ class PpoLearner {
   // Encoder weights, sizes and the current normaliser (decoder left empty).
   v1::PolicySnapshot Snapshot() const;
   int64_t encoder_version() const;  // +1 per Update and per re-initialisation
+
+  // Everything a resume needs of the learner: both networks, both Adam
+  // states, the normaliser, version, stage and the positions of its random
+  // streams. A learner restored from it behaves exactly like this one.
+  v1::PpoLearnerState SaveState() const;
+  // Restores a SaveState() of a learner created with the same config and
+  // sizes. Everything is checked before anything changes: a mismatch is an
+  // InvalidArgument naming the field, and the learner stays as it was.
+  absl::Status RestoreState(const v1::PpoLearnerState& state);
 
  private:
   struct Impl;

@@ -1,17 +1,23 @@
 #include "learner/training_loop.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <fstream>
+#include <cstring>
 #include <limits>
 
 #include <glog/logging.h>
+#include <google/protobuf/util/message_differencer.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/metrics_log.h"
 #include "common/random.h"
 #include "common/status_macros.h"
+#include "learner/checkpoint.h"
 #include "learner/stage_schedule.h"
 
 namespace gorl::learner {
@@ -38,17 +44,45 @@ double StdDev(const google::protobuf::RepeatedField<float>& values) {
 }
 
 absl::Status WriteDecoder(const v1::Decoder& decoder, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out || !decoder.SerializeToOstream(&out)) {
-      return absl::UnavailableError(absl::StrCat("cannot write decoder to ", tmp));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ", path));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, decoder.SerializeAsString());
+}
+
+// Gaussian PPO has no stages; GoRL splits the budget by stages.fractions.
+absl::StatusOr<StageSchedule> ScheduleFor(const v1::TrainConfig& config) {
+  std::vector<double> fractions(config.stages().fractions().begin(),
+                                config.stages().fractions().end());
+  if (config.algo() == "ppo") fractions = {1.0};
+  return StageSchedule::Create(config.total_env_steps(), fractions, EnvStepsPerIteration(config));
+}
+
+// 0 when the file does not exist.
+int64_t FileSize(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
+}
+
+v1::EvalRecord ToProto(const EvalPoint& point) {
+  v1::EvalRecord record;
+  record.set_env_steps(point.env_steps);
+  record.set_stage(point.stage);
+  record.set_deterministic_mean(point.deterministic_mean);
+  record.set_deterministic_std(point.deterministic_std);
+  record.set_stochastic_mean(point.stochastic_mean);
+  return record;
+}
+
+EvalPoint FromProto(const v1::EvalRecord& record) {
+  EvalPoint point;
+  point.env_steps = record.env_steps();
+  point.stage = record.stage();
+  point.deterministic_mean = record.deterministic_mean();
+  point.deterministic_std = record.deterministic_std();
+  point.stochastic_mean = record.stochastic_mean();
+  return point;
+}
+
+absl::Status Invalid(const std::string& message) {
+  return absl::InvalidArgumentError(absl::StrCat("checkpoint: ", message));
 }
 
 }  // namespace
@@ -100,26 +134,139 @@ absl::StatusOr<EvalPoint> TrainingLoop::Evaluate(const v1::PolicySnapshot& snaps
 }
 
 absl::StatusOr<TrainingSummary> TrainingLoop::Run() {
+  Position position;
+  position.next_eval = options_.config.eval().every_env_steps();
+  return Continue(std::move(position), /*resumed=*/false);
+}
+
+absl::StatusOr<TrainingSummary> TrainingLoop::Resume(const v1::LearnerCheckpoint& checkpoint) {
+  const v1::TrainConfig& config = options_.config;
+  if (checkpoint.format_version() != kCheckpointFormatVersion) {
+    return Invalid(absl::StrCat("format_version ", checkpoint.format_version(),
+                                ", this build reads version ", kCheckpointFormatVersion));
+  }
+  // Any other setting would make the resumed run a different run.
+  std::string differences;
+  google::protobuf::util::MessageDifferencer differencer;
+  differencer.ReportDifferencesToString(&differences);
+  if (!differencer.Compare(checkpoint.config(), config)) {
+    return Invalid(absl::StrCat("config differs from the run's config (checkpoint vs run):\n",
+                                differences));
+  }
+  GORL_ASSIGN_OR_RETURN(StageSchedule schedule, ScheduleFor(config));
+  const int stage = checkpoint.stage();
+  if (stage < 0 || stage > schedule.num_stages()) {
+    return Invalid(absl::StrCat("stage ", stage, " is outside 0..", schedule.num_stages()));
+  }
+  const int64_t stage_iterations = stage < schedule.num_stages() ? schedule.Iterations(stage) : 0;
+  if (checkpoint.iteration() < 0 || checkpoint.iteration() > stage_iterations) {
+    return Invalid(absl::StrCat("iteration ", checkpoint.iteration(), " is outside 0..",
+                                stage_iterations, " for stage ", stage));
+  }
+  const int64_t env_steps = (stage > 0 ? schedule.StageEnd(stage - 1) : 0) +
+                            checkpoint.iteration() * EnvStepsPerIteration(config);
+  if (checkpoint.env_steps() != env_steps) {
+    return Invalid(absl::StrCat("env_steps ", checkpoint.env_steps(), " should be ", env_steps,
+                                " at iteration ", checkpoint.iteration(), " of stage ", stage));
+  }
+  if (checkpoint.next_eval() <= checkpoint.env_steps()) {
+    return Invalid(absl::StrCat("next_eval ", checkpoint.next_eval(),
+                                " must be after env_steps ", checkpoint.env_steps()));
+  }
+  if (checkpoint.collect_env_steps() < 0 || checkpoint.diverged_episodes() < 0 ||
+      checkpoint.eval_round() < 0 || !(checkpoint.elapsed_seconds() >= 0) ||
+      checkpoint.metrics_bytes() < 0) {
+    return Invalid(
+        "collect_env_steps, diverged_episodes, eval_round, elapsed_seconds and metrics_bytes "
+        "must be >= 0");
+  }
+  if (checkpoint.decoder().kind() == v1::DECODER_KIND_UNSPECIFIED) {
+    return Invalid("decoder has no kind");
+  }
+  for (int i = 0; i < checkpoint.evaluations_size(); ++i) {
+    const v1::EvalRecord& eval = checkpoint.evaluations(i);
+    if (eval.env_steps() > checkpoint.env_steps() || eval.stage() > stage) {
+      return Invalid(absl::StrCat("evaluations[", i, "] at env step ", eval.env_steps(),
+                                  " (stage ", eval.stage(), ") is after the checkpoint"));
+    }
+  }
+  if (stage == schedule.num_stages() && checkpoint.evaluations().empty()) {
+    return Invalid("a finished run without evaluations");
+  }
+  const absl::Status restored = learner_.RestoreState(checkpoint.learner());
+  if (!restored.ok()) return Invalid(std::string(restored.message()));
+
+  // Rows that the interrupted run logged after the checkpoint are redone.
+  const std::string metrics = options_.run_dir + "/metrics.jsonl";
+  if (FileSize(metrics) > checkpoint.metrics_bytes() &&
+      truncate(metrics.c_str(), checkpoint.metrics_bytes()) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot truncate ", metrics, ": ", std::strerror(errno)));
+  }
+  decoder_ = checkpoint.decoder();
+  eval_round_ = checkpoint.eval_round();
+  Position position;
+  position.stage = stage;
+  position.iteration = checkpoint.iteration();
+  position.next_eval = checkpoint.next_eval();
+  position.elapsed_before = checkpoint.elapsed_seconds();
+  position.best_return = checkpoint.best_return();
+  position.best_snapshot = checkpoint.best_snapshot();
+  position.summary.env_steps = checkpoint.env_steps();
+  position.summary.collect_env_steps = checkpoint.collect_env_steps();
+  position.summary.diverged_episodes = checkpoint.diverged_episodes();
+  for (const v1::EvalRecord& eval : checkpoint.evaluations()) {
+    position.summary.evaluations.push_back(FromProto(eval));
+  }
+  LOG(INFO) << "resuming at stage " << stage << ", iteration " << position.iteration << " ("
+            << position.summary.env_steps << " env steps)";
+  return Continue(std::move(position), /*resumed=*/true);
+}
+
+absl::Status TrainingLoop::SaveCheckpoint(const Position& position, double elapsed) const {
+  v1::LearnerCheckpoint checkpoint;
+  *checkpoint.mutable_config() = options_.config;
+  *checkpoint.mutable_learner() = learner_.SaveState();
+  checkpoint.set_stage(position.stage);
+  checkpoint.set_iteration(position.iteration);
+  checkpoint.set_env_steps(position.summary.env_steps);
+  checkpoint.set_collect_env_steps(position.summary.collect_env_steps);
+  checkpoint.set_next_eval(position.next_eval);
+  checkpoint.set_eval_round(eval_round_);
+  checkpoint.set_diverged_episodes(position.summary.diverged_episodes);
+  checkpoint.set_elapsed_seconds(elapsed);
+  checkpoint.set_best_return(position.best_return);
+  *checkpoint.mutable_best_snapshot() = position.best_snapshot;
+  *checkpoint.mutable_decoder() = decoder_;
+  for (const EvalPoint& point : position.summary.evaluations) {
+    *checkpoint.add_evaluations() = ToProto(point);
+  }
+  checkpoint.set_metrics_bytes(FileSize(options_.run_dir + "/metrics.jsonl"));
+  return WriteCheckpoint(std::move(checkpoint), CheckpointPath(options_.run_dir));
+}
+
+absl::StatusOr<TrainingSummary> TrainingLoop::Continue(Position pos, bool resumed) {
   const v1::TrainConfig& config = options_.config;
   const bool gorl = config.algo() != "ppo";
   const bool frozen_decoder = !config.stages().frozen_decoder().empty();
-  std::vector<double> fractions(config.stages().fractions().begin(),
-                                config.stages().fractions().end());
-  if (!gorl) fractions = {1.0};  // Gaussian PPO has no stages
   const int64_t steps_per_iteration = EnvStepsPerIteration(config);
-  GORL_ASSIGN_OR_RETURN(StageSchedule schedule,
-                        StageSchedule::Create(config.total_env_steps(), fractions,
-                                              steps_per_iteration));
+  const int checkpoint_every = config.checkpoint_every_iterations();
+  GORL_ASSIGN_OR_RETURN(StageSchedule schedule, ScheduleFor(config));
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<MetricsLog> log,
                         MetricsLog::Open(options_.run_dir + "/metrics.jsonl"));
-  GORL_RETURN_IF_ERROR(WriteDecoder(decoder_, options_.run_dir + "/decoder_stage0.pb"));
+  if (!resumed) {
+    GORL_RETURN_IF_ERROR(WriteDecoder(decoder_, options_.run_dir + "/decoder_stage0.pb"));
+  }
 
-  TrainingSummary summary;
+  TrainingSummary& summary = pos.summary;
   const auto start = Clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
-  double last_eval = std::numeric_limits<double>::quiet_NaN();
-  int64_t next_eval = config.eval().every_env_steps();
+  auto elapsed = [&] {
+    return pos.elapsed_before + std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  double last_eval = summary.evaluations.empty() ? std::numeric_limits<double>::quiet_NaN()
+                                                 : summary.evaluations.back().deterministic_mean;
   const int64_t sequences = int64_t{config.ppo().batch_size()} * config.ppo().num_minibatches();
+  const int64_t session_start_steps = summary.env_steps;
 
   auto log_eval = [&](const EvalPoint& point, const char* kind) {
     summary.evaluations.push_back(point);
@@ -134,16 +281,20 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Run() {
                    .Add("eval_stochastic_return_mean", point.stochastic_mean));
   };
 
-  for (int stage = 0; stage < schedule.num_stages(); ++stage) {
+  for (; pos.stage < schedule.num_stages(); ++pos.stage, pos.iteration = 0) {
+    const int stage = pos.stage;
+    const bool refine = gorl && !frozen_decoder && stage + 1 < schedule.num_stages();
     learner_.SetStage(stage);
-    if (stage > 0) {
-      const uint64_t seed = DeriveSeed(config.seed(), kReinitStream + stage);
-      if (config.stages().reinit_encoder()) learner_.ReinitializeEncoder(seed);
-      if (config.stages().reinit_critic()) learner_.ReinitializeCritic(seed + 1);
+    if (pos.iteration == 0) {
+      if (stage > 0) {
+        const uint64_t seed = DeriveSeed(config.seed(), kReinitStream + stage);
+        if (config.stages().reinit_encoder()) learner_.ReinitializeEncoder(seed);
+        if (config.stages().reinit_critic()) learner_.ReinitializeCritic(seed + 1);
+      }
+      pos.best_return = -std::numeric_limits<double>::infinity();
+      pos.best_snapshot.Clear();
     }
-    double best_return = -std::numeric_limits<double>::infinity();
-    v1::PolicySnapshot best_snapshot;
-    for (int64_t it = 0; it < schedule.Iterations(stage); ++it) {
+    while (pos.iteration < schedule.Iterations(stage)) {
       GORL_RETURN_IF_ERROR(actors_.Broadcast(MakeSnapshot(v1::ACTOR_MODE_TRAIN)));
       GORL_ASSIGN_OR_RETURN(std::vector<v1::Rollout> rollouts,
                             actors_.GatherRollouts(sequences, config.rollout().unroll_length()));
@@ -174,17 +325,20 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Run() {
                      .Add("explained_variance", metrics.explained_variance)
                      .Add("grad_norm", metrics.grad_norm)
                      .Add("latent_std", metrics.mean_std));
-      const bool stage_end = it + 1 == schedule.Iterations(stage);
-      if (summary.env_steps >= next_eval || stage_end) {
-        while (next_eval <= summary.env_steps) next_eval += config.eval().every_env_steps();
+      const bool stage_end = pos.iteration + 1 == schedule.Iterations(stage);
+      if (summary.env_steps >= pos.next_eval || stage_end) {
+        while (pos.next_eval <= summary.env_steps) {
+          pos.next_eval += config.eval().every_env_steps();
+        }
         const v1::PolicySnapshot snapshot = MakeSnapshot(v1::ACTOR_MODE_EVAL);
         GORL_ASSIGN_OR_RETURN(EvalPoint point, Evaluate(snapshot, summary.env_steps, stage));
         log_eval(point, "eval");
-        if (point.deterministic_mean > best_return) {
-          best_return = point.deterministic_mean;
-          best_snapshot = snapshot;
+        if (point.deterministic_mean > pos.best_return) {
+          pos.best_return = point.deterministic_mean;
+          pos.best_snapshot = snapshot;
         }
       }
+      ++pos.iteration;
       if (options_.on_progress) {
         Progress progress;
         progress.env_steps = summary.env_steps;
@@ -192,47 +346,67 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Run() {
         progress.stage = stage;
         progress.num_stages = schedule.num_stages();
         progress.elapsed_seconds = elapsed();
-        progress.steps_per_second = summary.env_steps / std::max(1e-9, progress.elapsed_seconds);
+        // This session's rate: a resumed run took the earlier steps before.
+        progress.steps_per_second =
+            (summary.env_steps - session_start_steps) /
+            std::max(1e-9, progress.elapsed_seconds - pos.elapsed_before);
         progress.last_eval_return = last_eval;
         options_.on_progress(progress);
       }
+      // A stage end without refinement is checkpointed just below; one
+      // before a (long) refinement is worth a checkpoint of its own.
+      const int64_t done = summary.env_steps / steps_per_iteration;
+      if (checkpoint_every > 0 && done % checkpoint_every == 0 && (!stage_end || refine)) {
+        GORL_RETURN_IF_ERROR(SaveCheckpoint(pos, elapsed()));
+      }
     }
-    const bool refine = gorl && !frozen_decoder && stage + 1 < schedule.num_stages();
-    if (!refine) continue;
-    // Freeze the chosen encoder and collect with it and the current decoder.
-    v1::PolicySnapshot collect_snapshot = config.stages().collect_with() == "best"
-                                              ? best_snapshot
-                                              : MakeSnapshot(v1::ACTOR_MODE_COLLECT);
-    collect_snapshot.set_mode(v1::ACTOR_MODE_COLLECT);
-    GORL_RETURN_IF_ERROR(actors_.Broadcast(collect_snapshot));
-    const double collect_start = elapsed();
-    GORL_ASSIGN_OR_RETURN(
-        v1::RefinementData data,
-        actors_.Collect(config.refine().num_pairs(), config.refine().collect_envs(),
-                        DeriveSeed(config.seed(), kCollectStream + stage)));
-    summary.collect_env_steps += config.refine().num_pairs();
-    const double refine_start = elapsed();
-    GORL_ASSIGN_OR_RETURN(RefineOutcome outcome, refiner_.Refine(data, stage + 1));
-    decoder_ = outcome.decoder;
-    GORL_RETURN_IF_ERROR(
-        WriteDecoder(decoder_, absl::StrCat(options_.run_dir, "/decoder_stage", stage + 1, ".pb")));
-    log->Write(JsonRow()
-                   .Add("event", "refine")
-                   .Add("env_steps", summary.env_steps)
-                   .Add("wall_seconds", elapsed())
-                   .Add("stage", stage)
-                   .Add("collect_encoder_version", collect_snapshot.encoder_version())
-                   .Add("collect_seconds", refine_start - collect_start)
-                   .Add("refine_seconds", elapsed() - refine_start)
-                   .Add("pairs", config.refine().num_pairs())
-                   .Add("decoder_version", decoder_.version())
-                   .Add("decoder_val_loss", outcome.best_validation_loss)
-                   .Add("decoder_train_loss", outcome.final_train_loss)
-                   .Add("decoder_epochs", outcome.epochs));
-    LOG(INFO) << "stage " << stage << " -> " << stage + 1 << ": decoder v" << decoder_.version()
-              << " trained on " << config.refine().num_pairs() << " pairs (validation loss "
-              << outcome.best_validation_loss << ")";
+    if (refine) {
+      // Freeze the chosen encoder and collect with it and the current
+      // decoder. (Without any finite evaluation there is no best: the final
+      // encoder collects.)
+      const bool use_best =
+          config.stages().collect_with() == "best" && pos.best_snapshot.obs_size() > 0;
+      v1::PolicySnapshot collect_snapshot =
+          use_best ? pos.best_snapshot : MakeSnapshot(v1::ACTOR_MODE_COLLECT);
+      collect_snapshot.set_mode(v1::ACTOR_MODE_COLLECT);
+      GORL_RETURN_IF_ERROR(actors_.Broadcast(collect_snapshot));
+      const double collect_start = elapsed();
+      GORL_ASSIGN_OR_RETURN(
+          v1::RefinementData data,
+          actors_.Collect(config.refine().num_pairs(), config.refine().collect_envs(),
+                          DeriveSeed(config.seed(), kCollectStream + stage)));
+      summary.collect_env_steps += config.refine().num_pairs();
+      const double refine_start = elapsed();
+      GORL_ASSIGN_OR_RETURN(RefineOutcome outcome, refiner_.Refine(data, stage + 1));
+      decoder_ = outcome.decoder;
+      GORL_RETURN_IF_ERROR(WriteDecoder(
+          decoder_, absl::StrCat(options_.run_dir, "/decoder_stage", stage + 1, ".pb")));
+      log->Write(JsonRow()
+                     .Add("event", "refine")
+                     .Add("env_steps", summary.env_steps)
+                     .Add("wall_seconds", elapsed())
+                     .Add("stage", stage)
+                     .Add("collect_encoder_version", collect_snapshot.encoder_version())
+                     .Add("collect_seconds", refine_start - collect_start)
+                     .Add("refine_seconds", elapsed() - refine_start)
+                     .Add("pairs", config.refine().num_pairs())
+                     .Add("decoder_version", decoder_.version())
+                     .Add("decoder_val_loss", outcome.best_validation_loss)
+                     .Add("decoder_train_loss", outcome.final_train_loss)
+                     .Add("decoder_epochs", outcome.epochs));
+      LOG(INFO) << "stage " << stage << " -> " << stage + 1 << ": decoder v" << decoder_.version()
+                << " trained on " << config.refine().num_pairs() << " pairs (validation loss "
+                << outcome.best_validation_loss << ")";
+    }
+    // Stage end (the last one is the run's end): the next position is the
+    // next stage's start.
+    Position next;
+    next.stage = stage + 1;
+    next.next_eval = pos.next_eval;
+    next.summary = summary;
+    GORL_RETURN_IF_ERROR(SaveCheckpoint(next, elapsed()));
   }
+  if (summary.evaluations.empty()) return absl::InternalError("the run ended without evaluations");
   // The last stage ended with an evaluation of the final policy.
   summary.final_evaluation = summary.evaluations.back();
   summary.seconds = elapsed();

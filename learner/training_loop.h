@@ -12,14 +12,22 @@
 // Every step is logged to <run_dir>/metrics.jsonl; decoders are saved as
 // <run_dir>/decoder_stage<k>.pb (binary gorl.v1.Decoder) so that a frozen
 // decoder can be reused by the ablation.
+//
+// <run_dir>/checkpoint.pb (gorl.v1.LearnerCheckpoint) is rewritten every
+// config.checkpoint_every_iterations iterations (if > 0), after each stage's
+// refinement and when the run finishes; Resume() continues from it with the
+// same counters, so an interrupted run ends as the uninterrupted one would
+// have (given actors that produce the same data).
 #ifndef GORL_LEARNER_TRAINING_LOOP_H_
 #define GORL_LEARNER_TRAINING_LOOP_H_
 
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gorl/v1/checkpoint.pb.h"
 #include "gorl/v1/config.pb.h"
 #include "gorl/v1/policy.pb.h"
 #include "learner/ppo_learner.h"
@@ -69,10 +77,32 @@ class TrainingLoop {
 
   absl::StatusOr<TrainingSummary> Run();
 
+  // Continues the run that wrote `checkpoint` (from ReadCheckpoint): checks
+  // it against options.config (which must equal checkpoint.config) and the
+  // schedule, restores the learner, decoder, counters, evaluations and the
+  // stage's best snapshot, cuts metrics.jsonl back to the checkpoint, and
+  // runs to the end. Nothing changes when the checkpoint is refused
+  // (InvalidArgument naming the field).
+  absl::StatusOr<TrainingSummary> Resume(const v1::LearnerCheckpoint& checkpoint);
+
   // The decoder in use (after Run: the one the final encoder trained against).
   const v1::Decoder& decoder() const { return decoder_; }
 
  private:
+  // Where the run is, besides the learner and the decoder: what a
+  // checkpoint holds (see LearnerCheckpoint for the meaning of each field).
+  struct Position {
+    int stage = 0;
+    int64_t iteration = 0;
+    int64_t next_eval = 0;
+    double elapsed_before = 0.0;  // seconds spent before this Run/Resume
+    double best_return = -std::numeric_limits<double>::infinity();
+    v1::PolicySnapshot best_snapshot;
+    TrainingSummary summary;
+  };
+
+  absl::StatusOr<TrainingSummary> Continue(Position position, bool resumed);
+  absl::Status SaveCheckpoint(const Position& position, double elapsed) const;
   absl::StatusOr<EvalPoint> Evaluate(const v1::PolicySnapshot& snapshot, int64_t env_steps,
                                      int stage);
   v1::PolicySnapshot MakeSnapshot(v1::ActorMode mode) const;

@@ -4,25 +4,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/nn/decoder.h"
-#include "common/random.h"
 #include "common/status_macros.h"
 #include "learner/training_loop.h"
 #include "refiner/decoder_trainer.h"
+#include "runtime/seeds.h"
 
 namespace gorl::runtime {
-namespace {
-
-constexpr uint64_t kActorStream = 404;
-constexpr uint64_t kRefineStream = 505;
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<InProcessActors>> InProcessActors::Create(
     const envs::TaskFactory& factory, const v1::TrainConfig& config) {
   actor::WorkerOptions options;
   options.num_envs = config.rollout().num_envs();
   options.num_threads = config.rollout().num_threads();
-  options.seed = DeriveSeed(config.seed(), kActorStream);
+  options.seed = ActorEnvSeed(config.seed(), 0);
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<actor::RolloutWorker> worker,
                         actor::RolloutWorker::Create(factory, options));
   return std::unique_ptr<InProcessActors>(
@@ -62,7 +56,7 @@ absl::StatusOr<learner::RefineOutcome> InProcessRefiner::Refine(const v1::Refine
   GORL_ASSIGN_OR_RETURN(
       refiner::RefineResult result,
       refiner::TrainDecoder(data, learner::DecoderKindFor(config_.algo()), config_.decoder(),
-                            config_.refine(), DeriveSeed(config_.seed(), kRefineStream + version),
+                            config_.refine(), RefineSeed(config_.seed(), version),
                             version));
   learner::RefineOutcome outcome;
   outcome.decoder = std::move(result.decoder);
@@ -92,7 +86,12 @@ absl::StatusOr<v1::Decoder> InitialDecoder(const v1::TrainConfig& config, int ob
     return decoder;
   }
   const v1::DecoderKind kind = learner::DecoderKindFor(config.algo());
-  return nn::DecoderModel::Identity(kind, obs_size, action_size, config.decoder())->ToProto(0);
+  // The zero flow network is exactly the identity (its velocity is 0 at every
+  // Euler step), so GoRL-FM's stage 0 uses the IDENTITY decoder itself and
+  // saves ten network evaluations per env step. Diffusion keeps its zero
+  // network: on the linear schedule it scales z by ~1.05, as released.
+  const v1::DecoderKind stage0 = kind == v1::DECODER_KIND_FLOW ? v1::DECODER_KIND_IDENTITY : kind;
+  return nn::DecoderModel::Identity(stage0, obs_size, action_size, config.decoder())->ToProto(0);
 }
 
 }  // namespace gorl::runtime

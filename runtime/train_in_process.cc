@@ -12,7 +12,8 @@ namespace gorl::runtime {
 absl::StatusOr<TrainResult> TrainInProcess(const v1::TrainConfig& config,
                                            const envs::TaskFactory& factory,
                                            const std::string& run_dir,
-                                           std::function<void(const learner::Progress&)> on_progress) {
+                                           std::function<void(const learner::Progress&)> on_progress,
+                                           const v1::LearnerCheckpoint* resume_from) {
   const envs::TaskSpec& spec = factory.spec();
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<learner::PpoLearner> learner,
                         learner::PpoLearner::Create(config, spec.obs_size, spec.action_size));
@@ -22,12 +23,17 @@ absl::StatusOr<TrainResult> TrainInProcess(const v1::TrainConfig& config,
   learner::TrainingLoopOptions options;
   options.config = config;
   options.run_dir = run_dir;
-  GORL_ASSIGN_OR_RETURN(options.initial_decoder,
-                        InitialDecoder(config, spec.obs_size, spec.action_size));
+  // A resumed run takes its decoder from the checkpoint (the frozen
+  // decoder's file is not needed again).
+  if (resume_from == nullptr) {
+    GORL_ASSIGN_OR_RETURN(options.initial_decoder,
+                          InitialDecoder(config, spec.obs_size, spec.action_size));
+  }
   options.on_progress = std::move(on_progress);
   learner::TrainingLoop loop(options, *learner, *actors, refiner);
   TrainResult result;
-  GORL_ASSIGN_OR_RETURN(result.summary, loop.Run());
+  GORL_ASSIGN_OR_RETURN(result.summary,
+                        resume_from != nullptr ? loop.Resume(*resume_from) : loop.Run());
   result.final_policy = learner->Snapshot();
   *result.final_policy.mutable_decoder() = loop.decoder();
   return result;

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "envs/task_registry.h"
+#include "gorl/v1/checkpoint.pb.h"
 #include "gorl/v1/config.pb.h"
 #include "gorl/v1/policy.pb.h"
 #include "learner/training_loop.h"
@@ -22,10 +23,13 @@ struct TrainResult {
 };
 
 // Runs `config` (validated by the caller) on `factory`'s task. `run_dir` must
-// exist; the run writes metrics.jsonl and decoder_stage<k>.pb there.
+// exist; the run writes metrics.jsonl, decoder_stage<k>.pb and checkpoint.pb
+// there. With `resume_from` (a checkpoint of this run, whose config must
+// equal `config`) it continues that run instead of starting afresh.
 absl::StatusOr<TrainResult> TrainInProcess(
     const v1::TrainConfig& config, const envs::TaskFactory& factory, const std::string& run_dir,
-    std::function<void(const learner::Progress&)> on_progress = nullptr);
+    std::function<void(const learner::Progress&)> on_progress = nullptr,
+    const v1::LearnerCheckpoint* resume_from = nullptr);
 
 }  // namespace gorl::runtime
 

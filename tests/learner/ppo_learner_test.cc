@@ -22,29 +22,10 @@ constexpr int kObs = 3;
 constexpr int kLatent = 2;
 
 v1::TrainConfig SmallConfig() {
-  v1::TrainConfig config;
-  config.set_algo("gorl-fm");
+  v1::TrainConfig config = testing::TinyTrainConfig({16, 16}, {32, 32});
   config.set_seed(3);
-  config.set_learner_threads(1);
-  v1::PpoConfig& ppo = *config.mutable_ppo();
-  ppo.set_learning_rate(1e-2);
-  ppo.set_entropy_cost(1e-2);
-  ppo.set_discount(0.99);
-  ppo.set_gae_lambda(0.95);
-  ppo.set_reward_scaling(1.0);
-  ppo.set_clip_epsilon(0.3);
-  ppo.set_max_grad_norm(1.0);
-  ppo.set_value_loss_coefficient(0.5);
-  ppo.set_batch_size(4);
-  ppo.set_num_minibatches(2);
-  ppo.set_updates_per_batch(4);
-  ppo.set_normalize_observations(true);
-  ppo.set_normalize_advantages(true);
-  v1::EncoderConfig& encoder = *config.mutable_encoder();
-  for (int w : {16, 16}) encoder.add_hidden(w);
-  for (int w : {32, 32}) encoder.add_critic_hidden(w);
-  encoder.set_min_std(1e-3);
-  encoder.set_max_std(10);
+  config.mutable_ppo()->set_learning_rate(1e-2);
+  config.mutable_ppo()->set_updates_per_batch(4);
   return config;
 }
 

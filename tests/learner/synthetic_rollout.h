@@ -14,9 +14,39 @@
 #include "common/nn/tensor_codec.h"
 #include "common/random.h"
 #include "common/running_normalizer.h"
+#include "gorl/v1/config.pb.h"
 #include "gorl/v1/policy.pb.h"
 
 namespace gorl::learner::testing {
+
+// A tiny GoRL-FM config (PPO with Brax's defaults, batch 4 x 2 minibatches,
+// small networks) that the learner and loop tests adjust field by field.
+inline v1::TrainConfig TinyTrainConfig(const std::vector<int>& hidden,
+                                       const std::vector<int>& critic_hidden) {
+  v1::TrainConfig config;
+  config.set_algo("gorl-fm");
+  config.set_learner_threads(1);
+  v1::PpoConfig& ppo = *config.mutable_ppo();
+  ppo.set_learning_rate(1e-3);
+  ppo.set_entropy_cost(1e-2);
+  ppo.set_discount(0.99);
+  ppo.set_gae_lambda(0.95);
+  ppo.set_reward_scaling(1.0);
+  ppo.set_clip_epsilon(0.3);
+  ppo.set_max_grad_norm(1.0);
+  ppo.set_value_loss_coefficient(0.5);
+  ppo.set_batch_size(4);
+  ppo.set_num_minibatches(2);
+  ppo.set_updates_per_batch(2);
+  ppo.set_normalize_observations(true);
+  ppo.set_normalize_advantages(true);
+  v1::EncoderConfig& encoder = *config.mutable_encoder();
+  for (int w : hidden) encoder.add_hidden(w);
+  for (int w : critic_hidden) encoder.add_critic_hidden(w);
+  encoder.set_min_std(1e-3);
+  encoder.set_max_std(10);
+  return config;
+}
 
 struct SyntheticOptions {
   int num_envs = 4;

@@ -113,33 +113,13 @@ class RecordingRefiner : public Refiner {
 // 3 stages x 2 iterations of 4 envs x 2 unrolls x 5 steps (40 env steps),
 // an evaluation after every iteration.
 v1::TrainConfig LoopConfig(const std::string& algo, const std::string& collect_with) {
-  v1::TrainConfig config;
+  v1::TrainConfig config = testing::TinyTrainConfig({8, 8}, {16});
   config.set_algo(algo);
   config.set_seed(5);
-  config.set_learner_threads(1);
   config.set_total_env_steps(240);
   config.mutable_rollout()->set_num_envs(4);
   config.mutable_rollout()->set_unroll_length(5);
   config.mutable_rollout()->set_num_threads(1);
-  v1::PpoConfig& ppo = *config.mutable_ppo();
-  ppo.set_learning_rate(1e-3);
-  ppo.set_entropy_cost(1e-2);
-  ppo.set_discount(0.99);
-  ppo.set_gae_lambda(0.95);
-  ppo.set_reward_scaling(1.0);
-  ppo.set_clip_epsilon(0.3);
-  ppo.set_max_grad_norm(1.0);
-  ppo.set_value_loss_coefficient(0.5);
-  ppo.set_batch_size(4);
-  ppo.set_num_minibatches(2);
-  ppo.set_updates_per_batch(2);
-  ppo.set_normalize_observations(true);
-  ppo.set_normalize_advantages(true);
-  v1::EncoderConfig& encoder = *config.mutable_encoder();
-  for (int w : {8, 8}) encoder.add_hidden(w);
-  for (int w : {16}) encoder.add_critic_hidden(w);
-  encoder.set_min_std(1e-3);
-  encoder.set_max_std(10);
   config.mutable_refine()->set_num_pairs(10);
   config.mutable_refine()->set_collect_envs(2);
   v1::StageConfig& stages = *config.mutable_stages();

@@ -1,0 +1,297 @@
+#include "cli/launcher.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/commands.h"
+#include "cli/train_support.h"
+#include "learner/training_loop.h"
+#include "runtime/json_line.h"
+#include "runtime/shutdown_signals.h"
+#include "runtime/subprocess.h"
+
+namespace gorl::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A role has this long to start listening (loading LibTorch takes a second).
+constexpr std::chrono::seconds kStartTimeout(60);
+// SIGTERM to SIGKILL.
+constexpr std::chrono::seconds kGrace(15);
+// Restarts per refiner / actor slot before the launcher gives up on it.
+constexpr int kMaxRestarts = 3;
+
+struct Role {
+  std::string name;               // "refiner", "learner", "actor-0", ...
+  std::vector<std::string> args;  // after the binary path
+  std::vector<std::string> env;
+  bool capture_stdout = false;
+  std::unique_ptr<runtime::Child> child;
+  int restarts = 0;
+  bool given_up = false;
+};
+
+class Launcher {
+ public:
+  Launcher(const LaunchOptions& options, std::string binary)
+      : options_(options), binary_(std::move(binary)), log_dir_(options.run_dir + "/logs") {}
+  int Run();
+
+ private:
+  absl::Status Start(Role& role);
+  // Reads `role`'s stdout until it announces its address.
+  absl::StatusOr<std::string> AwaitListening(Role& role);
+  // Restarts a refiner or actor that exited, up to kMaxRestarts times.
+  void Supervise(Role& role);
+  void HandleLearnerLine(const std::string& line);
+  void StopAll();
+  std::string LogPath(const Role& role) const { return log_dir_ + "/" + role.name + ".log"; }
+  std::string LogTail(const Role& role, int lines) const;
+  std::vector<std::string> MetricsArgs(int offset) const;
+  std::vector<std::string> CommonArgs() const;
+
+  const LaunchOptions& options_;
+  const std::string binary_;
+  const std::string log_dir_;
+  Role refiner_, learner_;
+  std::vector<Role> actors_;
+  bool progress_shown_ = false;
+};
+
+std::vector<std::string> Launcher::MetricsArgs(int offset) const {
+  if (options_.metrics_port <= 0) return {};
+  return {absl::StrCat("--metrics_port=", options_.metrics_port + offset),
+          "--metrics_host=127.0.0.1"};
+}
+
+std::vector<std::string> Launcher::CommonArgs() const {
+  std::vector<std::string> args = {
+      absl::StrCat("--config=", options_.run_dir, "/config.textproto")};
+  if (!options_.assets.empty()) args.push_back(absl::StrCat("--assets=", options_.assets));
+  return args;
+}
+
+absl::Status Launcher::Start(Role& role) {
+  runtime::ChildOptions child;
+  child.argv = {binary_};
+  child.argv.insert(child.argv.end(), role.args.begin(), role.args.end());
+  child.env = role.env;
+  child.capture_stdout = role.capture_stdout;
+  child.stderr_path = LogPath(role);
+  absl::StatusOr<std::unique_ptr<runtime::Child>> spawned = runtime::Child::Spawn(child);
+  if (!spawned.ok()) return spawned.status();
+  role.child = *std::move(spawned);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Launcher::AwaitListening(Role& role) {
+  const auto deadline = Clock::now() + kStartTimeout;
+  while (Clock::now() < deadline) {
+    if (runtime::ShutdownSignalReceived() != 0) return absl::CancelledError("interrupted");
+    std::optional<std::string> line = role.child->ReadLine(std::chrono::milliseconds(200));
+    if (line.has_value()) {
+      if (runtime::JsonField(*line, "event") == "listening") {
+        return runtime::JsonField(*line, "address").value_or("");
+      }
+      continue;
+    }
+    if (role.child->Poll()) {
+      return absl::UnavailableError(absl::StrCat(role.name, " exited with code ",
+                                                 role.child->exit_code(), " before listening:\n",
+                                                 LogTail(role, 15)));
+    }
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat(role.name, " did not start listening within ", kStartTimeout.count(), " s"));
+}
+
+void Launcher::Supervise(Role& role) {
+  if (role.given_up || role.child == nullptr || !role.child->Poll()) return;
+  if (role.child->exit_code() == kExitOk) {
+    role.given_up = true;  // an actor exits 0 when the learner says the run is over
+    return;
+  }
+  if (role.restarts >= kMaxRestarts) {
+    std::fprintf(stderr, "\n[gorl] %s exited with code %d again; not restarting it (see %s)\n",
+                 role.name.c_str(), role.child->exit_code(), LogPath(role).c_str());
+    role.given_up = true;
+    return;
+  }
+  ++role.restarts;
+  std::fprintf(stderr, "\n[gorl] %s exited with code %d; restarting it (%d/%d, see %s)\n",
+               role.name.c_str(), role.child->exit_code(), role.restarts, kMaxRestarts,
+               LogPath(role).c_str());
+  const absl::Status started = Start(role);
+  if (!started.ok()) {
+    std::fprintf(stderr, "[gorl] cannot restart %s: %s\n", role.name.c_str(),
+                 started.ToString().c_str());
+    role.given_up = true;
+  }
+}
+
+void Launcher::HandleLearnerLine(const std::string& line) {
+  if (runtime::JsonField(line, "event") != "progress") return;
+  learner::Progress p;
+  p.env_steps = static_cast<int64_t>(runtime::JsonNumber(line, "env_steps"));
+  p.total_env_steps = static_cast<int64_t>(runtime::JsonNumber(line, "total_env_steps"));
+  p.stage = static_cast<int>(runtime::JsonNumber(line, "stage"));
+  p.num_stages = static_cast<int>(runtime::JsonNumber(line, "num_stages"));
+  p.steps_per_second = runtime::JsonNumber(line, "steps_per_second");
+  p.elapsed_seconds = runtime::JsonNumber(line, "elapsed_seconds");
+  p.last_eval_return = runtime::JsonNumber(line, "last_eval_return");
+  PrintProgress(p);
+  progress_shown_ = true;
+}
+
+void Launcher::StopAll() {
+  // SIGTERM to everyone first, so that they shut down in parallel.
+  std::vector<Role*> roles = {&learner_, &refiner_};
+  for (Role& actor : actors_) roles.push_back(&actor);
+  for (Role* role : roles) {
+    if (role->child != nullptr) role->child->Signal(SIGTERM);
+  }
+  for (Role* role : roles) {
+    if (role->child != nullptr) role->child->Terminate(kGrace);
+  }
+}
+
+std::string Launcher::LogTail(const Role& role, int lines) const {
+  std::ifstream in(LogPath(role));
+  std::deque<std::string> tail;
+  std::string line;
+  while (std::getline(in, line)) {
+    tail.push_back(line);
+    if (static_cast<int>(tail.size()) > lines) tail.pop_front();
+  }
+  return absl::StrJoin(tail, "\n");
+}
+
+int Launcher::Run() {
+  if (absl::Status made = MakeDirs(log_dir_); !made.ok()) {
+    std::fprintf(stderr, "gorl train: %s\n", made.ToString().c_str());
+    return kExitFailure;
+  }
+  auto fail = [&](const absl::Status& status) {
+    std::fprintf(stderr, "\ngorl train: %s\n", status.ToString().c_str());
+    StopAll();
+    return runtime::ShutdownSignalReceived() != 0 ? 128 + runtime::ShutdownSignalReceived()
+                                                  : kExitFailure;
+  };
+  const std::string learner_threads = absl::StrCat(options_.config.learner_threads());
+
+  refiner_.name = "refiner";
+  refiner_.args = {"refiner", "--listen=127.0.0.1:0"};
+  for (std::string& arg : MetricsArgs(1)) refiner_.args.push_back(std::move(arg));
+  refiner_.env = {"OMP_NUM_THREADS=" + learner_threads};
+  refiner_.capture_stdout = true;
+  if (absl::Status s = Start(refiner_); !s.ok()) return fail(s);
+  absl::StatusOr<std::string> refiner_address = AwaitListening(refiner_);
+  if (!refiner_address.ok()) return fail(refiner_address.status());
+  // A restarted refiner must come back where the learner looks for it.
+  refiner_.args[1] = "--listen=" + *refiner_address;
+
+  learner_.name = "learner";
+  learner_.args = {"learner", "--listen=127.0.0.1:0", "--refiner=" + *refiner_address,
+                   "--progress_json"};
+  if (options_.resume) {
+    learner_.args.push_back("--resume=" + options_.run_dir);
+  } else {
+    for (std::string& arg : CommonArgs()) learner_.args.push_back(std::move(arg));
+    learner_.args.push_back("--run_dir=" + options_.run_dir);
+  }
+  for (std::string& arg : MetricsArgs(0)) learner_.args.push_back(std::move(arg));
+  learner_.env = {"OMP_NUM_THREADS=" + learner_threads};
+  learner_.capture_stdout = true;
+  if (absl::Status s = Start(learner_); !s.ok()) return fail(s);
+  absl::StatusOr<std::string> learner_address = AwaitListening(learner_);
+  if (!learner_address.ok()) return fail(learner_address.status());
+
+  // Split rollout.num_envs over the actors as evenly as whole envs allow.
+  const int num_envs = options_.config.rollout().num_envs();
+  const int count = std::max(1, std::min(options_.actors, num_envs));
+  actors_.resize(count);
+  for (int i = 0; i < count; ++i) {
+    Role& actor = actors_[i];
+    actor.name = absl::StrCat("actor-", i);
+    actor.args = {"actor", "--learner=" + *learner_address, "--actor_id=" + actor.name,
+                  absl::StrCat("--actor_envs=", num_envs / count + (i < num_envs % count))};
+    for (std::string& arg : CommonArgs()) actor.args.push_back(std::move(arg));
+    for (std::string& arg : MetricsArgs(2 + i)) actor.args.push_back(std::move(arg));
+    // Inference on one actor's batch is small: one LibTorch thread each keeps
+    // the actors from fighting over the cores.
+    actor.env = {"OMP_NUM_THREADS=1"};
+    if (absl::Status s = Start(actor); !s.ok()) return fail(s);
+  }
+  std::fprintf(stderr, "[gorl] learner %s, refiner %s, %d actor(s); logs in %s\n",
+               learner_address->c_str(), refiner_address->c_str(), count, log_dir_.c_str());
+
+  while (!learner_.child->Poll()) {
+    if (runtime::ShutdownSignalReceived() != 0) {
+      std::fprintf(stderr, "\n[gorl] stopping every role\n");
+      StopAll();
+      return 128 + runtime::ShutdownSignalReceived();
+    }
+    if (std::optional<std::string> line = learner_.child->ReadLine(std::chrono::milliseconds(100));
+        line.has_value()) {
+      HandleLearnerLine(*line);
+    }
+    Supervise(refiner_);
+    for (Role& actor : actors_) Supervise(actor);
+    if (std::all_of(actors_.begin(), actors_.end(), [](const Role& r) {
+          return r.given_up && r.child->exit_code() != kExitOk;
+        })) {
+      return fail(absl::UnavailableError("every actor failed; see " + log_dir_));
+    }
+  }
+  while (std::optional<std::string> line = learner_.child->ReadLine(std::chrono::seconds(1))) {
+    HandleLearnerLine(*line);
+  }
+  if (progress_shown_) std::fprintf(stderr, "\n");
+  StopAll();
+  const int code = learner_.child->exit_code();
+  if (code != kExitOk) {
+    std::fprintf(stderr, "gorl train: the learner exited with code %d; the end of %s:\n%s\n",
+                 code, LogPath(learner_).c_str(), LogTail(learner_, 20).c_str());
+    return code;
+  }
+  std::ifstream result(options_.run_dir + "/final_eval.json");
+  std::stringstream text;
+  text << result.rdbuf();
+  std::printf("%s", text.str().c_str());
+  std::fflush(stdout);
+  return kExitOk;
+}
+
+}  // namespace
+
+int DefaultActorCount() {
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return std::max(1, cores - 1);
+}
+
+int RunLauncher(const LaunchOptions& options) {
+  absl::StatusOr<std::string> binary = runtime::SelfExecutable();
+  if (!binary.ok()) {
+    std::fprintf(stderr, "gorl train: %s\n", binary.status().ToString().c_str());
+    return kExitFailure;
+  }
+  Launcher launcher(options, *binary);
+  return launcher.Run();
+}
+
+}  // namespace gorl::cli

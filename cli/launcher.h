@@ -1,0 +1,41 @@
+// `gorl train` on one machine: the refiner, the learner and N actors as
+// child processes of this binary, talking gRPC over loopback.
+//
+//   refiner (port 0) --"listening" line--> launcher
+//   learner (port 0, --refiner) --"listening" line, then progress lines-->
+//   actor x N (--learner)
+//
+// The launcher shows the learner's progress line, restarts a refiner or
+// actor that dies (a few times each), forwards SIGINT / SIGTERM by shutting
+// every child down, and prints the final result like `--in_process` does.
+// Children's logs go to <run_dir>/logs/<role>.log.
+#ifndef GORL_CLI_LAUNCHER_H_
+#define GORL_CLI_LAUNCHER_H_
+
+#include <string>
+
+#include "gorl/v1/config.pb.h"
+
+namespace gorl::cli {
+
+struct LaunchOptions {
+  v1::TrainConfig config;
+  // Exists and holds config.textproto.
+  std::string run_dir;
+  // Continue the run from <run_dir>/checkpoint.pb (the learner's --resume).
+  bool resume = false;
+  int actors = 1;
+  // Learner on this port, refiner on +1, actor i on +2+i; 0: not served.
+  int metrics_port = 0;
+  std::string assets;
+};
+
+// Needs runtime::InstallShutdownSignals() first. Returns the exit code.
+int RunLauncher(const LaunchOptions& options);
+
+// One actor per core the learner leaves spare, at least 1.
+int DefaultActorCount();
+
+}  // namespace gorl::cli
+
+#endif  // GORL_CLI_LAUNCHER_H_

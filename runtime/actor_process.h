@@ -1,0 +1,110 @@
+// The actor role's main loop over gRPC.
+//
+//   Join -> Policy stream (snapshots + work) -> for each new snapshot:
+//     install the policy, then do its work:
+//       train:   Unroll and Send, again and again, until a newer snapshot
+//       collect: Collect its share, Send it in <= 4 MiB chunks
+//       eval:    Evaluate its share, Send the report
+//   learner gone -> rejoin with capped, jittered exponential backoff
+//   run over (Policy stream ends OK) or Stop() -> Leave and return
+//
+// The RolloutWorker is rebuilt on every join with the env seed the learner
+// hands out, so a rejoining actor never replays its old episodes.
+#ifndef GORL_RUNTIME_ACTOR_PROCESS_H_
+#define GORL_RUNTIME_ACTOR_PROCESS_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "actor/rollout_worker.h"
+#include "common/metrics.h"
+#include "envs/task_registry.h"
+#include "gorl/v1/services.grpc.pb.h"
+
+namespace gorl::runtime {
+
+struct ActorProcessOptions {
+  std::string learner_address;
+  // Requested id ("" lets the learner pick one).
+  std::string actor_id;
+  int num_envs = 1;
+  int num_threads = 1;  // env stepping threads
+  std::chrono::milliseconds initial_backoff{200};
+  std::chrono::milliseconds max_backoff{10000};
+  // How long one Join waits for the learner to come up.
+  std::chrono::seconds join_timeout{10};
+};
+
+class ActorProcess {
+ public:
+  // `factory` and `metrics` must outlive the object.
+  ActorProcess(ActorProcessOptions options, const envs::TaskFactory& factory,
+               RoleMetrics& metrics);
+  ~ActorProcess();
+
+  // Returns OK when the run is over or after Stop(); the learner's error
+  // when it refuses the join (wrong task, sizes or protocol: retrying
+  // cannot help).
+  absl::Status Run();
+
+  // Finishes the current unroll (a collect or eval share runs to its end),
+  // leaves and makes Run() return. Thread-safe; callable from any thread.
+  void Stop();
+
+ private:
+  // What one connection ended with.
+  enum class SessionEnd { kRunOver, kStopped, kRefused, kLost };
+  SessionEnd RunSession(absl::Status& status);
+  // The Policy stream's reader thread: keeps only the newest snapshot.
+  void ReadPolicies(grpc::ClientReader<v1::PolicySnapshot>* reader);
+  // Sends one message, opening the Send stream when needed. A message the
+  // learner refuses (INVALID_ARGUMENT) is logged and skipped.
+  absl::Status SendMessage(const v1::ActorMessage& message);
+  void CloseSendStream();
+  absl::Status DoWork(const v1::Work& work);
+  absl::Status InstallPolicy(const v1::PolicySnapshot& snapshot);
+  bool NewSnapshotWaiting();
+  // Tells the learner this actor is gone (once per session); needs mu_.
+  void Leave();
+  bool stopped();
+
+  const ActorProcessOptions options_;
+  const envs::TaskFactory& factory_;
+  RoleMetrics& metrics_;
+  const uint64_t incarnation_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Learner::Stub> stub_;
+
+  // Per session. actor_id_, session_ and left_ change under mu_ (Stop()
+  // reads them from another thread).
+  std::unique_ptr<actor::RolloutWorker> worker_;
+  std::string actor_id_;
+  uint64_t session_ = 0;
+  bool left_ = false;
+  uint64_t last_done_work_ = 0;
+  std::string installed_policy_;  // key of the installed snapshot's weights
+  std::unique_ptr<grpc::ClientContext> send_context_;
+  std::unique_ptr<grpc::ClientWriter<v1::ActorMessage>> send_writer_;
+  v1::SendSummary send_summary_;
+
+  // Shared with the policy reader thread and Stop().
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::optional<v1::PolicySnapshot> latest_;
+  bool policy_stream_ended_ = false;
+  grpc::Status policy_status_;
+  bool stopped_ = false;
+  grpc::ClientContext* active_send_context_ = nullptr;
+};
+
+}  // namespace gorl::runtime
+
+#endif  // GORL_RUNTIME_ACTOR_PROCESS_H_

@@ -1,0 +1,102 @@
+#include "runtime/message_checks.h"
+
+#include <cmath>
+#include <cstdint>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace gorl::runtime {
+namespace {
+
+absl::Status CheckCount(int64_t actual, int64_t expected, const char* what) {
+  if (actual == expected) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, " has ", actual, " values, expected ", expected));
+}
+
+template <typename Values>
+absl::Status CheckFinite(const Values& values, const char* what) {
+  for (int i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, "[", i, "] is not finite (", values[i], ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckRollout(const v1::Rollout& r, const TaskShape& shape, int num_envs) {
+  if (r.obs_size() != shape.obs_size || r.latent_size() != shape.action_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rollout sizes obs ", r.obs_size(), " / latent ", r.latent_size(), ", the task has obs ",
+        shape.obs_size, " / action ", shape.action_size));
+  }
+  if (r.num_envs() != num_envs) {
+    return absl::InvalidArgumentError(absl::StrCat("rollout has ", r.num_envs(),
+                                                   " envs, the actor joined with ", num_envs));
+  }
+  if (r.unroll_length() <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rollout unroll_length ", r.unroll_length(), " must be > 0"));
+  }
+  if (r.encoder_version() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rollout encoder_version ", r.encoder_version(), " must be >= 0"));
+  }
+  const int64_t tn = int64_t{r.unroll_length()} * r.num_envs();
+  GORL_RETURN_IF_ERROR(
+      CheckCount(r.observations_size(), (tn + r.num_envs()) * r.obs_size(), "rollout.observations"));
+  GORL_RETURN_IF_ERROR(CheckCount(r.latents_size(), tn * r.latent_size(), "rollout.latents"));
+  GORL_RETURN_IF_ERROR(CheckCount(r.log_probs_size(), tn, "rollout.log_probs"));
+  GORL_RETURN_IF_ERROR(CheckCount(r.rewards_size(), tn, "rollout.rewards"));
+  GORL_RETURN_IF_ERROR(CheckCount(r.terminated_size(), tn, "rollout.terminated"));
+  GORL_RETURN_IF_ERROR(CheckCount(r.truncated_size(), tn, "rollout.truncated"));
+  if (r.diverged_episodes() < 0) {
+    return absl::InvalidArgumentError("rollout.diverged_episodes must be >= 0");
+  }
+  GORL_RETURN_IF_ERROR(CheckFinite(r.observations(), "rollout.observations"));
+  GORL_RETURN_IF_ERROR(CheckFinite(r.latents(), "rollout.latents"));
+  GORL_RETURN_IF_ERROR(CheckFinite(r.log_probs(), "rollout.log_probs"));
+  GORL_RETURN_IF_ERROR(CheckFinite(r.rewards(), "rollout.rewards"));
+  return CheckFinite(r.episode_returns(), "rollout.episode_returns");
+}
+
+absl::Status CheckRefinementData(const v1::RefinementData& d, const TaskShape& shape) {
+  if (d.obs_size() != shape.obs_size || d.action_size() != shape.action_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refinement data sizes obs ", d.obs_size(), " / action ", d.action_size(),
+        ", expected obs ", shape.obs_size, " / action ", shape.action_size));
+  }
+  if (shape.obs_size <= 0 || shape.action_size <= 0) {
+    return absl::InvalidArgumentError("refinement data sizes must be > 0");
+  }
+  if (d.observations_size() % d.obs_size() != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("refinement data has ", d.observations_size(),
+                                                   " observation values, not a multiple of ",
+                                                   d.obs_size()));
+  }
+  const int64_t pairs = d.observations_size() / d.obs_size();
+  GORL_RETURN_IF_ERROR(
+      CheckCount(d.actions_size(), pairs * d.action_size(), "refinement data.actions"));
+  if (d.latents_size() != 0) {
+    GORL_RETURN_IF_ERROR(
+        CheckCount(d.latents_size(), pairs * d.action_size(), "refinement data.latents"));
+  }
+  GORL_RETURN_IF_ERROR(CheckFinite(d.observations(), "refinement data.observations"));
+  GORL_RETURN_IF_ERROR(CheckFinite(d.actions(), "refinement data.actions"));
+  return CheckFinite(d.latents(), "refinement data.latents");
+}
+
+absl::Status CheckEvalReport(const v1::EvalReport& report, int episodes) {
+  GORL_RETURN_IF_ERROR(CheckCount(report.episode_returns_size(), episodes, "eval report.returns"));
+  if (report.diverged_episodes() < 0 || report.diverged_episodes() > episodes) {
+    return absl::InvalidArgumentError(absl::StrCat("eval report: ", report.diverged_episodes(),
+                                                   " diverged of ", episodes, " episodes"));
+  }
+  return CheckFinite(report.episode_returns(), "eval report.returns");
+}
+
+}  // namespace gorl::runtime

@@ -1,0 +1,23 @@
+// Constants of the gorl.v1 wire protocol shared by every role.
+#ifndef GORL_RUNTIME_PROTOCOL_H_
+#define GORL_RUNTIME_PROTOCOL_H_
+
+#include <cstddef>
+
+namespace gorl::runtime {
+
+// Checked by Learner.Join; bump on any incompatible change of the protos.
+inline constexpr int kProtocolVersion = 1;
+
+// Largest message any role accepts. Snapshots and decoders of the paper's
+// networks are a few MiB; bulk data (collect results, refinement data) is
+// chunked to kChunkBytes, so this is only a safety bound.
+inline constexpr int kMaxMessageBytes = 64 << 20;
+
+// Bulk data travels in messages of at most this size (gRPC's default limit,
+// so that any peer accepts them).
+inline constexpr size_t kChunkBytes = size_t{4} << 20;
+
+}  // namespace gorl::runtime
+
+#endif  // GORL_RUNTIME_PROTOCOL_H_

@@ -1,0 +1,96 @@
+#include "runtime/shutdown_signals.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <thread>
+
+#include <glog/logging.h>
+
+namespace gorl::runtime {
+namespace {
+
+// Process-wide, never destroyed: the waiting thread may outlive main().
+struct State {
+  // Held while a callback runs, so that replacing it waits for the old one
+  // to return (the objects it touches may be about to go away).
+  std::mutex callback_mu;
+  std::mutex mu;
+  std::function<void(int)> callback;
+  int received = 0;
+  bool installed = false;
+};
+
+State& GetState() {
+  static State* state = new State;
+  return *state;
+}
+
+sigset_t ShutdownSet() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+void WaitForSignals() {
+  const sigset_t set = ShutdownSet();
+  while (true) {
+    int signal = 0;
+    if (sigwait(&set, &signal) != 0) continue;
+    std::function<void(int)> callback;
+    {
+      State& state = GetState();
+      std::lock_guard<std::mutex> lock(state.mu);
+      if (state.received != 0) {
+        // Second signal: the user means it.
+        _exit(128 + signal);
+      }
+      state.received = signal;
+    }
+    LOG(WARNING) << "received " << (signal == SIGINT ? "SIGINT" : "SIGTERM")
+                 << "; shutting down (send it again to exit at once)";
+    std::lock_guard<std::mutex> running(GetState().callback_mu);
+    {
+      // The callback may have been replaced meanwhile.
+      std::lock_guard<std::mutex> lock(GetState().mu);
+      callback = GetState().callback;
+    }
+    if (callback) callback(signal);
+  }
+}
+
+}  // namespace
+
+void InstallShutdownSignals() {
+  State& state = GetState();
+  std::lock_guard<std::mutex> lock(state.mu);
+  if (state.installed) return;
+  state.installed = true;
+  const sigset_t set = ShutdownSet();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread(WaitForSignals).detach();
+}
+
+void OnShutdownSignal(std::function<void(int signal)> callback) {
+  State& state = GetState();
+  std::lock_guard<std::mutex> running(state.callback_mu);
+  int received = 0;
+  {
+    std::lock_guard<std::mutex> lock(state.mu);
+    state.callback = callback;
+    received = state.received;
+  }
+  if (received != 0 && callback) callback(received);
+}
+
+int ShutdownSignalReceived() {
+  State& state = GetState();
+  std::lock_guard<std::mutex> lock(state.mu);
+  return state.received;
+}
+
+}  // namespace gorl::runtime

@@ -1,0 +1,26 @@
+// SIGINT / SIGTERM for the long-running subcommands. The signals are
+// blocked in every thread and one thread waits for them (sigwait), so the
+// reaction runs as ordinary code: it may lock, log and cancel RPCs, which a
+// signal handler may not. A second signal ends the process at once.
+#ifndef GORL_RUNTIME_SHUTDOWN_SIGNALS_H_
+#define GORL_RUNTIME_SHUTDOWN_SIGNALS_H_
+
+#include <functional>
+
+namespace gorl::runtime {
+
+// Blocks SIGINT and SIGTERM and starts the waiting thread. Call before any
+// other thread exists (threads inherit the mask); later calls do nothing.
+void InstallShutdownSignals();
+
+// `callback` runs on the signal thread at the first signal, or at once if
+// one already arrived (it may then run twice: keep it idempotent). Replaces
+// the previous callback, waiting for a running one; nullptr clears it.
+void OnShutdownSignal(std::function<void(int signal)> callback);
+
+// The first signal received, or 0.
+int ShutdownSignalReceived();
+
+}  // namespace gorl::runtime
+
+#endif  // GORL_RUNTIME_SHUTDOWN_SIGNALS_H_

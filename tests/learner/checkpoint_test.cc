@@ -1,0 +1,521 @@
+// Checkpoints: the learner's state round trip, resuming an interrupted
+// training loop, and refusing damaged or mismatched checkpoints.
+#include "learner/checkpoint.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <ostream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "learner/ppo_learner.h"
+#include "learner/training_loop.h"
+#include "tests/learner/fake_roles.h"
+#include "tests/learner/synthetic_rollout.h"
+
+namespace gorl::learner {
+namespace {
+
+using testing::DeterministicActors;
+using testing::SampleRollout;
+using testing::SyntheticOptions;
+using testing::VersionRefiner;
+
+constexpr int kObs = 3;
+constexpr int kLatent = 2;
+
+// ---------------------------------------------------------------------------
+// PpoLearner::SaveState / RestoreState
+
+v1::TrainConfig LearnerConfig(const std::string& algo) {
+  v1::TrainConfig config = testing::TinyTrainConfig({16, 16}, {32});
+  config.set_algo(algo);
+  config.set_seed(11);
+  config.mutable_ppo()->set_learning_rate(1e-2);
+  return config;
+}
+
+std::unique_ptr<PpoLearner> MakeLearner(const v1::TrainConfig& config, int obs = kObs) {
+  auto learner = PpoLearner::Create(config, obs, kLatent);
+  EXPECT_TRUE(learner.ok()) << learner.status();
+  return std::move(learner).value();
+}
+
+v1::Rollout Rollout(const PpoLearner& learner, uint64_t seed) {
+  SyntheticOptions options;
+  options.num_envs = 8;
+  options.unroll_length = 5;
+  options.seed = seed;
+  options.truncate_every = 3;
+  options.obs_offset = 1.0;
+  options.obs_scale = 2.0;
+  options.reward = [](const float* z) { return z[0] - 0.5f * z[1] * z[1]; };
+  return SampleRollout(learner.Snapshot(), options);
+}
+
+std::string Bytes(const google::protobuf::Message& message) {
+  return message.SerializeAsString();
+}
+
+void ExpectSameMetrics(const PpoMetrics& a, const PpoMetrics& b) {
+  EXPECT_EQ(a.policy_loss, b.policy_loss);
+  EXPECT_EQ(a.value_loss, b.value_loss);
+  EXPECT_EQ(a.entropy, b.entropy);
+  EXPECT_EQ(a.approx_kl, b.approx_kl);
+  EXPECT_EQ(a.clip_fraction, b.clip_fraction);
+  EXPECT_EQ(a.grad_norm, b.grad_norm);
+  EXPECT_EQ(a.mean_std, b.mean_std);
+  EXPECT_EQ(a.samples, b.samples);
+}
+
+class LearnerStateTest : public ::testing::TestWithParam<std::string> {};
+
+// "ppo" also draws from the tanh-entropy stream; "gorl-fm" does not.
+INSTANTIATE_TEST_SUITE_P(Algos, LearnerStateTest, ::testing::Values("gorl-fm", "ppo"));
+
+TEST_P(LearnerStateTest, RestoredLearnerContinuesIdentically) {
+  const v1::TrainConfig config = LearnerConfig(GetParam());
+  auto original = MakeLearner(config);
+  original->SetStage(1);
+  for (uint64_t seed : {1, 2, 3}) {
+    ASSERT_TRUE(original->Update({Rollout(*original, seed)}).ok());
+  }
+  // Through bytes, as a checkpoint file carries it.
+  v1::PpoLearnerState state;
+  ASSERT_TRUE(state.ParseFromString(Bytes(original->SaveState())));
+  EXPECT_EQ(state.encoder_adam().steps_size(), state.encoder().tensors_size());
+  EXPECT_EQ(state.encoder_adam().steps(0), 3 * 2 * 2);  // updates x epochs x minibatches
+  EXPECT_EQ(state.shuffle_draws(), 3u * 2u);            // one permutation per epoch
+
+  auto restored = MakeLearner(config);
+  ASSERT_NE(Bytes(restored->Snapshot()), Bytes(original->Snapshot()));
+  ASSERT_TRUE(restored->RestoreState(state).ok());
+  EXPECT_EQ(Bytes(restored->Snapshot()), Bytes(original->Snapshot()));
+  EXPECT_EQ(restored->encoder_version(), original->encoder_version());
+  EXPECT_EQ(restored->Snapshot().stage(), 1);
+  EXPECT_EQ(Bytes(restored->Snapshot().normalizer()), Bytes(original->Snapshot().normalizer()));
+
+  // The next update is the same, bit for bit: metrics, weights, moments.
+  const v1::Rollout next = Rollout(*original, 4);
+  const auto m_original = original->Update({next});
+  const auto m_restored = restored->Update({next});
+  ASSERT_TRUE(m_original.ok() && m_restored.ok());
+  ExpectSameMetrics(*m_original, *m_restored);
+  EXPECT_EQ(Bytes(restored->SaveState()), Bytes(original->SaveState()));
+
+  // Controls: restoring without the Adam moments, or with the shuffle stream
+  // elsewhere, gives a different update, so the equality above is owed to them.
+  v1::PpoLearnerState no_adam = state;
+  no_adam.clear_encoder_adam();
+  no_adam.clear_critic_adam();
+  v1::PpoLearnerState other_shuffle = state;
+  other_shuffle.set_shuffle_draws(state.shuffle_draws() + 1);
+  for (const v1::PpoLearnerState* variant : {&no_adam, &other_shuffle}) {
+    auto learner = MakeLearner(config);
+    ASSERT_TRUE(learner->RestoreState(*variant).ok());
+    const auto metrics = learner->Update({next});
+    ASSERT_TRUE(metrics.ok());
+    EXPECT_NE(Bytes(learner->Snapshot().encoder()), Bytes(original->Snapshot().encoder()));
+  }
+}
+
+TEST(LearnerStateTest, FreshLearnerRoundTripsWithoutAdamState) {
+  auto learner = MakeLearner(LearnerConfig("gorl-fm"));
+  const v1::PpoLearnerState state = learner->SaveState();
+  EXPECT_EQ(state.encoder_adam().steps_size(), 0);
+  auto other = MakeLearner(LearnerConfig("gorl-fm"));
+  ASSERT_TRUE(other->RestoreState(state).ok());
+  const v1::Rollout rollout = Rollout(*learner, 5);
+  const auto a = learner->Update({rollout});
+  const auto b = other->Update({rollout});
+  ASSERT_TRUE(a.ok() && b.ok());
+  ExpectSameMetrics(*a, *b);
+}
+
+TEST(LearnerStateTest, RefusesMismatchedStateAndChangesNothing) {
+  const v1::TrainConfig config = LearnerConfig("gorl-fm");
+  auto source = MakeLearner(config);
+  ASSERT_TRUE(source->Update({Rollout(*source, 1)}).ok());
+  const v1::PpoLearnerState good = source->SaveState();
+
+  auto target = MakeLearner(config);
+  const std::string before = Bytes(target->SaveState());
+  struct Case {
+    const char* name;
+    std::function<void(v1::PpoLearnerState&)> corrupt;
+    const char* message;  // the field the error must name
+  };
+  const std::vector<Case> cases = {
+      {"obs size", [](v1::PpoLearnerState& s) { s.set_obs_size(kObs + 1); }, "obs_size"},
+      {"encoder tensor missing",
+       [](v1::PpoLearnerState& s) { s.mutable_encoder()->mutable_tensors()->RemoveLast(); },
+       "encoder"},
+      {"critic shape",
+       [](v1::PpoLearnerState& s) { s.mutable_critic()->mutable_tensors(0)->set_shape(0, 5); },
+       "critic"},
+      {"NaN weight",
+       [](v1::PpoLearnerState& s) {
+         s.mutable_critic()->mutable_tensors(0)->set_values(0, std::nanf(""));
+       },
+       "non-finite"},
+      {"Adam moment size",
+       [](v1::PpoLearnerState& s) {
+         s.mutable_encoder_adam()->mutable_exp_avg()->mutable_tensors(1)->mutable_values()
+             ->RemoveLast();
+       },
+       "encoder_adam.exp_avg"},
+      {"Adam step counts",
+       [](v1::PpoLearnerState& s) { s.mutable_critic_adam()->mutable_steps()->RemoveLast(); },
+       "critic_adam"},
+      {"Adam unknown parameter",
+       [](v1::PpoLearnerState& s) {
+         s.mutable_encoder_adam()->mutable_exp_avg()->mutable_tensors(0)->set_name("nope");
+       },
+       "encoder_adam"},
+      {"negative second moment",
+       [](v1::PpoLearnerState& s) {
+         s.mutable_critic_adam()->mutable_exp_avg_sq()->mutable_tensors(0)->set_values(0, -1.0f);
+       },
+       "critic_adam.exp_avg_sq"},
+      {"normaliser size",
+       [](v1::PpoLearnerState& s) {
+         s.mutable_normalizer()->mutable_mean()->RemoveLast();
+         s.mutable_normalizer()->mutable_m2()->RemoveLast();
+       },
+       "normalizer"},
+      {"negative version", [](v1::PpoLearnerState& s) { s.set_encoder_version(-1); },
+       "encoder_version"},
+  };
+  for (const Case& c : cases) {
+    v1::PpoLearnerState bad = good;
+    c.corrupt(bad);
+    const absl::Status status = target->RestoreState(bad);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.name << ": " << status;
+    EXPECT_NE(status.message().find(c.message), std::string::npos) << c.name << ": " << status;
+    EXPECT_EQ(Bytes(target->SaveState()), before) << c.name;
+  }
+
+  // A learner with other network widths refuses the state too.
+  v1::TrainConfig wider = config;
+  wider.mutable_encoder()->set_critic_hidden(0, 64);
+  auto other = MakeLearner(wider);
+  const absl::Status status = other->RestoreState(good);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("critic"), std::string::npos) << status;
+  EXPECT_TRUE(target->RestoreState(good).ok());
+}
+
+// ---------------------------------------------------------------------------
+// TrainingLoop checkpoints and Resume
+
+// 3 stages x 2 iterations of 40 env steps, an evaluation every iteration.
+v1::TrainConfig LoopConfig(int checkpoint_every) {
+  v1::TrainConfig config = testing::TinyTrainConfig({8, 8}, {16});
+  config.set_seed(5);
+  config.set_total_env_steps(240);
+  config.set_checkpoint_every_iterations(checkpoint_every);
+  config.mutable_rollout()->set_num_envs(4);
+  config.mutable_rollout()->set_unroll_length(5);
+  config.mutable_rollout()->set_num_threads(1);
+  config.mutable_refine()->set_num_pairs(10);
+  config.mutable_refine()->set_collect_envs(2);
+  v1::StageConfig& stages = *config.mutable_stages();
+  for (double f : {1.0, 1.0, 1.0}) stages.add_fractions(f);
+  stages.set_reinit_encoder(true);
+  stages.set_reinit_critic(true);
+  stages.set_collect_with("best");
+  config.mutable_eval()->set_episodes(3);
+  config.mutable_eval()->set_every_env_steps(40);
+  return config;
+}
+
+std::string FreshRunDir(const std::string& name) {
+  const std::string dir =
+      ::testing::TempDir() + "/gorl_ckpt_" + name + "_" + std::to_string(getpid());
+  mkdir(dir.c_str(), 0755);
+  for (const char* file : {"metrics.jsonl", "checkpoint.pb", "checkpoint.pb.tmp"}) {
+    std::remove((dir + "/" + file).c_str());
+  }
+  return dir;
+}
+
+// A learner, fake roles and a loop on `run_dir`.
+struct Session {
+  Session(const v1::TrainConfig& config, const std::string& run_dir) {
+    auto created = PpoLearner::Create(config, kObs, kLatent);
+    EXPECT_TRUE(created.ok()) << created.status();
+    learner = std::move(created).value();
+    TrainingLoopOptions options;
+    options.config = config;
+    options.run_dir = run_dir;
+    options.initial_decoder.set_kind(v1::DECODER_KIND_FLOW);
+    options.on_progress = [this](const Progress& p) {
+      progress.push_back(p);
+      if (on_progress) on_progress(p);
+    };
+    loop = std::make_unique<TrainingLoop>(options, *learner, actors, refiner);
+  }
+  std::unique_ptr<PpoLearner> learner;
+  DeterministicActors actors{4, kObs, kLatent};
+  VersionRefiner refiner;
+  std::unique_ptr<TrainingLoop> loop;
+  std::vector<Progress> progress;
+  std::function<void(const Progress&)> on_progress;  // called after recording
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// metrics.jsonl without the wall-clock fields, which differ between runs.
+std::string MetricsWithoutTimes(const std::string& run_dir) {
+  static const std::regex kTimes(R"re(, "(wall_seconds|collect_seconds|refine_seconds)": [^,}]*)re");
+  return std::regex_replace(ReadFile(run_dir + "/metrics.jsonl"), kTimes, "");
+}
+
+int CountLines(const std::string& text, const std::string& needle) {
+  int count = 0;
+  for (size_t pos = text.find(needle); pos != std::string::npos;
+       pos = text.find(needle, pos + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+TEST(TrainingLoopCheckpointTest, WritesCheckpointsPeriodicallyAndAtTheEnd) {
+  const std::string dir = FreshRunDir("periodic");
+  Session session(LoopConfig(/*checkpoint_every=*/2), dir);
+  // What is on disk when each iteration reports progress (before that
+  // iteration's own checkpoint).
+  std::vector<int64_t> on_disk;
+  session.on_progress = [&](const Progress&) {
+    const auto checkpoint = ReadCheckpoint(CheckpointPath(dir));
+    on_disk.push_back(checkpoint.ok() ? checkpoint->env_steps() : -1);
+  };
+  const auto summary = session.loop->Run();
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(on_disk, (std::vector<int64_t>{-1, -1, 80, 80, 160, 160}));
+
+  const auto final_checkpoint = ReadCheckpoint(CheckpointPath(dir));
+  ASSERT_TRUE(final_checkpoint.ok()) << final_checkpoint.status();
+  EXPECT_EQ(final_checkpoint->stage(), 3);  // past the last stage: finished
+  EXPECT_EQ(final_checkpoint->iteration(), 0);
+  EXPECT_EQ(final_checkpoint->env_steps(), 240);
+  EXPECT_EQ(final_checkpoint->collect_env_steps(), 20);
+  EXPECT_EQ(final_checkpoint->evaluations_size(), 6);
+  EXPECT_EQ(final_checkpoint->decoder().version(), 2);
+  EXPECT_EQ(Bytes(final_checkpoint->learner()), Bytes(session.learner->SaveState()));
+  EXPECT_EQ(Bytes(final_checkpoint->config()), Bytes(LoopConfig(2)));
+  struct stat st;
+  EXPECT_NE(stat((CheckpointPath(dir) + ".tmp").c_str(), &st), 0) << "temp file left behind";
+
+  // Resuming a finished run does nothing more and reports the same summary.
+  Session again(LoopConfig(2), dir);
+  const auto resumed = again.loop->Resume(*final_checkpoint);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->env_steps, 240);
+  EXPECT_EQ(resumed->evaluations.size(), 6u);
+  EXPECT_TRUE(again.actors.broadcasts.empty());
+}
+
+struct Interruption {
+  const char* name;
+  int checkpoint_every;
+  // Injected failure: call index of GatherRollouts / Collect / Evaluate.
+  int fail_gather, fail_collect, fail_eval;
+  // Where the checkpoint left on disk must be.
+  int stage;
+  int64_t iteration;
+};
+
+void PrintTo(const Interruption& cut, std::ostream* os) { *os << cut.name; }
+
+class ResumeTest : public ::testing::TestWithParam<Interruption> {};
+
+INSTANTIATE_TEST_SUITE_P(
+    Interruptions, ResumeTest,
+    ::testing::Values(
+        // Mid-stage (stage 1 after its first iteration); iteration 4 had
+        // already logged its update, which the resume must drop and redo.
+        Interruption{"mid_stage", 3, -1, -1, 3, 1, 1},
+        // At a stage start (after stage 0's refinement, before re-initialising).
+        Interruption{"stage_start", 0, 2, -1, -1, 1, 0},
+        // Stage 1 trained, its refinement not done (the collect failed).
+        Interruption{"before_refine", 2, -1, 1, -1, 1, 2}),
+    [](const ::testing::TestParamInfo<Interruption>& info) { return info.param.name; });
+
+TEST_P(ResumeTest, ResumedRunEndsLikeTheUninterruptedOne) {
+  const Interruption& cut = GetParam();
+  const v1::TrainConfig config = LoopConfig(cut.checkpoint_every);
+
+  const std::string whole_dir = FreshRunDir(std::string("whole_") + cut.name);
+  Session whole(config, whole_dir);
+  const auto expected = whole.loop->Run();
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  // Stage 1 collects with its best encoder (version 4), not its final one (5).
+  ASSERT_EQ(whole.actors.collect_snapshots.size(), 2u);
+  ASSERT_EQ(whole.actors.collect_snapshots[1].encoder_version(), 4);
+
+  const std::string dir = FreshRunDir(std::string("cut_") + cut.name);
+  {
+    Session interrupted(config, dir);
+    interrupted.actors.fail_gather_call = cut.fail_gather;
+    interrupted.actors.fail_collect_call = cut.fail_collect;
+    interrupted.actors.fail_eval_call = cut.fail_eval;
+    const auto failed = interrupted.loop->Run();
+    ASSERT_EQ(failed.status().code(), absl::StatusCode::kUnavailable) << failed.status();
+  }
+  const auto checkpoint = ReadCheckpoint(CheckpointPath(dir));
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  EXPECT_EQ(checkpoint->stage(), cut.stage);
+  EXPECT_EQ(checkpoint->iteration(), cut.iteration);
+
+  // A fresh process: new learner (other weights until restored), new roles.
+  Session resumed(config, dir);
+  const auto summary = resumed.loop->Resume(*checkpoint);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+
+  EXPECT_EQ(summary->env_steps, expected->env_steps);
+  EXPECT_EQ(summary->collect_env_steps, expected->collect_env_steps);
+  ASSERT_EQ(summary->evaluations.size(), expected->evaluations.size());
+  for (size_t i = 0; i < summary->evaluations.size(); ++i) {
+    EXPECT_EQ(summary->evaluations[i].env_steps, expected->evaluations[i].env_steps) << i;
+    EXPECT_EQ(summary->evaluations[i].deterministic_mean,
+              expected->evaluations[i].deterministic_mean) << i;
+  }
+  EXPECT_EQ(summary->final_evaluation.deterministic_mean,
+            expected->final_evaluation.deterministic_mean);
+  // Same final networks, Adam moments, normaliser, version and streams.
+  EXPECT_EQ(Bytes(resumed.learner->SaveState()), Bytes(whole.learner->SaveState()));
+  EXPECT_EQ(Bytes(resumed.loop->decoder()), Bytes(whole.loop->decoder()));
+  // The resumed part collected with the same (best) encoders.
+  const size_t skipped = whole.actors.collect_snapshots.size() -
+                         resumed.actors.collect_snapshots.size();
+  for (size_t i = 0; i < resumed.actors.collect_snapshots.size(); ++i) {
+    EXPECT_EQ(Bytes(resumed.actors.collect_snapshots[i]),
+              Bytes(whole.actors.collect_snapshots[skipped + i])) << i;
+  }
+  // The log reads as one run: rows after the checkpoint were cut and redone.
+  const std::string metrics = MetricsWithoutTimes(dir);
+  EXPECT_EQ(CountLines(metrics, "\"event\": \"update\""), 6);
+  EXPECT_EQ(metrics, MetricsWithoutTimes(whole_dir));
+  // The progress of the resumed session counts on from the checkpoint.
+  ASSERT_FALSE(resumed.progress.empty());
+  EXPECT_EQ(resumed.progress.front().env_steps, checkpoint->env_steps() + 40);
+  EXPECT_EQ(resumed.progress.back().env_steps, 240);
+}
+
+// ---------------------------------------------------------------------------
+// Damaged and mismatched checkpoints
+
+class DamagedCheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = FreshRunDir("damaged");
+    Session session(LoopConfig(1), dir_);
+    session.actors.fail_eval_call = 3;  // stop in stage 1
+    ASSERT_FALSE(session.loop->Run().ok());
+    auto checkpoint = ReadCheckpoint(CheckpointPath(dir_));
+    ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+    good_ = *checkpoint;
+    bytes_ = ReadFile(CheckpointPath(dir_));
+  }
+
+  absl::Status ReadBytes(const std::string& bytes) {
+    const std::string path = dir_ + "/damaged.pb";
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    return ReadCheckpoint(path).status();
+  }
+
+  // Resume of `checkpoint` into a fresh session; a refused one must leave
+  // the learner alone and run nothing.
+  absl::Status Resume(const v1::LearnerCheckpoint& checkpoint,
+                      const v1::TrainConfig& config = LoopConfig(1)) {
+    Session session(config, dir_);
+    const std::string before = Bytes(session.learner->SaveState());
+    const absl::Status status = session.loop->Resume(checkpoint).status();
+    if (!status.ok()) {
+      EXPECT_EQ(Bytes(session.learner->SaveState()), before) << "refused, yet changed";
+      EXPECT_TRUE(session.actors.broadcasts.empty());
+    }
+    return status;
+  }
+
+  std::string dir_;
+  v1::LearnerCheckpoint good_;
+  std::string bytes_;
+};
+
+void ExpectInvalid(const absl::Status& status, const std::string& needle) {
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_NE(status.message().find(needle), std::string::npos)
+      << "'" << needle << "' not in: " << status;
+}
+
+TEST_F(DamagedCheckpointTest, DamagedFilesAreRefused) {
+  ASSERT_TRUE(ReadBytes(bytes_).ok());
+  EXPECT_EQ(ReadCheckpoint(dir_ + "/missing.pb").status().code(), absl::StatusCode::kNotFound);
+  ExpectInvalid(ReadBytes(bytes_.substr(0, bytes_.size() / 2)), "corrupted");
+  ExpectInvalid(ReadBytes("this is not a checkpoint"), "corrupted");
+  ExpectInvalid(ReadBytes(""), "format_version");
+  // A flipped bit in the middle (a weight, most likely) still parses.
+  std::string flipped = bytes_;
+  flipped[flipped.size() / 2] ^= 0x10;
+  ExpectInvalid(ReadBytes(flipped), "corrupted");
+
+  v1::LearnerCheckpoint future = good_;
+  future.set_format_version(kCheckpointFormatVersion + 1);
+  ExpectInvalid(ReadBytes(future.SerializeAsString()), "format_version");
+}
+
+TEST_F(DamagedCheckpointTest, MismatchedCheckpointsAreRefusedByResume) {
+  // Another run's settings.
+  v1::TrainConfig other = LoopConfig(1);
+  other.set_seed(6);
+  const absl::Status config_status = Resume(good_, other);
+  ExpectInvalid(config_status, "config");
+  EXPECT_NE(config_status.message().find("seed"), std::string::npos) << config_status;
+
+  struct Case {
+    const char* name;
+    std::function<void(v1::LearnerCheckpoint&)> corrupt;
+    const char* needle;
+  };
+  const std::vector<Case> cases = {
+      {"stage", [](v1::LearnerCheckpoint& c) { c.set_stage(7); }, "stage 7"},
+      {"iteration", [](v1::LearnerCheckpoint& c) { c.set_iteration(3); }, "iteration 3"},
+      {"env steps", [](v1::LearnerCheckpoint& c) { c.set_env_steps(c.env_steps() + 1); },
+       "env_steps"},
+      {"next eval", [](v1::LearnerCheckpoint& c) { c.set_next_eval(0); }, "next_eval"},
+      {"decoder", [](v1::LearnerCheckpoint& c) { c.clear_decoder(); }, "decoder"},
+      {"learner sizes", [](v1::LearnerCheckpoint& c) { c.mutable_learner()->set_latent_size(5); },
+       "latent_size"},
+      {"learner weights",
+       [](v1::LearnerCheckpoint& c) { c.mutable_learner()->mutable_encoder()->clear_tensors(); },
+       "encoder"},
+      {"format", [](v1::LearnerCheckpoint& c) { c.set_format_version(0); }, "format_version"},
+  };
+  for (const Case& c : cases) {
+    v1::LearnerCheckpoint bad = good_;
+    c.corrupt(bad);
+    SCOPED_TRACE(c.name);
+    ExpectInvalid(Resume(bad), c.needle);
+  }
+  // And the good one is accepted.
+  const absl::Status status = Resume(good_);
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+}  // namespace
+}  // namespace gorl::learner

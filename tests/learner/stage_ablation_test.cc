@@ -1,0 +1,186 @@
+// The stage loop's ablation switches: keeping the encoder across stage
+// boundaries (stages.reinit_encoder = false) and a frozen decoder
+// (stages.frozen_decoder) that is never refined.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/nn/decoder.h"
+#include "common/nn/tensor_codec.h"
+#include "common/running_normalizer.h"
+#include "learner/ppo_learner.h"
+#include "learner/training_loop.h"
+#include "runtime/in_process.h"
+#include "tests/learner/fake_roles.h"
+#include "tests/learner/synthetic_rollout.h"
+
+namespace gorl::learner {
+namespace {
+
+using testing::DeterministicActors;
+using testing::VersionRefiner;
+
+constexpr int kObs = 3;
+constexpr int kAction = 2;
+
+// 3 stages x 2 iterations of 40 env steps, an evaluation every iteration.
+v1::TrainConfig AblationConfig() {
+  v1::TrainConfig config = testing::TinyTrainConfig({8, 8}, {16});
+  config.set_seed(9);
+  config.set_total_env_steps(240);
+  config.mutable_rollout()->set_num_envs(4);
+  config.mutable_rollout()->set_unroll_length(5);
+  config.mutable_rollout()->set_num_threads(1);
+  config.mutable_decoder()->add_hidden(8);
+  config.mutable_decoder()->set_steps(3);
+  config.mutable_refine()->set_num_pairs(10);
+  config.mutable_refine()->set_collect_envs(2);
+  v1::StageConfig& stages = *config.mutable_stages();
+  for (double f : {1.0, 1.0, 1.0}) stages.add_fractions(f);
+  stages.set_reinit_encoder(true);
+  stages.set_reinit_critic(true);
+  stages.set_collect_with("final");
+  config.mutable_eval()->set_episodes(2);
+  config.mutable_eval()->set_every_env_steps(40);
+  return config;
+}
+
+std::string RunDir(const std::string& name) {
+  const std::string dir =
+      ::testing::TempDir() + "/gorl_ablation_" + name + "_" + std::to_string(getpid());
+  mkdir(dir.c_str(), 0755);
+  std::remove((dir + "/metrics.jsonl").c_str());
+  return dir;
+}
+
+struct Outcome {
+  DeterministicActors actors{4, kObs, kAction};
+  VersionRefiner refiner;
+  std::unique_ptr<PpoLearner> learner;
+  v1::Decoder final_decoder;
+};
+
+void Train(const v1::TrainConfig& config, const v1::Decoder& initial_decoder,
+           const std::string& name, Outcome& out) {
+  auto learner = PpoLearner::Create(config, kObs, kAction);
+  ASSERT_TRUE(learner.ok()) << learner.status();
+  out.learner = std::move(learner).value();
+  TrainingLoopOptions options;
+  options.config = config;
+  options.run_dir = RunDir(name);
+  options.initial_decoder = initial_decoder;
+  TrainingLoop loop(options, *out.learner, out.actors, out.refiner);
+  const auto summary = loop.Run();
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->env_steps, 240);
+  out.final_decoder = loop.decoder();
+}
+
+v1::Decoder StageZeroDecoder() {
+  v1::Decoder decoder;
+  decoder.set_kind(v1::DECODER_KIND_FLOW);
+  return decoder;
+}
+
+// The last snapshot broadcast before train broadcast `index` of `actors`
+// (the stage-end evaluation or collection snapshot).
+v1::PolicySnapshot SnapshotBeforeTrainBroadcast(const DeterministicActors& actors, int index) {
+  int seen = -1;
+  for (size_t i = 0; i < actors.broadcasts.size(); ++i) {
+    if (actors.broadcasts[i].mode() == v1::ACTOR_MODE_TRAIN && ++seen == index) {
+      return actors.broadcasts[i - 1];
+    }
+  }
+  ADD_FAILURE() << "no train broadcast " << index;
+  return {};
+}
+
+TEST(StageAblationTest, WithoutReinitialisationTheEncoderKeepsTraining) {
+  v1::TrainConfig config = AblationConfig();
+  config.mutable_stages()->set_reinit_encoder(false);
+  Outcome kept;
+  Train(config, StageZeroDecoder(), "kept", kept);
+  Outcome redrawn;
+  Train(AblationConfig(), StageZeroDecoder(), "redrawn", redrawn);
+
+  const std::vector<v1::PolicySnapshot> kept_train =
+      kept.actors.Broadcasts(v1::ACTOR_MODE_TRAIN);
+  ASSERT_EQ(kept_train.size(), 6u);
+  for (int boundary : {2, 4}) {
+    // The new stage starts from exactly the encoder (and version) the last
+    // stage ended with; only the decoder changes.
+    const v1::PolicySnapshot before = SnapshotBeforeTrainBroadcast(kept.actors, boundary);
+    EXPECT_EQ(kept_train[boundary].encoder().SerializeAsString(),
+              before.encoder().SerializeAsString()) << boundary;
+    EXPECT_EQ(kept_train[boundary].encoder_version(), before.encoder_version()) << boundary;
+    EXPECT_EQ(kept_train[boundary].stage(), boundary / 2);
+    EXPECT_EQ(kept_train[boundary].decoder().version(), boundary / 2);
+    // The default run re-draws it at the same point.
+    const v1::PolicySnapshot redrawn_before =
+        SnapshotBeforeTrainBroadcast(redrawn.actors, boundary);
+    const v1::PolicySnapshot redrawn_start =
+        redrawn.actors.Broadcasts(v1::ACTOR_MODE_TRAIN)[boundary];
+    EXPECT_NE(redrawn_start.encoder().SerializeAsString(),
+              redrawn_before.encoder().SerializeAsString()) << boundary;
+  }
+  // One version per update, none for re-initialisations.
+  EXPECT_EQ(kept.learner->encoder_version(), kept_train.front().encoder_version() + 6);
+  EXPECT_EQ(redrawn.learner->encoder_version(),
+            redrawn.actors.Broadcasts(v1::ACTOR_MODE_TRAIN).front().encoder_version() + 8);
+  // The encoder's Adam moments continued too: 6 updates x 2 epochs x 2
+  // minibatches, against the last stage's 2 x 2 x 2 after a re-draw.
+  EXPECT_EQ(kept.learner->SaveState().encoder_adam().steps(0), 24);
+  EXPECT_EQ(redrawn.learner->SaveState().encoder_adam().steps(0), 8);
+  // Refinement still happens at every boundary.
+  EXPECT_EQ(kept.refiner.versions, (std::vector<int64_t>{1, 2}));
+}
+
+TEST(StageAblationTest, FrozenDecoderIsNeverRefined) {
+  // A trained-looking (random, non-identity) flow decoder saved by "another run".
+  v1::TrainConfig config = AblationConfig();
+  RunningNormalizer normalizer(kObs);
+  const std::vector<float> rows = {0.5f, -1.0f, 2.0f, 1.5f, 0.0f, -2.0f};
+  ASSERT_TRUE(normalizer.Update(rows.data(), 2).ok());
+  const v1::Decoder frozen =
+      nn::DecoderModel::NewTrainable(v1::DECODER_KIND_FLOW, kObs, kAction, config.decoder(),
+                                     normalizer, nn::MakeGenerator(3))
+          ->ToProto(/*version=*/7);
+  const std::string path = RunDir("frozen") + "/frozen_decoder.pb";
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    ASSERT_TRUE(frozen.SerializeToOstream(&out));
+  }
+  config.mutable_stages()->set_frozen_decoder(path);
+  const auto initial = runtime::InitialDecoder(config, kObs, kAction);
+  ASSERT_TRUE(initial.ok()) << initial.status();
+  EXPECT_EQ(initial->SerializeAsString(), frozen.SerializeAsString());
+
+  Outcome out;
+  Train(config, *initial, "frozen", out);
+  EXPECT_TRUE(out.refiner.versions.empty());
+  EXPECT_EQ(out.actors.collect_calls, 0);
+  EXPECT_EQ(out.final_decoder.SerializeAsString(), frozen.SerializeAsString());
+  // Every snapshot of every stage carries the frozen decoder...
+  ASSERT_EQ(out.actors.broadcasts.size(), 12u);  // 6 train + 6 eval
+  for (const v1::PolicySnapshot& s : out.actors.broadcasts) {
+    EXPECT_EQ(s.decoder().SerializeAsString(), frozen.SerializeAsString());
+  }
+  // ... while the stages still advance and re-draw the encoder.
+  const std::vector<v1::PolicySnapshot> train = out.actors.Broadcasts(v1::ACTOR_MODE_TRAIN);
+  EXPECT_EQ(train.back().stage(), 2);
+  EXPECT_NE(train[2].encoder().SerializeAsString(),
+            SnapshotBeforeTrainBroadcast(out.actors, 2).encoder().SerializeAsString());
+
+  // A decoder file for other sizes is refused up front.
+  EXPECT_EQ(runtime::InitialDecoder(config, kObs + 1, kAction).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace gorl::learner

@@ -1,0 +1,104 @@
+#include "runtime/message_ops.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "runtime/message_checks.h"
+
+namespace gorl::runtime {
+namespace {
+
+using ::testing::HasSubstr;
+
+// T steps of N envs where every value encodes (row, env) so slices are checkable.
+v1::Rollout MakeRollout(int steps, int envs, int obs_size, int latent_size) {
+  v1::Rollout r;
+  r.set_encoder_version(3);
+  r.set_num_envs(envs);
+  r.set_unroll_length(steps);
+  r.set_obs_size(obs_size);
+  r.set_latent_size(latent_size);
+  for (int t = 0; t <= steps; ++t) {
+    for (int n = 0; n < envs; ++n) {
+      for (int k = 0; k < obs_size; ++k) r.add_observations(100.0f * t + n + 0.1f * k);
+    }
+  }
+  for (int t = 0; t < steps; ++t) {
+    for (int n = 0; n < envs; ++n) {
+      for (int k = 0; k < latent_size; ++k) r.add_latents(100.0f * t + n);
+      r.add_log_probs(-1.0f * n);
+      r.add_rewards(100.0f * t + n);
+      r.add_terminated(n == 1);
+      r.add_truncated(false);
+    }
+  }
+  r.add_episode_returns(5.0f);
+  r.set_diverged_episodes(1);
+  return r;
+}
+
+TEST(SliceEnvsTest, KeepsTheChosenEnvsOfEveryRow) {
+  const v1::Rollout r = MakeRollout(3, 4, 2, 1);
+  const v1::Rollout s = SliceEnvs(r, 1, 2);
+  ASSERT_TRUE(CheckRollout(s, {2, 1}, 2).ok()) << CheckRollout(s, {2, 1}, 2);
+  EXPECT_EQ(s.encoder_version(), 3);
+  EXPECT_FLOAT_EQ(s.observations(0), 1.0f);            // t=0, env 1, k=0
+  EXPECT_FLOAT_EQ(s.observations(3), 2.1f);            // t=0, env 2, k=1
+  EXPECT_FLOAT_EQ(s.observations(3 * 2 * 2), 301.0f);  // bootstrap row, env 1
+  EXPECT_FLOAT_EQ(s.rewards(2), 101.0f);               // t=1, env 1
+  EXPECT_TRUE(s.terminated(0));
+  EXPECT_FALSE(s.terminated(1));
+  EXPECT_EQ(s.episode_returns_size(), 0) << "episode stats stay with the slice at env 0";
+  const v1::Rollout head = SliceEnvs(r, 0, 1);
+  EXPECT_EQ(head.episode_returns_size(), 1);
+  EXPECT_EQ(head.diverged_episodes(), 1);
+}
+
+TEST(SplitPairsTest, ChunksStayUnderTheLimitAndJoinBackExactly) {
+  v1::RefinementData data;
+  data.set_obs_size(3);
+  data.set_action_size(2);
+  for (int i = 0; i < 10000; ++i) {
+    for (int k = 0; k < 3; ++k) data.add_observations(i + 0.25f * k);
+    for (int k = 0; k < 2; ++k) data.add_actions(-i - 0.5f * k);
+    for (int k = 0; k < 2; ++k) data.add_latents(0.1f * i);
+  }
+  const std::vector<v1::RefinementData> chunks = SplitPairs(data, 16 << 10);
+  EXPECT_GT(chunks.size(), 10u);
+  v1::RefinementData joined;
+  for (const v1::RefinementData& chunk : chunks) {
+    EXPECT_LE(chunk.ByteSizeLong(), size_t{16} << 10);
+    EXPECT_TRUE(CheckRefinementData(chunk, {3, 2}).ok());
+    AppendPairs(chunk, joined);
+  }
+  EXPECT_EQ(joined.SerializeAsString(), data.SerializeAsString());
+  EXPECT_EQ(SplitPairs(v1::RefinementData(), 1024).size(), 1u) << "empty data is one empty chunk";
+}
+
+TEST(MessageChecksTest, RefusesWrongSizesAndNonFiniteValues) {
+  v1::Rollout r = MakeRollout(2, 2, 1, 1);
+  EXPECT_TRUE(CheckRollout(r, {1, 1}, 2).ok());
+  EXPECT_THAT(std::string(CheckRollout(r, {3, 1}, 2).message()), HasSubstr("the task has obs 3"));
+  EXPECT_THAT(std::string(CheckRollout(r, {1, 1}, 4).message()),
+              HasSubstr("the actor joined with 4"));
+  v1::Rollout short_rewards = r;
+  short_rewards.mutable_rewards()->RemoveLast();
+  EXPECT_THAT(std::string(CheckRollout(short_rewards, {1, 1}, 2).message()),
+              HasSubstr("rollout.rewards has 3 values, expected 4"));
+  v1::Rollout nan = r;
+  nan.set_log_probs(1, std::nanf(""));
+  const absl::Status status = CheckRollout(nan, {1, 1}, 2);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("rollout.log_probs[1] is not finite"));
+
+  v1::EvalReport report;
+  report.add_episode_returns(1.0f);
+  EXPECT_FALSE(CheckEvalReport(report, 2).ok());
+  report.add_episode_returns(INFINITY);
+  EXPECT_FALSE(CheckEvalReport(report, 2).ok());
+}
+
+}  // namespace
+}  // namespace gorl::runtime

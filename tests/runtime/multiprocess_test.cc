@@ -1,0 +1,295 @@
+// The distributed runtime as it runs: real `gorl` processes (learner,
+// refiner, actors, the `gorl train` launcher) talking gRPC on loopback, with
+// tiny twin-peaks configurations so that each test takes seconds. Every
+// process is killed when its test ends (runtime::Child), and children die
+// with the test binary (PR_SET_PDEATHSIG).
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gorl/v1/services.grpc.pb.h"
+#include "runtime/grpc_util.h"
+#include "runtime/json_line.h"
+#include "runtime/protocol.h"
+#include "runtime/subprocess.h"
+
+#ifndef GORL_BINARY
+#error "GORL_BINARY must name the gorl executable (tests/CMakeLists.txt sets it)"
+#endif
+
+namespace gorl::runtime {
+namespace {
+
+using ::testing::HasSubstr;
+using std::chrono::seconds;
+
+// 160 env steps per PPO iteration, tiny networks, a refinement of 2,000 pairs.
+const std::vector<std::string> kTiny = {
+    "--task=twin-peaks",         "--algo=gorl-fm",
+    "rollout.num_envs=8",        "rollout.unroll_length=10",
+    "ppo.batch_size=8",          "ppo.num_minibatches=2",
+    "ppo.updates_per_batch=1",   "encoder.hidden=16,16",
+    "encoder.critic_hidden=16,16", "decoder.hidden=16,16",
+    "decoder.steps=2",           "stages.fractions=0.5,0.5",
+    "eval.episodes=4",           "refine.num_pairs=2000",
+    "refine.collect_envs=8",     "refine.epochs=2",
+    "refine.batch_size=256",     "refine.patience=0",
+    "learner_threads=1",
+};
+
+std::vector<std::string> Join(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+std::string MakeRunDir(const std::string& name) {
+  std::string dir = absl::StrCat(::testing::TempDir(), "gorl_runtime_", name, "_XXXXXX");
+  if (mkdtemp(dir.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << dir;
+  return dir;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool Exists(const std::string& path) { return std::ifstream(path).good(); }
+
+std::unique_ptr<Child> Start(const std::vector<std::string>& args, const std::string& log) {
+  ChildOptions options;
+  options.argv = Join({GORL_BINARY}, args);
+  options.env = {"OMP_NUM_THREADS=1"};
+  options.capture_stdout = true;
+  options.stderr_path = log;
+  absl::StatusOr<std::unique_ptr<Child>> child = Child::Spawn(options);
+  EXPECT_TRUE(child.ok()) << child.status();
+  return child.ok() ? *std::move(child) : nullptr;
+}
+
+// The address from the role's {"event": "listening", ...} line.
+std::string AwaitListening(Child& child) {
+  const auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::optional<std::string> line = child.ReadLine(std::chrono::milliseconds(200));
+    if (line.has_value() && JsonField(*line, "event") == "listening") {
+      return JsonField(*line, "address").value_or("");
+    }
+    if (!line.has_value() && child.Poll()) break;
+  }
+  ADD_FAILURE() << "no listening line from pid " << child.pid();
+  return "";
+}
+
+// Reads a learner's progress lines until it exits or `timeout` passes;
+// `on_progress` sees each env_steps value.
+bool WaitReadingProgress(Child& learner, seconds timeout,
+                         const std::function<void(int64_t)>& on_progress = nullptr) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::optional<std::string> line = learner.ReadLine(std::chrono::milliseconds(100));
+    if (line.has_value()) {
+      if (on_progress && JsonField(*line, "event") == "progress") {
+        on_progress(static_cast<int64_t>(JsonNumber(*line, "env_steps")));
+      }
+      continue;
+    }
+    if (learner.Poll()) return true;
+  }
+  return false;
+}
+
+// (a) `gorl train` starts 1 learner, 1 refiner and 2 actors and runs a whole
+// GoRL stage cycle: train -> collect -> refine -> new decoder -> train.
+TEST(MultiProcessTest, LauncherRunsAFullStageCycleWithTwoActors) {
+  const std::string dir = MakeRunDir("cycle");
+  std::unique_ptr<Child> train = Start(
+      Join({"train", "--actors=2", "--run_dir=" + dir + "/run", "total_env_steps=3200"}, kTiny),
+      dir + "/launcher.log");
+  ASSERT_NE(train, nullptr);
+  std::string stdout_text;
+  const auto deadline = std::chrono::steady_clock::now() + seconds(90);
+  while (!train->stdout_closed() && std::chrono::steady_clock::now() < deadline) {
+    if (std::optional<std::string> line = train->ReadLine(std::chrono::milliseconds(200))) {
+      stdout_text += *line + "\n";
+    }
+  }
+  ASSERT_TRUE(train->Wait(seconds(30))) << ReadFile(dir + "/launcher.log");
+  ASSERT_EQ(train->exit_code(), 0) << ReadFile(dir + "/launcher.log");
+
+  const std::string run = dir + "/run";
+  EXPECT_THAT(stdout_text, HasSubstr("\"return_mean\""));
+  EXPECT_TRUE(Exists(run + "/config.textproto"));
+  EXPECT_TRUE(Exists(run + "/decoder_stage1.pb"));
+  EXPECT_TRUE(Exists(run + "/final_eval.json"));
+  const std::string metrics = ReadFile(run + "/metrics.jsonl");
+  const size_t refine = metrics.find("\"event\": \"refine\"");
+  ASSERT_NE(refine, std::string::npos) << metrics;
+  // Training went on in stage 1 with the new decoder after the refinement.
+  EXPECT_NE(metrics.find("\"event\": \"update\"", refine), std::string::npos);
+  EXPECT_NE(metrics.find("\"stage\": 1", refine), std::string::npos);
+  const std::string learner_log = ReadFile(run + "/logs/learner.log");
+  EXPECT_THAT(learner_log, HasSubstr("actor actor-0 joined"));
+  EXPECT_THAT(learner_log, HasSubstr("actor actor-1 joined"));
+  EXPECT_THAT(ReadFile(run + "/logs/refiner.log"), HasSubstr("decoder v1"));
+}
+
+// (b) One of two actors is SIGKILLed mid-run; the learner notices, gives its
+// work to the other, and the run finishes.
+TEST(MultiProcessTest, TrainingSurvivesAnActorKilledMidRun) {
+  const std::string dir = MakeRunDir("kill");
+  std::unique_ptr<Child> refiner = Start({"refiner", "--listen=127.0.0.1:0"}, dir + "/refiner.log");
+  ASSERT_NE(refiner, nullptr);
+  const std::string refiner_address = AwaitListening(*refiner);
+  // Evaluations every 10 iterations keep shares in flight.
+  std::unique_ptr<Child> learner =
+      Start(Join({"learner", "--listen=127.0.0.1:0", "--refiner=" + refiner_address,
+                  "--run_dir=" + dir + "/run", "--progress_json", "total_env_steps=9600",
+                  "eval.every_env_steps=1600"},
+                 kTiny),
+            dir + "/learner.log");
+  ASSERT_NE(learner, nullptr);
+  const std::string learner_address = AwaitListening(*learner);
+  std::vector<std::unique_ptr<Child>> actors;
+  for (int i = 0; i < 2; ++i) {
+    actors.push_back(Start(Join({"actor", "--learner=" + learner_address,
+                                 absl::StrCat("--actor_id=actor-", i), "--actor_envs=4"},
+                                kTiny),
+                           absl::StrCat(dir, "/actor-", i, ".log")));
+  }
+  bool killed = false;
+  const bool finished = WaitReadingProgress(*learner, seconds(90), [&](int64_t env_steps) {
+    if (!killed && env_steps >= 2400) {
+      actors[1]->Signal(SIGKILL);
+      killed = true;
+    }
+  });
+  ASSERT_TRUE(killed) << ReadFile(dir + "/learner.log");
+  ASSERT_TRUE(finished) << ReadFile(dir + "/learner.log");
+  EXPECT_EQ(learner->exit_code(), 0) << ReadFile(dir + "/learner.log");
+  EXPECT_TRUE(Exists(dir + "/run/final_eval.json"));
+  EXPECT_THAT(ReadFile(dir + "/learner.log"), HasSubstr("actor actor-1 (session"));
+  ASSERT_TRUE(actors[1]->Wait(seconds(5)));
+  EXPECT_EQ(actors[1]->exit_code(), 128 + SIGKILL);
+  // The survivor exits by itself once the learner says the run is over.
+  ASSERT_TRUE(actors[0]->Wait(seconds(15))) << ReadFile(dir + "/actor-0.log");
+  EXPECT_EQ(actors[0]->exit_code(), 0);
+  // SIGTERM shuts the refiner down cleanly.
+  EXPECT_EQ(refiner->Terminate(seconds(10)), 0);
+}
+
+// A port nobody listens on right now (a tiny race with other processes is
+// acceptable in a test).
+int FreeLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// An actor outlives a learner that crashes, and joins the learner that
+// replaces it on the same address.
+TEST(MultiProcessTest, ActorRejoinsARestartedLearner) {
+  const std::string dir = MakeRunDir("rejoin");
+  const std::string address = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
+  std::unique_ptr<Child> refiner = Start({"refiner", "--listen=127.0.0.1:0"}, dir + "/refiner.log");
+  ASSERT_NE(refiner, nullptr);
+  const std::string refiner_address = AwaitListening(*refiner);
+  auto start_learner = [&](const std::string& name, int64_t steps) {
+    return Start(Join({"learner", "--listen=" + address, "--refiner=" + refiner_address,
+                       "--run_dir=" + dir + "/" + name, "--progress_json",
+                       absl::StrCat("total_env_steps=", steps)},
+                      kTiny),
+                 dir + "/" + name + ".log");
+  };
+  std::unique_ptr<Child> first = start_learner("first", 1600000);
+  AwaitListening(*first);
+  std::unique_ptr<Child> actor = Start(
+      Join({"actor", "--learner=" + address, "--actor_id=survivor", "--actor_envs=8"}, kTiny),
+      dir + "/actor.log");
+  bool crashed = false;
+  WaitReadingProgress(*first, seconds(30), [&](int64_t env_steps) {
+    if (!crashed && env_steps >= 800) {
+      first->Signal(SIGKILL);
+      crashed = true;
+    }
+  });
+  ASSERT_TRUE(crashed) << ReadFile(dir + "/first.log");
+  std::unique_ptr<Child> second = start_learner("second", 3200);
+  AwaitListening(*second);
+  ASSERT_TRUE(WaitReadingProgress(*second, seconds(60))) << ReadFile(dir + "/second.log");
+  EXPECT_EQ(second->exit_code(), 0) << ReadFile(dir + "/second.log");
+  EXPECT_THAT(ReadFile(dir + "/second.log"), HasSubstr("actor survivor joined"));
+  ASSERT_TRUE(actor->Wait(seconds(15))) << ReadFile(dir + "/actor.log");
+  EXPECT_EQ(actor->exit_code(), 0);
+  EXPECT_THAT(ReadFile(dir + "/actor.log"), HasSubstr("lost the learner"));
+  EXPECT_EQ(refiner->Terminate(seconds(10)), 0);
+}
+
+// (c) The learner refuses a Join whose sizes or task differ from its own,
+// naming both sides' values.
+TEST(MultiProcessTest, JoinWithWrongSizesIsRefused) {
+  const std::string dir = MakeRunDir("join");
+  std::unique_ptr<Child> learner =
+      Start(Join({"learner", "--listen=127.0.0.1:0", "--refiner=127.0.0.1:1",
+                  "--run_dir=" + dir + "/run", "--progress_json", "total_env_steps=3200"},
+                 kTiny),
+            dir + "/learner.log");
+  ASSERT_NE(learner, nullptr);
+  const std::string address = AwaitListening(*learner);
+  std::unique_ptr<v1::Learner::Stub> stub = v1::Learner::NewStub(MakeChannel(address));
+  v1::JoinRequest request;
+  request.set_actor_id("wrong");
+  request.set_task("twin-peaks");
+  request.set_obs_size(5);
+  request.set_action_size(1);
+  request.set_num_envs(4);
+  request.set_protocol_version(kProtocolVersion);
+  auto join = [&] {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(seconds(10)));
+    v1::JoinReply reply;
+    return stub->Join(&context, request, &reply);
+  };
+  grpc::Status status = join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("actor has obs_size 5"));
+  EXPECT_THAT(status.error_message(), HasSubstr("learner has obs_size 1"));
+
+  request.set_obs_size(1);
+  request.set_task("cheetah-run");
+  status = join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("'cheetah-run'"));
+  EXPECT_THAT(status.error_message(), HasSubstr("'twin-peaks'"));
+
+  request.set_task("twin-peaks");
+  EXPECT_TRUE(join().ok());
+  // SIGTERM stops a learner that waits for rollouts, without SIGKILL.
+  const int code = learner->Terminate(seconds(10));
+  EXPECT_NE(code, 128 + SIGKILL) << ReadFile(dir + "/learner.log");
+  EXPECT_THAT(ReadFile(dir + "/learner.log"), HasSubstr("refused join of wrong"));
+}
+
+}  // namespace
+}  // namespace gorl::runtime
