@@ -1,12 +1,15 @@
 #include "cli/launcher.h"
 
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -36,6 +39,17 @@ constexpr std::chrono::seconds kGrace(15);
 // Restarts per refiner / actor slot before the launcher gives up on it.
 constexpr int kMaxRestarts = 3;
 
+// A private directory for the roles' Unix sockets, or "" when none fits (a
+// socket path is limited to sizeof(sun_path)); the roles then use TCP on
+// loopback.
+std::string MakeSocketDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/gorl-XXXXXX");
+  if (dir.size() + sizeof("/refiner.sock") > sizeof(sockaddr_un::sun_path)) return "";
+  if (mkdtemp(dir.data()) == nullptr) return "";
+  return dir;
+}
+
 struct Role {
   std::string name;               // "refiner", "learner", "actor-0", ...
   std::vector<std::string> args;  // after the binary path
@@ -50,6 +64,12 @@ class Launcher {
  public:
   Launcher(const LaunchOptions& options, std::string binary)
       : options_(options), binary_(std::move(binary)), log_dir_(options.run_dir + "/logs") {}
+  // Every child has been stopped by then; a socket a killed one left is
+  // removed with its directory.
+  ~Launcher() {
+    std::error_code ignored;
+    if (!socket_dir_.empty()) std::filesystem::remove_all(socket_dir_, ignored);
+  }
   int Run();
 
  private:
@@ -68,6 +88,7 @@ class Launcher {
   const LaunchOptions& options_;
   const std::string binary_;
   const std::string log_dir_;
+  std::string socket_dir_;
   Role refiner_, learner_;
   std::vector<Role> actors_;
   bool progress_shown_ = false;
@@ -145,7 +166,7 @@ void Launcher::Supervise(Role& role) {
 }
 
 void Launcher::HandleLearnerLine(const std::string& line) {
-  if (runtime::JsonField(line, "event") != "progress") return;
+  if (options_.quiet || runtime::JsonField(line, "event") != "progress") return;
   learner::Progress p;
   p.env_steps = static_cast<int64_t>(runtime::JsonNumber(line, "env_steps"));
   p.total_env_steps = static_cast<int64_t>(runtime::JsonNumber(line, "total_env_steps"));
@@ -159,14 +180,23 @@ void Launcher::HandleLearnerLine(const std::string& line) {
 }
 
 void Launcher::StopAll() {
-  // SIGTERM to everyone first, so that they shut down in parallel.
+  // One SIGTERM to everyone first, so that they shut down in parallel. Only
+  // one: a second signal makes a role exit at once (runtime/shutdown_signals.h),
+  // e.g. before the learner has written its checkpoint.
   std::vector<Role*> roles = {&learner_, &refiner_};
   for (Role& actor : actors_) roles.push_back(&actor);
   for (Role* role : roles) {
     if (role->child != nullptr) role->child->Signal(SIGTERM);
   }
+  const auto deadline = Clock::now() + kGrace;
   for (Role* role : roles) {
-    if (role->child != nullptr) role->child->Terminate(kGrace);
+    if (role->child == nullptr) continue;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::max<Clock::duration>(deadline - Clock::now(), Clock::duration::zero()));
+    if (!role->child->Wait(left)) {
+      role->child->Signal(SIGKILL);
+      role->child->Wait(std::chrono::seconds(10));
+    }
   }
 }
 
@@ -194,19 +224,33 @@ int Launcher::Run() {
   };
   const std::string learner_threads = absl::StrCat(options_.config.learner_threads());
 
+  // With Unix sockets every address is known before any role starts, so
+  // the refiner, the learner and the actors start at once. With TCP port 0
+  // a role's address is known only once it listens, and each start (~0.3 s
+  // of loading the binary) waits for the previous one.
+  socket_dir_ = MakeSocketDir();
+  const bool parallel = !socket_dir_.empty();
+  const std::string refiner_listen =
+      parallel ? absl::StrCat("unix:", socket_dir_, "/refiner.sock") : "127.0.0.1:0";
+  const std::string learner_listen =
+      parallel ? absl::StrCat("unix:", socket_dir_, "/learner.sock") : "127.0.0.1:0";
+
   refiner_.name = "refiner";
-  refiner_.args = {"refiner", "--listen=127.0.0.1:0"};
+  refiner_.args = {"refiner", "--listen=" + refiner_listen};
   for (std::string& arg : MetricsArgs(1)) refiner_.args.push_back(std::move(arg));
   refiner_.env = {"OMP_NUM_THREADS=" + learner_threads};
   refiner_.capture_stdout = true;
   if (absl::Status s = Start(refiner_); !s.ok()) return fail(s);
-  absl::StatusOr<std::string> refiner_address = AwaitListening(refiner_);
-  if (!refiner_address.ok()) return fail(refiner_address.status());
-  // A restarted refiner must come back where the learner looks for it.
-  refiner_.args[1] = "--listen=" + *refiner_address;
+  absl::StatusOr<std::string> refiner_address = refiner_listen;
+  if (!parallel) {
+    refiner_address = AwaitListening(refiner_);
+    if (!refiner_address.ok()) return fail(refiner_address.status());
+    // A restarted refiner must come back where the learner looks for it.
+    refiner_.args[1] = "--listen=" + *refiner_address;
+  }
 
   learner_.name = "learner";
-  learner_.args = {"learner", "--listen=127.0.0.1:0", "--refiner=" + *refiner_address,
+  learner_.args = {"learner", "--listen=" + learner_listen, "--refiner=" + *refiner_address,
                    "--progress_json"};
   if (options_.resume) {
     learner_.args.push_back("--resume=" + options_.run_dir);
@@ -218,8 +262,11 @@ int Launcher::Run() {
   learner_.env = {"OMP_NUM_THREADS=" + learner_threads};
   learner_.capture_stdout = true;
   if (absl::Status s = Start(learner_); !s.ok()) return fail(s);
-  absl::StatusOr<std::string> learner_address = AwaitListening(learner_);
-  if (!learner_address.ok()) return fail(learner_address.status());
+  absl::StatusOr<std::string> learner_address = learner_listen;
+  if (!parallel) {
+    learner_address = AwaitListening(learner_);
+    if (!learner_address.ok()) return fail(learner_address.status());
+  }
 
   // Split rollout.num_envs over the actors as evenly as whole envs allow.
   const int num_envs = options_.config.rollout().num_envs();
@@ -237,8 +284,20 @@ int Launcher::Run() {
     actor.env = {"OMP_NUM_THREADS=1"};
     if (absl::Status s = Start(actor); !s.ok()) return fail(s);
   }
-  std::fprintf(stderr, "[gorl] learner %s, refiner %s, %d actor(s); logs in %s\n",
-               learner_address->c_str(), refiner_address->c_str(), count, log_dir_.c_str());
+  if (parallel) {
+    // Actors wait for the learner (Join waits for it to listen); a role that
+    // fails before listening is reported as in the serial start.
+    if (absl::StatusOr<std::string> ready = AwaitListening(refiner_); !ready.ok()) {
+      return fail(ready.status());
+    }
+    if (absl::StatusOr<std::string> ready = AwaitListening(learner_); !ready.ok()) {
+      return fail(ready.status());
+    }
+  }
+  if (!options_.quiet) {
+    std::fprintf(stderr, "[gorl] learner %s, refiner %s, %d actor(s); logs in %s\n",
+                 learner_address->c_str(), refiner_address->c_str(), count, log_dir_.c_str());
+  }
 
   while (!learner_.child->Poll()) {
     if (runtime::ShutdownSignalReceived() != 0) {
@@ -269,6 +328,7 @@ int Launcher::Run() {
                  code, LogPath(learner_).c_str(), LogTail(learner_, 20).c_str());
     return code;
   }
+  if (options_.quiet) return kExitOk;
   std::ifstream result(options_.run_dir + "/final_eval.json");
   std::stringstream text;
   text << result.rdbuf();

@@ -1,9 +1,14 @@
 // `gorl train` on one machine: the refiner, the learner and N actors as
-// child processes of this binary, talking gRPC over loopback.
+// child processes of this binary, talking gRPC over Unix sockets in a
+// private temporary directory (or loopback TCP when none can be made).
 //
-//   refiner (port 0) --"listening" line--> launcher
-//   learner (port 0, --refiner) --"listening" line, then progress lines-->
+//   refiner (unix:DIR/refiner.sock)  --"listening" line--> launcher
+//   learner (unix:DIR/learner.sock, --refiner) --"listening", progress lines-->
 //   actor x N (--learner)
+//
+// The socket names are known in advance, so all of them start at once (the
+// actors' Join waits for the learner); with TCP port 0 each role's port is
+// known only from its "listening" line and they start one after the other.
 //
 // The launcher shows the learner's progress line, restarts a refiner or
 // actor that dies (a few times each), forwards SIGINT / SIGTERM by shutting
@@ -28,6 +33,10 @@ struct LaunchOptions {
   // Learner on this port, refiner on +1, actor i on +2+i; 0: not served.
   int metrics_port = 0;
   std::string assets;
+  // No start-up line, progress line or result on stdout (`gorl bench
+  // train`, which times runs; the result is in <run_dir>/final_eval.json).
+  // Failures are still reported on stderr.
+  bool quiet = false;
 };
 
 // Needs runtime::InstallShutdownSignals() first. Returns the exit code.

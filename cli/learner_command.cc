@@ -4,7 +4,6 @@
 // directory like `gorl train --in_process` does.
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,7 +27,6 @@
 #include "runtime/grpc_refiner_service.h"
 #include "runtime/grpc_util.h"
 #include "runtime/in_process.h"
-#include "runtime/json_line.h"
 #include "runtime/shutdown_signals.h"
 
 namespace gorl::cli {
@@ -36,30 +34,18 @@ namespace {
 
 constexpr char kDefaultListen[] = "0.0.0.0:50051";
 
-// The PPO statistics of the last iteration, for the exporter. The stage
-// coordinator logs them to metrics.jsonl but does not hand them to the
-// progress callback, so they are read back from the log's last update row.
-void PublishPpoStats(const std::string& metrics_path, RoleMetrics& metrics) {
-  std::ifstream in(metrics_path, std::ios::binary | std::ios::ate);
-  if (!in) return;
-  const std::streamoff size = in.tellg();
-  const std::streamoff start = std::max<std::streamoff>(0, size - 16384);
-  in.seekg(start);
-  std::string tail(static_cast<size_t>(size - start), '\0');
-  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
-  const size_t at = tail.rfind("{\"event\": \"update\"");
-  if (at == std::string::npos) return;
-  const std::string row = tail.substr(at, tail.find('\n', at) - at);
-  auto set = [&](const char* key, void (RoleMetrics::*setter)(double)) {
-    const double value = runtime::JsonNumber(row, key);
-    if (std::isfinite(value)) (metrics.*setter)(value);
-  };
-  set("policy_loss", &RoleMetrics::SetPolicyLoss);
-  set("value_loss", &RoleMetrics::SetValueLoss);
-  set("approx_kl", &RoleMetrics::SetApproxKl);
-  set("clip_fraction", &RoleMetrics::SetClipFraction);
-  set("entropy", &RoleMetrics::SetEntropy);
-  set("explained_variance", &RoleMetrics::SetExplainedVariance);
+// The last iteration's statistics, for the exporter.
+void PublishProgress(const learner::Progress& p, RoleMetrics& metrics) {
+  metrics.AddPpoUpdates(1);
+  metrics.SetStepsPerSecond(p.steps_per_second);
+  if (std::isfinite(p.last_eval_return)) metrics.SetEvalReturn(p.last_eval_return);
+  metrics.SetPolicyLoss(p.ppo.policy_loss);
+  metrics.SetValueLoss(p.ppo.value_loss);
+  metrics.SetApproxKl(p.ppo.approx_kl);
+  metrics.SetClipFraction(p.ppo.clip_fraction);
+  metrics.SetEntropy(p.ppo.entropy);
+  metrics.SetExplainedVariance(p.ppo.explained_variance);
+  if (std::isfinite(p.decoder_validation_loss)) metrics.SetDecoderLoss(p.decoder_validation_loss);
 }
 
 void PrintProgressJson(const learner::Progress& p) {
@@ -140,12 +126,8 @@ absl::Status RunLearner(const std::vector<std::string>& args) {
                           runtime::InitialDecoder(config, spec.obs_size, spec.action_size));
   }
   const bool json = absl::GetFlag(FLAGS_progress_json);
-  const std::string metrics_path = run_dir + "/metrics.jsonl";
   options.on_progress = [&](const learner::Progress& p) {
-    metrics->AddPpoUpdates(1);
-    metrics->SetStepsPerSecond(p.steps_per_second);
-    if (std::isfinite(p.last_eval_return)) metrics->SetEvalReturn(p.last_eval_return);
-    PublishPpoStats(metrics_path, *metrics);
+    PublishProgress(p, *metrics);
     if (json) {
       PrintProgressJson(p);
     } else {

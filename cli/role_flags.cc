@@ -10,7 +10,7 @@
 
 ABSL_FLAG(std::string, listen, "",
           "host:port this role serves gRPC on (learner 0.0.0.0:50051, refiner 0.0.0.0:50052; "
-          "port 0 picks a free one)");
+          "port 0 picks a free one), or unix:PATH for a Unix socket");
 ABSL_FLAG(std::string, learner, "localhost:50051", "The learner's address (actors)");
 ABSL_FLAG(std::string, refiner, "localhost:50052", "The refiner's address (learner)");
 ABSL_FLAG(int, metrics_port, 0,

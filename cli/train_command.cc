@@ -4,7 +4,7 @@
 // flags below plus any number of `path.to.field=value` arguments; the merged
 // result is printed and written to <run_dir>/config.textproto.
 //
-// By default the roles run as separate processes on loopback (the learner,
+// By default the roles run as separate processes on this machine (the learner,
 // the refiner and --actors actors, see cli/launcher.h); --in_process runs
 // them all in this process (the learning-core driver, used by the learning
 // tests and the benchmark).

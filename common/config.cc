@@ -232,6 +232,10 @@ absl::Status ValidateConfig(const v1::TrainConfig& c) {
                 "must be > 0"), first);
   check(Require(c.learner_threads() > 0, "learner_threads", c.learner_threads(), "must be > 0"),
         first);
+  check(Require(c.device().empty() || c.device() == "auto" || c.device() == "cpu" ||
+                    c.device() == "cuda",
+                "device", absl::StrCat("'", c.device(), "'"), "must be auto, cpu or cuda"),
+        first);
   check(Require(c.checkpoint_every_iterations() >= 0, "checkpoint_every_iterations",
                 c.checkpoint_every_iterations(), "must be >= 0 (0: only at stage ends and exit)"),
         first);

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <sstream>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
@@ -13,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/nn/device.h"
 #include "common/nn/distributions.h"
 #include "common/nn/latent_policy.h"
 #include "common/nn/mlp.h"
@@ -123,9 +126,24 @@ absl::StatusOr<torch::Tensor> TensorLike(const v1::Tensor& tensor, const torch::
 }
 
 // Adam keeps its per-parameter state under the parameter's TensorImpl
-// address (LibTorch's own serialisation uses the same key).
-std::string AdamKey(const torch::Tensor& param) {
-  return c10::guts::to_string(param.unsafeGetTensorImpl());
+// address (LibTorch's own serialisation uses the same key): its printed form
+// in LibTorch 1.x, the pointer itself in 2.x.
+using AdamStateKey =
+    std::decay_t<decltype(std::declval<torch::optim::Adam&>().state())>::key_type;
+
+template <typename Key>
+Key MakeAdamKey(c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream key;  // what c10::guts::to_string did
+    key << impl;
+    return key.str();
+  } else {
+    return Key(impl);
+  }
+}
+
+AdamStateKey AdamKey(const torch::Tensor& param) {
+  return MakeAdamKey<AdamStateKey>(param.unsafeGetTensorImpl());
 }
 
 v1::AdamState SaveAdam(const torch::optim::Adam& adam, const torch::nn::Module& module) {
@@ -155,7 +173,7 @@ absl::Status RestoreAdam(const v1::AdamState& saved, const torch::nn::Module& mo
   for (const auto& item : module.named_parameters(/*recurse=*/true)) {
     params.emplace(item.key(), item.value());
   }
-  std::vector<std::pair<std::string, std::unique_ptr<torch::optim::AdamParamState>>> states;
+  std::vector<std::pair<AdamStateKey, std::unique_ptr<torch::optim::AdamParamState>>> states;
   for (int i = 0; i < n; ++i) {
     const std::string& name = saved.exp_avg().tensors(i).name();
     const auto param = params.find(name);
@@ -233,6 +251,9 @@ struct PpoLearner::Impl {
   uint64_t shuffle_draws = 0, entropy_draws = 0;
   int stage = 0;
   int64_t encoder_version = 0;
+  // Where the networks, their Adam moments and each iteration's batch live
+  // (config.device). Everything that leaves the learner is copied to the CPU.
+  torch::Device device{torch::kCPU};
 
   // A fresh learner state (weights drawn from the run seed, no Adam steps).
   static absl::StatusOr<std::unique_ptr<Impl>> Create(const v1::TrainConfig& config,
@@ -258,7 +279,16 @@ struct PpoLearner::Impl {
       const auto j = static_cast<int64_t>(rng.Uniform() * static_cast<double>(i + 1));
       std::swap(order[i], order[j]);
     }
-    return torch::tensor(order, torch::TensorOptions().dtype(torch::kLong));
+    return torch::tensor(order, torch::TensorOptions().dtype(torch::kLong)).to(device);
+  }
+  // Runs `init` (which draws on the CPU generators of nn::MakeGenerator) with
+  // `module` on the CPU, then moves it back: the same weights on every device.
+  // Module::to keeps the parameters' identity, so optimisers stay valid.
+  template <typename Init>
+  void InitOnCpu(torch::nn::Module& module, Init init) {
+    module.to(torch::kCPU);
+    init();
+    module.to(device);
   }
   torch::Generator NextEntropyGenerator() {
     return nn::MakeGenerator(DeriveSeed(entropy_seed, entropy_draws++));
@@ -353,6 +383,12 @@ Batch PpoLearner::Impl::Assemble(const std::vector<v1::Rollout>& rollouts) {
   // log-probs reproduce theirs (ratio exactly 1).
   normalizer.Normalize(raw_obs.data_ptr<float>(), (steps + 1) * batch.envs);
   batch.obs_norm = raw_obs;
+  if (device != torch::kCPU) {
+    for (torch::Tensor* t : {&batch.obs_norm, &batch.latents, &batch.log_probs, &batch.rewards,
+                             &batch.terminated, &batch.truncated}) {
+      *t = t->to(device);
+    }
+  }
   return batch;
 }
 
@@ -385,9 +421,11 @@ absl::StatusOr<std::unique_ptr<PpoLearner::Impl>> PpoLearner::Impl::Create(
         "PPO learner: ppo.learning_rate, num_minibatches, updates_per_batch, clip_epsilon and "
         "reward_scaling must be > 0, discount in (0, 1], gae_lambda in [0, 1]");
   }
+  GORL_ASSIGN_OR_RETURN(const torch::Device device, nn::ResolveDevice(config.device()));
   if (config.learner_threads() > 0) torch::set_num_threads(config.learner_threads());
 
   auto impl = std::make_unique<Impl>();
+  impl->device = device;
   impl->config = config;
   impl->obs_size = obs_size;
   impl->latent_size = latent_size;
@@ -406,6 +444,9 @@ absl::StatusOr<std::unique_ptr<PpoLearner::Impl>> PpoLearner::Impl::Create(
   critic.output_size = 1;
   impl->critic =
       nn::Mlp(critic, nn::MakeGenerator(DeriveSeed(config.seed(), kCriticInitStream)));
+  // Initialised on the CPU above (the same weights on every device), then moved.
+  impl->encoder->net()->to(device);
+  impl->critic->to(device);
   impl->encoder_adam = MakeAdam(impl->EncoderParams(), ppo.learning_rate());
   impl->critic_adam = MakeAdam(impl->critic->parameters(), ppo.learning_rate());
   impl->normalizer = RunningNormalizer(obs_size);
@@ -417,6 +458,8 @@ absl::StatusOr<std::unique_ptr<PpoLearner::Impl>> PpoLearner::Impl::Create(
 absl::StatusOr<std::unique_ptr<PpoLearner>> PpoLearner::Create(const v1::TrainConfig& config,
                                                                int obs_size, int latent_size) {
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::Create(config, obs_size, latent_size));
+  LOG(INFO) << "PPO learner: training on " << impl->device.str() << " (config device '"
+            << (config.device().empty() ? "auto" : config.device()) << "')";
   return std::unique_ptr<PpoLearner>(new PpoLearner(std::move(impl)));
 }
 
@@ -545,7 +588,8 @@ absl::StatusOr<PpoMetrics> PpoLearner::Update(const std::vector<v1::Rollout>& ro
 void PpoLearner::SetStage(int stage) { impl_->stage = stage; }
 
 void PpoLearner::ReinitializeEncoder(uint64_t seed) {
-  impl_->encoder->Reinitialize(nn::MakeGenerator(seed));
+  impl_->InitOnCpu(*impl_->encoder->net(),
+                   [&] { impl_->encoder->Reinitialize(nn::MakeGenerator(seed)); });
   // Fresh Adam moments too: the old ones belong to the previous encoder.
   impl_->encoder_adam = MakeAdam(impl_->EncoderParams(), impl_->config.ppo().learning_rate());
   ++impl_->encoder_version;
@@ -554,7 +598,7 @@ void PpoLearner::ReinitializeEncoder(uint64_t seed) {
 // The critic is not part of the policy, so its re-initialisation leaves the
 // encoder version alone.
 void PpoLearner::ReinitializeCritic(uint64_t seed) {
-  impl_->critic->Reinitialize(nn::MakeGenerator(seed));
+  impl_->InitOnCpu(*impl_->critic, [&] { impl_->critic->Reinitialize(nn::MakeGenerator(seed)); });
   impl_->critic_adam = MakeAdam(impl_->critic->parameters(), impl_->config.ppo().learning_rate());
 }
 

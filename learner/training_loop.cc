@@ -223,7 +223,8 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Resume(const v1::LearnerCheckpoint
   return Continue(std::move(position), /*resumed=*/true);
 }
 
-absl::Status TrainingLoop::SaveCheckpoint(const Position& position, double elapsed) const {
+v1::LearnerCheckpoint TrainingLoop::MakeCheckpoint(const Position& position,
+                                                   double elapsed) const {
   v1::LearnerCheckpoint checkpoint;
   *checkpoint.mutable_config() = options_.config;
   *checkpoint.mutable_learner() = learner_.SaveState();
@@ -242,10 +243,52 @@ absl::Status TrainingLoop::SaveCheckpoint(const Position& position, double elaps
     *checkpoint.add_evaluations() = ToProto(point);
   }
   checkpoint.set_metrics_bytes(FileSize(options_.run_dir + "/metrics.jsonl"));
-  return WriteCheckpoint(std::move(checkpoint), CheckpointPath(options_.run_dir));
+  return checkpoint;
+}
+
+absl::Status TrainingLoop::SaveCheckpoint(const Position& position, double elapsed) const {
+  return WriteCheckpoint(MakeCheckpoint(position, elapsed), CheckpointPath(options_.run_dir));
 }
 
 absl::StatusOr<TrainingSummary> TrainingLoop::Continue(Position pos, bool resumed) {
+  const auto start = Clock::now();
+  const double elapsed_before = pos.elapsed_before;
+  const std::function<double()> elapsed = [&] {
+    return elapsed_before + std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  // Nothing is completed in this session yet: the disk holds the last
+  // completed position (a resumed run's checkpoint), or there is none.
+  at_exit_ = AtExit::kNothing;
+  absl::StatusOr<TrainingSummary> summary = RunStages(pos, resumed, elapsed);
+  if (summary.status().code() != absl::StatusCode::kCancelled) return summary;
+
+  // Cancelled (the learner's SIGTERM): leave the last completed iteration on
+  // disk, so that a resume redoes nothing that was finished. Other errors
+  // write nothing: a failed update may have left the learner half-changed.
+  v1::LearnerCheckpoint checkpoint;
+  switch (at_exit_) {
+    case AtExit::kNothing:
+      return summary;
+    case AtExit::kPosition:
+      checkpoint = MakeCheckpoint(pos, elapsed());
+      break;
+    case AtExit::kPending:
+      checkpoint = std::move(pending_checkpoint_);
+      break;
+  }
+  const absl::Status saved =
+      WriteCheckpoint(checkpoint, CheckpointPath(options_.run_dir));
+  if (saved.ok()) {
+    LOG(INFO) << "cancelled; checkpoint written at stage " << checkpoint.stage() << ", iteration "
+              << checkpoint.iteration() << " (" << checkpoint.env_steps() << " env steps)";
+  } else {
+    LOG(ERROR) << "cancelled, and the checkpoint could not be written: " << saved;
+  }
+  return summary;
+}
+
+absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resumed,
+                                                        const std::function<double()>& elapsed) {
   const v1::TrainConfig& config = options_.config;
   const bool gorl = config.algo() != "ppo";
   const bool frozen_decoder = !config.stages().frozen_decoder().empty();
@@ -259,10 +302,6 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Continue(Position pos, bool resume
   }
 
   TrainingSummary& summary = pos.summary;
-  const auto start = Clock::now();
-  auto elapsed = [&] {
-    return pos.elapsed_before + std::chrono::duration<double>(Clock::now() - start).count();
-  };
   double last_eval = summary.evaluations.empty() ? std::numeric_limits<double>::quiet_NaN()
                                                  : summary.evaluations.back().deterministic_mean;
   const int64_t sequences = int64_t{config.ppo().batch_size()} * config.ppo().num_minibatches();
@@ -298,6 +337,15 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Continue(Position pos, bool resume
       GORL_RETURN_IF_ERROR(actors_.Broadcast(MakeSnapshot(v1::ACTOR_MODE_TRAIN)));
       GORL_ASSIGN_OR_RETURN(std::vector<v1::Rollout> rollouts,
                             actors_.GatherRollouts(sequences, config.rollout().unroll_length()));
+      const bool stage_end = pos.iteration + 1 == schedule.Iterations(stage);
+      const bool evaluate = summary.env_steps + steps_per_iteration >= pos.next_eval || stage_end;
+      // From here to the iteration's end only an evaluation can be cancelled;
+      // by then the update has changed the learner, so keep the position
+      // before it (one SaveState per evaluation).
+      if (evaluate && at_exit_ == AtExit::kPosition) {
+        pending_checkpoint_ = MakeCheckpoint(pos, elapsed());
+        at_exit_ = AtExit::kPending;
+      }
       std::vector<float> returns;
       for (const v1::Rollout& r : rollouts) {
         returns.insert(returns.end(), r.episode_returns().begin(), r.episode_returns().end());
@@ -325,8 +373,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Continue(Position pos, bool resume
                      .Add("explained_variance", metrics.explained_variance)
                      .Add("grad_norm", metrics.grad_norm)
                      .Add("latent_std", metrics.mean_std));
-      const bool stage_end = pos.iteration + 1 == schedule.Iterations(stage);
-      if (summary.env_steps >= pos.next_eval || stage_end) {
+      if (evaluate) {
         while (pos.next_eval <= summary.env_steps) {
           pos.next_eval += config.eval().every_env_steps();
         }
@@ -351,14 +398,18 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Continue(Position pos, bool resume
             (summary.env_steps - session_start_steps) /
             std::max(1e-9, progress.elapsed_seconds - pos.elapsed_before);
         progress.last_eval_return = last_eval;
+        progress.ppo = metrics;
+        progress.decoder_validation_loss = decoder_validation_loss_;
         options_.on_progress(progress);
       }
       // A stage end without refinement is checkpointed just below; one
       // before a (long) refinement is worth a checkpoint of its own.
       const int64_t done = summary.env_steps / steps_per_iteration;
-      if (checkpoint_every > 0 && done % checkpoint_every == 0 && (!stage_end || refine)) {
-        GORL_RETURN_IF_ERROR(SaveCheckpoint(pos, elapsed()));
-      }
+      const bool save = checkpoint_every > 0 && done % checkpoint_every == 0 &&
+                        (!stage_end || refine);
+      if (save) GORL_RETURN_IF_ERROR(SaveCheckpoint(pos, elapsed()));
+      at_exit_ = save ? AtExit::kNothing : AtExit::kPosition;
+      pending_checkpoint_.Clear();
     }
     if (refine) {
       // Freeze the chosen encoder and collect with it and the current
@@ -375,10 +426,13 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Continue(Position pos, bool resume
           v1::RefinementData data,
           actors_.Collect(config.refine().num_pairs(), config.refine().collect_envs(),
                           DeriveSeed(config.seed(), kCollectStream + stage)));
-      summary.collect_env_steps += config.refine().num_pairs();
       const double refine_start = elapsed();
       GORL_ASSIGN_OR_RETURN(RefineOutcome outcome, refiner_.Refine(data, stage + 1));
+      // Counted only now: a refinement cancelled after its collect is redone
+      // whole by the resumed run (AtExit::kPosition).
+      summary.collect_env_steps += config.refine().num_pairs();
       decoder_ = outcome.decoder;
+      decoder_validation_loss_ = outcome.best_validation_loss;
       GORL_RETURN_IF_ERROR(WriteDecoder(
           decoder_, absl::StrCat(options_.run_dir, "/decoder_stage", stage + 1, ".pb")));
       log->Write(JsonRow()
@@ -405,6 +459,10 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Continue(Position pos, bool resume
     next.next_eval = pos.next_eval;
     next.summary = summary;
     GORL_RETURN_IF_ERROR(SaveCheckpoint(next, elapsed()));
+    // The next stage's start (re-initialisation) must not be saved: it is
+    // not idempotent (it bumps the encoder version), and the file just
+    // written is the position before it.
+    at_exit_ = AtExit::kNothing;
   }
   if (summary.evaluations.empty()) return absl::InternalError("the run ended without evaluations");
   // The last stage ended with an evaluation of the final policy.

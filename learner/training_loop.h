@@ -15,9 +15,11 @@
 //
 // <run_dir>/checkpoint.pb (gorl.v1.LearnerCheckpoint) is rewritten every
 // config.checkpoint_every_iterations iterations (if > 0), after each stage's
-// refinement and when the run finishes; Resume() continues from it with the
-// same counters, so an interrupted run ends as the uninterrupted one would
-// have (given actors that produce the same data).
+// refinement, when the run finishes and when it is cancelled (a role call
+// returns CANCELLED, e.g. the learner's SIGTERM): then it holds the last
+// completed iteration. Resume() continues from it with the same counters, so
+// an interrupted run ends as the uninterrupted one would have (given actors
+// that produce the same data).
 #ifndef GORL_LEARNER_TRAINING_LOOP_H_
 #define GORL_LEARNER_TRAINING_LOOP_H_
 
@@ -44,6 +46,9 @@ struct Progress {
   double steps_per_second = 0.0;
   double elapsed_seconds = 0.0;
   double last_eval_return = 0.0;  // NaN before the first evaluation
+  PpoMetrics ppo;                 // this iteration's update
+  // Of the decoder in use; NaN until a refinement of this session trained one.
+  double decoder_validation_loss = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct EvalPoint {
@@ -101,7 +106,19 @@ class TrainingLoop {
     TrainingSummary summary;
   };
 
+  // What a cancelled run must still write (see Continue).
+  enum class AtExit {
+    kNothing,  // the disk already holds the last completed position (or none exists)
+    kPosition,  // the live position and learner are that position
+    kPending,   // `pending_checkpoint_` holds it (taken before an update that evaluates)
+  };
+
+  // Runs from `position`; when cancelled, writes the checkpoint that AtExit says.
   absl::StatusOr<TrainingSummary> Continue(Position position, bool resumed);
+  // The loop itself; keeps `pos` and at_exit_ current for Continue.
+  absl::StatusOr<TrainingSummary> RunStages(Position& pos, bool resumed,
+                                            const std::function<double()>& elapsed);
+  v1::LearnerCheckpoint MakeCheckpoint(const Position& position, double elapsed) const;
   absl::Status SaveCheckpoint(const Position& position, double elapsed) const;
   absl::StatusOr<EvalPoint> Evaluate(const v1::PolicySnapshot& snapshot, int64_t env_steps,
                                      int stage);
@@ -113,6 +130,9 @@ class TrainingLoop {
   Refiner& refiner_;
   v1::Decoder decoder_;
   int eval_round_ = 0;
+  double decoder_validation_loss_ = std::numeric_limits<double>::quiet_NaN();
+  AtExit at_exit_ = AtExit::kNothing;
+  v1::LearnerCheckpoint pending_checkpoint_;
 };
 
 // The decoder kind an algorithm uses ("ppo" -> identity, "gorl-fm" -> flow,

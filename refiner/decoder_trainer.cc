@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/nn/decoder.h"
+#include "common/nn/device.h"
 #include "common/nn/tensor_codec.h"
 #include "common/random.h"
 #include "common/running_normalizer.h"
@@ -121,6 +122,11 @@ torch::Tensor Rows(const google::protobuf::RepeatedField<float>& field, int64_t 
 struct Split {
   torch::Tensor obs, actions, latents;  // latents undefined unless the ablation
   int64_t size() const { return obs.size(0); }
+  void To(const torch::Device& device) {
+    obs = obs.to(device);
+    actions = actions.to(device);
+    if (latents.defined()) latents = latents.to(device);
+  }
 };
 
 // Mean decoder loss over `split` in chunks of `batch` pairs, weighted by chunk size.
@@ -145,8 +151,9 @@ double MeanLoss(const nn::DecoderModel& decoder, const Split& split, int64_t bat
 absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::DecoderKind kind,
                                           const v1::DecoderConfig& decoder_config,
                                           const v1::RefineConfig& refine_config, uint64_t seed,
-                                          int64_t version) {
+                                          int64_t version, std::string_view device_name) {
   GORL_RETURN_IF_ERROR(Validate(data, kind, decoder_config, refine_config));
+  GORL_ASSIGN_OR_RETURN(const torch::Device device, nn::ResolveDevice(device_name));
   const bool ablation = refine_config.inputs() == "encoder";
   const int obs_size = data.obs_size(), action_size = data.action_size();
   const int64_t pairs = data.actions_size() / action_size;
@@ -164,8 +171,8 @@ absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::De
     if (ablation) split.latents = Rows(data.latents(), action_size, index);
     return split;
   };
-  const Split validation = take(order.slice(0, 0, num_validation));
-  const Split train = take(order.slice(0, num_validation));
+  Split validation = take(order.slice(0, 0, num_validation));
+  Split train = take(order.slice(0, num_validation));
 
   // Fitted once on the training split; it travels inside the decoder.
   RunningNormalizer normalizer(obs_size);
@@ -175,6 +182,11 @@ absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::De
       nn::MakeGenerator(DeriveSeed(seed, kInitStream)));
   nn::Mlp* net = decoder->net();
   CHECK(net != nullptr) << "a trainable decoder has a network";
+  // Initialised on the CPU (the same weights on every device), then moved with
+  // the data; the decoder's loss draws on the CPU generator and moves the draws.
+  (*net)->to(device);
+  train.To(device);
+  validation.To(device);
   const std::vector<torch::Tensor> params = (*net)->parameters();
   torch::optim::Adam adam(params, torch::optim::AdamOptions(refine_config.learning_rate())
                                       .betas(std::make_tuple(0.9, 0.999))
@@ -193,7 +205,8 @@ absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::De
         torch::randperm(train.size(), train_gen, torch::TensorOptions().dtype(torch::kLong));
     double train_sum = 0.0;
     for (int64_t begin = 0; begin < train.size(); begin += batch) {
-      const torch::Tensor idx = perm.slice(0, begin, std::min(train.size(), begin + batch));
+      const torch::Tensor idx =
+          perm.slice(0, begin, std::min(train.size(), begin + batch)).to(device);
       const torch::Tensor source =
           ablation ? train.latents.index_select(0, idx) : torch::Tensor();
       const torch::Tensor loss =

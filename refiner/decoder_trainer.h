@@ -13,6 +13,7 @@
 #define GORL_REFINER_DECODER_TRAINER_H_
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,11 +31,14 @@ struct RefineResult {
 };
 
 // InvalidArgument on malformed data (sizes, non-finite values, too few pairs
-// for a validation split, ablation without latents).
+// for a validation split, ablation without latents). Trains on `device`
+// (TrainConfig.device: "" / "auto", "cpu" or "cuda"; FailedPrecondition for
+// "cuda" without CUDA); the returned weights are CPU values either way, and
+// the seed's random draws are made on the CPU, so they do not depend on it.
 absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::DecoderKind kind,
                                           const v1::DecoderConfig& decoder_config,
                                           const v1::RefineConfig& refine_config, uint64_t seed,
-                                          int64_t version);
+                                          int64_t version, std::string_view device = "");
 
 }  // namespace gorl::refiner
 

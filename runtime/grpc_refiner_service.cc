@@ -66,7 +66,7 @@ grpc::Status RefinerService::Refine(grpc::ServerContext* context,
   const auto start = Clock::now();
   absl::StatusOr<refiner::RefineResult> result =
       refiner::TrainDecoder(data, header.kind(), header.decoder(), header.refine(), header.seed(),
-                            header.version());
+                            header.version(), header.device());
   if (!result.ok()) {
     metrics_.AddRpcError("Refine");
     LOG(WARNING) << "refinement of decoder v" << header.version() << " failed: "
@@ -108,6 +108,7 @@ absl::StatusOr<learner::RefineOutcome> GrpcRefinerClient::Refine(const v1::Refin
   *header.mutable_decoder() = options_.config.decoder();
   *header.mutable_refine() = options_.config.refine();
   header.set_seed(RefineSeed(options_.config.seed(), version));
+  header.set_device(options_.config.device());
   Backoff backoff(options_.initial_backoff, options_.max_backoff,
                   DeriveSeed(options_.config.seed(), static_cast<uint64_t>(version)));
   absl::Status last;

@@ -24,8 +24,9 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 // that a peer that vanished without closing its socket is noticed.
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
 
-// Builds and starts a server on `address` ("host:port"; port 0 picks a free
-// one). `bound_address` receives host:port with the real port.
+// Builds and starts a server on `address` ("host:port", port 0 picks a free
+// one; or "unix:PATH", a Unix socket). `bound_address` receives host:port
+// with the real port (a Unix socket address unchanged).
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     const std::string& address, const std::vector<grpc::Service*>& services,
     std::string* bound_address);

@@ -57,7 +57,7 @@ absl::StatusOr<learner::RefineOutcome> InProcessRefiner::Refine(const v1::Refine
       refiner::RefineResult result,
       refiner::TrainDecoder(data, learner::DecoderKindFor(config_.algo()), config_.decoder(),
                             config_.refine(), RefineSeed(config_.seed(), version),
-                            version));
+                            version, config_.device()));
   learner::RefineOutcome outcome;
   outcome.decoder = std::move(result.decoder);
   outcome.best_validation_loss = result.best_validation_loss;

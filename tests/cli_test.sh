@@ -45,6 +45,15 @@ check "unknown command exits 2" test "$code" -eq 2
 "$gorl" bench envs --tasks twin-peaks --seconds 0.05 --rounds 1 > "$tmp/bench.txt"; code=$?
 check "bench envs runs" test "$code" -eq 0
 check "bench envs prints a row per task" grep -q '^twin-peaks' "$tmp/bench.txt"
+"$gorl" bench > /dev/null 2>&1; code=$?
+check "bench without a benchmark name exits 2" test "$code" -eq 2
+# Both drivers, 2 short iterations each (the second gives the steady rate): ~5 s.
+"$gorl" bench train --task twin-peaks --iterations 2 --rounds 1 > "$tmp/train.txt" 2> "$tmp/err"
+code=$?
+check "bench train runs in-process and over gRPC" test "$code" -eq 0
+check "bench train prints positive gRPC/in-process ratios" awk '
+  /^ratio grpc\/in-process / { found = 1; ok = $3 ~ /^[0-9]+\.[0-9]+$/ && $3 > 0 && $4 ~ /^[0-9]+\.[0-9]+$/ && $4 > 0 }
+  END { exit !(found && ok) }' "$tmp/train.txt"
 
 passed=$(( total - failures ))
 echo "$passed passed, $failures failed"

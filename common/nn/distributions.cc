@@ -17,7 +17,11 @@ torch::Tensor StdFromRaw(const torch::Tensor& raw, double min_std, double max_st
 torch::Tensor DiagGaussian::Sample(torch::Generator& generator) const {
   // Broadcast first so that a shared std ([D]) still gives one draw per row.
   const torch::Tensor like = torch::broadcast_tensors({mean, std})[0];
-  const torch::Tensor noise = torch::randn(like.sizes(), generator, mean.options());
+  // Drawn on the CPU (the project's generators are CPU generators) and moved,
+  // so that a seed gives the same noise on every device.
+  const torch::Tensor noise =
+      torch::randn(like.sizes(), generator, mean.options().device(torch::kCPU))
+          .to(mean.device());
   return mean + std * noise;
 }
 

@@ -84,6 +84,18 @@ TEST(ConfigTest, ValidationRejectsOutOfRangeValuesByName) {
   EXPECT_TRUE(Contains(ValidateConfig(config), "multiple of rollout.num_envs"));
 }
 
+TEST(ConfigTest, DeviceIsAutoCpuOrCuda) {
+  v1::TrainConfig config = *LoadPreset("local");
+  for (const char* device : {"", "auto", "cpu", "cuda"}) {
+    config.set_device(device);
+    EXPECT_TRUE(ValidateConfig(config).ok()) << device;
+  }
+  config.set_device("gpu");
+  const absl::Status status = ValidateConfig(config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Contains(status, "device = 'gpu'")) << status;
+}
+
 TEST(ConfigTest, TextRoundTripAndParseErrorsWithLineNumbers) {
   const v1::TrainConfig config = *LoadPreset("reference");
   absl::StatusOr<v1::TrainConfig> again = ParseConfig(ConfigToText(config), "round trip");

@@ -332,11 +332,14 @@ TEST(TrainingLoopCheckpointTest, WritesCheckpointsPeriodicallyAndAtTheEnd) {
 struct Interruption {
   const char* name;
   int checkpoint_every;
-  // Injected failure: call index of GatherRollouts / Collect / Evaluate.
-  int fail_gather, fail_collect, fail_eval;
+  // Injected failure: call index of GatherRollouts / Collect / Evaluate /
+  // Refine (Refine is always cancelled).
+  int fail_gather, fail_collect, fail_eval, fail_refine;
   // Where the checkpoint left on disk must be.
   int stage;
   int64_t iteration;
+  // The failure is a cancellation (the learner's SIGTERM), not an error.
+  bool cancelled = false;
 };
 
 void PrintTo(const Interruption& cut, std::ostream* os) { *os << cut.name; }
@@ -348,11 +351,22 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // Mid-stage (stage 1 after its first iteration); iteration 4 had
         // already logged its update, which the resume must drop and redo.
-        Interruption{"mid_stage", 3, -1, -1, 3, 1, 1},
+        Interruption{"mid_stage", 3, -1, -1, 3, -1, 1, 1},
         // At a stage start (after stage 0's refinement, before re-initialising).
-        Interruption{"stage_start", 0, 2, -1, -1, 1, 0},
+        Interruption{"stage_start", 0, 2, -1, -1, -1, 1, 0},
         // Stage 1 trained, its refinement not done (the collect failed).
-        Interruption{"before_refine", 2, -1, 1, -1, 1, 2}),
+        Interruption{"before_refine", 2, -1, 1, -1, -1, 1, 2},
+        // Cancelled runs (no periodic checkpoints) save the last completed
+        // iteration at exit: while waiting for rollouts,
+        Interruption{"cancelled_in_gather", 0, 3, -1, -1, -1, 1, 1, true},
+        // in an evaluation, after the update of the iteration it evaluates
+        // (which must not be in the checkpoint),
+        Interruption{"cancelled_in_eval", 0, -1, -1, 3, -1, 1, 1, true},
+        // in a stage's first gather (the re-initialisation must not be saved),
+        Interruption{"cancelled_at_stage_start", 0, 4, -1, -1, -1, 2, 0, true},
+        // and in the collect or the refinement after a stage's last iteration.
+        Interruption{"cancelled_in_collect", 0, -1, 1, -1, -1, 1, 2, true},
+        Interruption{"cancelled_in_refine", 0, -1, -1, -1, 1, 1, 2, true}),
     [](const ::testing::TestParamInfo<Interruption>& info) { return info.param.name; });
 
 TEST_P(ResumeTest, ResumedRunEndsLikeTheUninterruptedOne) {
@@ -373,8 +387,12 @@ TEST_P(ResumeTest, ResumedRunEndsLikeTheUninterruptedOne) {
     interrupted.actors.fail_gather_call = cut.fail_gather;
     interrupted.actors.fail_collect_call = cut.fail_collect;
     interrupted.actors.fail_eval_call = cut.fail_eval;
+    interrupted.refiner.fail_call = cut.fail_refine;
+    const absl::StatusCode code =
+        cut.cancelled ? absl::StatusCode::kCancelled : absl::StatusCode::kUnavailable;
+    interrupted.actors.fail_code = code;
     const auto failed = interrupted.loop->Run();
-    ASSERT_EQ(failed.status().code(), absl::StatusCode::kUnavailable) << failed.status();
+    ASSERT_EQ(failed.status().code(), code) << failed.status();
   }
   const auto checkpoint = ReadCheckpoint(CheckpointPath(dir));
   ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();

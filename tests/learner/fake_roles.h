@@ -28,7 +28,7 @@ class DeterministicActors : public ActorGroup {
 
   absl::StatusOr<std::vector<v1::Rollout>> GatherRollouts(int64_t sequences,
                                                           int unroll_length) override {
-    if (gather_calls++ == fail_gather_call) return absl::UnavailableError("injected: gather");
+    if (gather_calls++ == fail_gather_call) return Injected("gather");
     const v1::PolicySnapshot& current = broadcasts.back();
     std::vector<v1::Rollout> rollouts;
     for (int64_t k = 0; k < sequences / num_envs_; ++k) {
@@ -47,7 +47,7 @@ class DeterministicActors : public ActorGroup {
 
   absl::StatusOr<v1::RefinementData> Collect(int64_t pairs, int num_envs,
                                              uint64_t seed) override {
-    if (collect_calls++ == fail_collect_call) return absl::UnavailableError("injected: collect");
+    if (collect_calls++ == fail_collect_call) return Injected("collect");
     collect_snapshots.push_back(broadcasts.back());
     v1::RefinementData data;
     data.set_obs_size(obs_size_);
@@ -65,7 +65,7 @@ class DeterministicActors : public ActorGroup {
   // is never the stage's final encoder.
   absl::StatusOr<v1::EvalReport> Evaluate(int episodes, bool deterministic,
                                           uint64_t /*seed*/) override {
-    if (eval_calls++ == fail_eval_call) return absl::UnavailableError("injected: evaluate");
+    if (eval_calls++ == fail_eval_call) return Injected("evaluate");
     const v1::PolicySnapshot& current = broadcasts.back();
     v1::EvalReport report;
     report.set_encoder_version(current.encoder_version());
@@ -85,13 +85,18 @@ class DeterministicActors : public ActorGroup {
     return out;
   }
 
-  // Call index (0-based) at which each method fails; -1 never.
+  // Call index (0-based) at which each method fails with `fail_code`; -1 never.
   int fail_gather_call = -1, fail_collect_call = -1, fail_eval_call = -1;
+  // kCancelled is what the learner's SIGTERM makes of a pending call.
+  absl::StatusCode fail_code = absl::StatusCode::kUnavailable;
   int gather_calls = 0, collect_calls = 0, eval_calls = 0;
   std::vector<v1::PolicySnapshot> broadcasts;
   std::vector<v1::PolicySnapshot> collect_snapshots;
 
  private:
+  absl::Status Injected(const char* what) const {
+    return absl::Status(fail_code, absl::StrCat("injected: ", what));
+  }
   int num_envs_, obs_size_, action_size_;
 };
 
@@ -100,6 +105,7 @@ class VersionRefiner : public Refiner {
  public:
   absl::StatusOr<RefineOutcome> Refine(const v1::RefinementData& data,
                                        int64_t version) override {
+    if (calls++ == fail_call) return absl::CancelledError("injected: refine");
     versions.push_back(version);
     RefineOutcome outcome;
     outcome.decoder.set_kind(v1::DECODER_KIND_FLOW);
@@ -111,6 +117,9 @@ class VersionRefiner : public Refiner {
     return outcome;
   }
   std::vector<int64_t> versions;
+  // Call index (0-based) that is cancelled; -1 never.
+  int fail_call = -1;
+  int calls = 0;
 };
 
 }  // namespace gorl::learner::testing

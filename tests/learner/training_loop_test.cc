@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_format.h"
 #include "tests/learner/synthetic_rollout.h"
 
 namespace gorl::learner {
@@ -161,6 +163,7 @@ struct LoopRun {
   std::unique_ptr<PpoLearner> learner;
   absl::StatusOr<TrainingSummary> summary;
   std::string run_dir;
+  std::vector<Progress> progress;
 };
 
 void RunLoop(const v1::TrainConfig& config, const std::string& name, LoopRun& run) {
@@ -173,6 +176,7 @@ void RunLoop(const v1::TrainConfig& config, const std::string& name, LoopRun& ru
   options.run_dir = run.run_dir;
   options.initial_decoder.set_kind(DecoderKindFor(config.algo()));
   options.initial_decoder.set_version(0);
+  options.on_progress = [&run](const Progress& p) { run.progress.push_back(p); };
   TrainingLoop loop(options, *run.learner, run.actors, run.refiner);
   run.summary = loop.Run();
   ASSERT_TRUE(run.summary.ok()) << run.summary.status();
@@ -276,6 +280,33 @@ TEST(TrainingLoopTest, WritesMetricsAndDecoders) {
   EXPECT_EQ(events["update"], 6);
   EXPECT_EQ(events["eval"], 6);
   EXPECT_EQ(events["refine"], 2);
+
+  // The progress callback sees what the update rows say (the exporter's
+  // gauges come from it), and the loss of the decoder in use.
+  std::vector<std::string> updates;
+  for (const std::string& line : ReadLines(run.run_dir + "/metrics.jsonl")) {
+    if (line.find("\"event\": \"update\"") != std::string::npos) updates.push_back(line);
+  }
+  ASSERT_EQ(run.progress.size(), updates.size());
+  for (size_t i = 0; i < updates.size(); ++i) {
+    const PpoMetrics& ppo = run.progress[i].ppo;
+    EXPECT_GT(ppo.samples, 0) << i;
+    for (const auto& [key, value] : std::vector<std::pair<std::string, double>>{
+             {"policy_loss", ppo.policy_loss},
+             {"value_loss", ppo.value_loss},
+             {"approx_kl", ppo.approx_kl},
+             {"explained_variance", ppo.explained_variance}}) {
+      EXPECT_NE(updates[i].find(absl::StrFormat("\"%s\": %.9g", key, value)), std::string::npos)
+          << key << " of progress " << i << " not in " << updates[i];
+    }
+    // RecordingRefiner's decoder v<k> has loss 0.5 / k; none before the first.
+    const int stage = run.progress[i].stage;
+    if (stage == 0) {
+      EXPECT_TRUE(std::isnan(run.progress[i].decoder_validation_loss)) << i;
+    } else {
+      EXPECT_DOUBLE_EQ(run.progress[i].decoder_validation_loss, 0.5 / stage) << i;
+    }
+  }
 
   for (int k = 0; k < 3; ++k) {
     v1::Decoder decoder;

@@ -3,115 +3,40 @@
 // tiny twin-peaks configurations so that each test takes seconds. Every
 // process is killed when its test ends (runtime::Child), and children die
 // with the test binary (PR_SET_PDEATHSIG).
-#include <netinet/in.h>
 #include <signal.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cmath>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gorl/v1/services.grpc.pb.h"
 #include "runtime/grpc_util.h"
-#include "runtime/json_line.h"
 #include "runtime/protocol.h"
 #include "runtime/subprocess.h"
-
-#ifndef GORL_BINARY
-#error "GORL_BINARY must name the gorl executable (tests/CMakeLists.txt sets it)"
-#endif
+#include "tests/common/http_get.h"
+#include "tests/runtime/role_processes.h"
 
 namespace gorl::runtime {
 namespace {
 
 using ::testing::HasSubstr;
 using std::chrono::seconds;
+using testing::AwaitListening;
+using testing::Exists;
+using testing::Join;
+using testing::MakeRunDir;
+using testing::ReadFile;
+using testing::WaitReadingProgress;
 
-// 160 env steps per PPO iteration, tiny networks, a refinement of 2,000 pairs.
-const std::vector<std::string> kTiny = {
-    "--task=twin-peaks",         "--algo=gorl-fm",
-    "rollout.num_envs=8",        "rollout.unroll_length=10",
-    "ppo.batch_size=8",          "ppo.num_minibatches=2",
-    "ppo.updates_per_batch=1",   "encoder.hidden=16,16",
-    "encoder.critic_hidden=16,16", "decoder.hidden=16,16",
-    "decoder.steps=2",           "stages.fractions=0.5,0.5",
-    "eval.episodes=4",           "refine.num_pairs=2000",
-    "refine.collect_envs=8",     "refine.epochs=2",
-    "refine.batch_size=256",     "refine.patience=0",
-    "learner_threads=1",
-};
-
-std::vector<std::string> Join(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-std::string MakeRunDir(const std::string& name) {
-  std::string dir = absl::StrCat(::testing::TempDir(), "gorl_runtime_", name, "_XXXXXX");
-  if (mkdtemp(dir.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << dir;
-  return dir;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-bool Exists(const std::string& path) { return std::ifstream(path).good(); }
+const std::vector<std::string>& kTiny = testing::TinyRun();
 
 std::unique_ptr<Child> Start(const std::vector<std::string>& args, const std::string& log) {
-  ChildOptions options;
-  options.argv = Join({GORL_BINARY}, args);
-  options.env = {"OMP_NUM_THREADS=1"};
-  options.capture_stdout = true;
-  options.stderr_path = log;
-  absl::StatusOr<std::unique_ptr<Child>> child = Child::Spawn(options);
-  EXPECT_TRUE(child.ok()) << child.status();
-  return child.ok() ? *std::move(child) : nullptr;
-}
-
-// The address from the role's {"event": "listening", ...} line.
-std::string AwaitListening(Child& child) {
-  const auto deadline = std::chrono::steady_clock::now() + seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::optional<std::string> line = child.ReadLine(std::chrono::milliseconds(200));
-    if (line.has_value() && JsonField(*line, "event") == "listening") {
-      return JsonField(*line, "address").value_or("");
-    }
-    if (!line.has_value() && child.Poll()) break;
-  }
-  ADD_FAILURE() << "no listening line from pid " << child.pid();
-  return "";
-}
-
-// Reads a learner's progress lines until it exits or `timeout` passes;
-// `on_progress` sees each env_steps value.
-bool WaitReadingProgress(Child& learner, seconds timeout,
-                         const std::function<void(int64_t)>& on_progress = nullptr) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::optional<std::string> line = learner.ReadLine(std::chrono::milliseconds(100));
-    if (line.has_value()) {
-      if (on_progress && JsonField(*line, "event") == "progress") {
-        on_progress(static_cast<int64_t>(JsonNumber(*line, "env_steps")));
-      }
-      continue;
-    }
-    if (learner.Poll()) return true;
-  }
-  return false;
+  return testing::StartGorl(args, log);
 }
 
 // (a) `gorl train` starts 1 learner, 1 refiner and 2 actors and runs a whole
@@ -193,25 +118,11 @@ TEST(MultiProcessTest, TrainingSurvivesAnActorKilledMidRun) {
   EXPECT_EQ(refiner->Terminate(seconds(10)), 0);
 }
 
-// A port nobody listens on right now (a tiny race with other processes is
-// acceptable in a test).
-int FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 // An actor outlives a learner that crashes, and joins the learner that
 // replaces it on the same address.
 TEST(MultiProcessTest, ActorRejoinsARestartedLearner) {
   const std::string dir = MakeRunDir("rejoin");
-  const std::string address = absl::StrCat("127.0.0.1:", FreeLoopbackPort());
+  const std::string address = absl::StrCat("127.0.0.1:", testutil::PickFreeLoopbackPort());
   std::unique_ptr<Child> refiner = Start({"refiner", "--listen=127.0.0.1:0"}, dir + "/refiner.log");
   ASSERT_NE(refiner, nullptr);
   const std::string refiner_address = AwaitListening(*refiner);
