@@ -31,23 +31,11 @@ constexpr int kAction = 2;
 
 // 3 stages x 2 iterations of 40 env steps, an evaluation every iteration.
 v1::TrainConfig AblationConfig() {
-  v1::TrainConfig config = testing::TinyTrainConfig({8, 8}, {16});
+  v1::TrainConfig config = testing::TinyLoopConfig("gorl-fm", "final");
   config.set_seed(9);
-  config.set_total_env_steps(240);
-  config.mutable_rollout()->set_num_envs(4);
-  config.mutable_rollout()->set_unroll_length(5);
-  config.mutable_rollout()->set_num_threads(1);
   config.mutable_decoder()->add_hidden(8);
   config.mutable_decoder()->set_steps(3);
-  config.mutable_refine()->set_num_pairs(10);
-  config.mutable_refine()->set_collect_envs(2);
-  v1::StageConfig& stages = *config.mutable_stages();
-  for (double f : {1.0, 1.0, 1.0}) stages.add_fractions(f);
-  stages.set_reinit_encoder(true);
-  stages.set_reinit_critic(true);
-  stages.set_collect_with("final");
   config.mutable_eval()->set_episodes(2);
-  config.mutable_eval()->set_every_env_steps(40);
   return config;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include <torch/torch.h>
@@ -45,6 +46,29 @@ inline v1::TrainConfig TinyTrainConfig(const std::vector<int>& hidden,
   for (int w : critic_hidden) encoder.add_critic_hidden(w);
   encoder.set_min_std(1e-3);
   encoder.set_max_std(10);
+  return config;
+}
+
+// The stage-loop tests' run: TinyTrainConfig over 3 stages x 2 iterations of
+// 4 envs x 2 unrolls x 5 steps (240 env steps), evaluations every 40 steps,
+// 10-pair refinements.
+inline v1::TrainConfig TinyLoopConfig(const std::string& algo, const std::string& collect_with) {
+  v1::TrainConfig config = TinyTrainConfig({8, 8}, {16});
+  config.set_algo(algo);
+  config.set_seed(5);
+  config.set_total_env_steps(240);
+  config.mutable_rollout()->set_num_envs(4);
+  config.mutable_rollout()->set_unroll_length(5);
+  config.mutable_rollout()->set_num_threads(1);
+  config.mutable_refine()->set_num_pairs(10);
+  config.mutable_refine()->set_collect_envs(2);
+  v1::StageConfig& stages = *config.mutable_stages();
+  for (double f : {1.0, 1.0, 1.0}) stages.add_fractions(f);
+  stages.set_reinit_encoder(true);
+  stages.set_reinit_critic(true);
+  stages.set_collect_with(collect_with);
+  config.mutable_eval()->set_episodes(3);
+  config.mutable_eval()->set_every_env_steps(40);
   return config;
 }
 

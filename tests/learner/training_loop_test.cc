@@ -115,23 +115,7 @@ class RecordingRefiner : public Refiner {
 // 3 stages x 2 iterations of 4 envs x 2 unrolls x 5 steps (40 env steps),
 // an evaluation after every iteration.
 v1::TrainConfig LoopConfig(const std::string& algo, const std::string& collect_with) {
-  v1::TrainConfig config = testing::TinyTrainConfig({8, 8}, {16});
-  config.set_algo(algo);
-  config.set_seed(5);
-  config.set_total_env_steps(240);
-  config.mutable_rollout()->set_num_envs(4);
-  config.mutable_rollout()->set_unroll_length(5);
-  config.mutable_rollout()->set_num_threads(1);
-  config.mutable_refine()->set_num_pairs(10);
-  config.mutable_refine()->set_collect_envs(2);
-  v1::StageConfig& stages = *config.mutable_stages();
-  for (double f : {1.0, 1.0, 1.0}) stages.add_fractions(f);
-  stages.set_reinit_encoder(true);
-  stages.set_reinit_critic(true);
-  stages.set_collect_with(collect_with);
-  config.mutable_eval()->set_episodes(3);
-  config.mutable_eval()->set_every_env_steps(40);
-  return config;
+  return testing::TinyLoopConfig(algo, collect_with);
 }
 
 std::string MakeRunDir(const std::string& name) {
