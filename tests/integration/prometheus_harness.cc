@@ -25,18 +25,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "tests/common/http_get.h"
+#include "tests/test_files.h"
 
 namespace gorl::testutil {
 namespace {
 
 constexpr char kLoopback[] = "127.0.0.1";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Starts `argv` with stdout and stderr going to `output_path` and stdin from
 // `stdin_path` (/dev/null when empty). Only async-signal-safe calls between
@@ -173,7 +167,7 @@ absl::StatusOr<std::string> RunPromtool(const std::vector<std::string>& args,
   if (!pid.ok()) return pid.status();
   int wait_status = 0;
   waitpid(*pid, &wait_status, 0);
-  const std::string output = ReadFile(output_path);
+  const std::string output = test_files::ReadFile(output_path);
   std::remove(output_path.c_str());
   const std::string command = absl::StrJoin(argv, " ");
   if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 127) {
@@ -232,7 +226,7 @@ absl::StatusOr<bool> PrometheusHarness::TryLaunch() {
     int wait_status = 0;
     if (waitpid(pid_, &wait_status, WNOHANG) == pid_) {
       pid_ = -1;
-      const std::string log = ReadFile(log_path_);
+      const std::string log = test_files::ReadFile(log_path_);
       if (log.find("address already in use") != std::string::npos) return false;
       return absl::InternalError(absl::StrCat("Prometheus exited at start:\n", LogTail()));
     }
@@ -299,7 +293,7 @@ absl::Status PrometheusHarness::CheckConfig() const {
 }
 
 std::string PrometheusHarness::LogTail() const {
-  const std::string log = ReadFile(log_path_);
+  const std::string log = test_files::ReadFile(log_path_);
   constexpr size_t kTail = 3000;
   return log.size() > kTail ? log.substr(log.size() - kTail) : log;
 }

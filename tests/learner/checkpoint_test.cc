@@ -20,6 +20,7 @@
 #include "learner/training_loop.h"
 #include "tests/learner/fake_roles.h"
 #include "tests/learner/synthetic_rollout.h"
+#include "tests/test_files.h"
 
 namespace gorl::learner {
 namespace {
@@ -223,16 +224,6 @@ v1::TrainConfig LoopConfig(int checkpoint_every) {
   return config;
 }
 
-std::string FreshRunDir(const std::string& name) {
-  const std::string dir =
-      ::testing::TempDir() + "/gorl_ckpt_" + name + "_" + std::to_string(getpid());
-  mkdir(dir.c_str(), 0755);
-  for (const char* file : {"metrics.jsonl", "checkpoint.pb", "checkpoint.pb.tmp"}) {
-    std::remove((dir + "/" + file).c_str());
-  }
-  return dir;
-}
-
 // A learner, fake roles and a loop on `run_dir`.
 struct Session {
   Session(const v1::TrainConfig& config, const std::string& run_dir) {
@@ -257,17 +248,10 @@ struct Session {
   std::function<void(const Progress&)> on_progress;  // called after recording
 };
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 // metrics.jsonl without the wall-clock fields, which differ between runs.
 std::string MetricsWithoutTimes(const std::string& run_dir) {
   static const std::regex kTimes(R"re(, "(wall_seconds|collect_seconds|refine_seconds)": [^,}]*)re");
-  return std::regex_replace(ReadFile(run_dir + "/metrics.jsonl"), kTimes, "");
+  return std::regex_replace(test_files::ReadFile(run_dir + "/metrics.jsonl"), kTimes, "");
 }
 
 int CountLines(const std::string& text, const std::string& needle) {
@@ -280,7 +264,7 @@ int CountLines(const std::string& text, const std::string& needle) {
 }
 
 TEST(TrainingLoopCheckpointTest, WritesCheckpointsPeriodicallyAndAtTheEnd) {
-  const std::string dir = FreshRunDir("periodic");
+  const std::string dir = test_files::MakeTempDir("ckpt_periodic");
   Session session(LoopConfig(/*checkpoint_every=*/2), dir);
   // What is on disk when each iteration reports progress (before that
   // iteration's own checkpoint).
@@ -359,7 +343,7 @@ TEST_P(ResumeTest, ResumedRunEndsLikeTheUninterruptedOne) {
   const Interruption& cut = GetParam();
   const v1::TrainConfig config = LoopConfig(cut.checkpoint_every);
 
-  const std::string whole_dir = FreshRunDir(std::string("whole_") + cut.name);
+  const std::string whole_dir = test_files::MakeTempDir(std::string("ckpt_whole_") + cut.name);
   Session whole(config, whole_dir);
   const auto expected = whole.loop->Run();
   ASSERT_TRUE(expected.ok()) << expected.status();
@@ -367,7 +351,7 @@ TEST_P(ResumeTest, ResumedRunEndsLikeTheUninterruptedOne) {
   ASSERT_EQ(whole.actors.collect_snapshots.size(), 2u);
   ASSERT_EQ(whole.actors.collect_snapshots[1].encoder_version(), 4);
 
-  const std::string dir = FreshRunDir(std::string("cut_") + cut.name);
+  const std::string dir = test_files::MakeTempDir(std::string("ckpt_cut_") + cut.name);
   {
     Session interrupted(config, dir);
     interrupted.actors.fail_gather_call = cut.fail_gather;
@@ -426,14 +410,14 @@ TEST_P(ResumeTest, ResumedRunEndsLikeTheUninterruptedOne) {
 class DamagedCheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = FreshRunDir("damaged");
+    dir_ = test_files::MakeTempDir("ckpt_damaged");
     Session session(LoopConfig(1), dir_);
     session.actors.fail_eval_call = 3;  // stop in stage 1
     ASSERT_FALSE(session.loop->Run().ok());
     auto checkpoint = ReadCheckpoint(CheckpointPath(dir_));
     ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
     good_ = *checkpoint;
-    bytes_ = ReadFile(CheckpointPath(dir_));
+    bytes_ = test_files::ReadFile(CheckpointPath(dir_));
   }
 
   absl::Status ReadBytes(const std::string& bytes) {

@@ -19,6 +19,7 @@
 #include "runtime/in_process.h"
 #include "tests/learner/fake_roles.h"
 #include "tests/learner/synthetic_rollout.h"
+#include "tests/test_files.h"
 
 namespace gorl::learner {
 namespace {
@@ -39,14 +40,6 @@ v1::TrainConfig AblationConfig() {
   return config;
 }
 
-std::string RunDir(const std::string& name) {
-  const std::string dir =
-      ::testing::TempDir() + "/gorl_ablation_" + name + "_" + std::to_string(getpid());
-  mkdir(dir.c_str(), 0755);
-  std::remove((dir + "/metrics.jsonl").c_str());
-  return dir;
-}
-
 struct Outcome {
   DeterministicActors actors{4, kObs, kAction};
   VersionRefiner refiner;
@@ -61,7 +54,7 @@ void Train(const v1::TrainConfig& config, const v1::Decoder& initial_decoder,
   out.learner = std::move(learner).value();
   TrainingLoopOptions options;
   options.config = config;
-  options.run_dir = RunDir(name);
+  options.run_dir = test_files::MakeTempDir("ablation_" + name);
   options.initial_decoder = initial_decoder;
   TrainingLoop loop(options, *out.learner, out.actors, out.refiner);
   const auto summary = loop.Run();
@@ -139,7 +132,7 @@ TEST(StageAblationTest, FrozenDecoderIsNeverRefined) {
       nn::DecoderModel::NewTrainable(v1::DECODER_KIND_FLOW, kObs, kAction, config.decoder(),
                                      normalizer, nn::MakeGenerator(3))
           ->ToProto(/*version=*/7);
-  const std::string path = RunDir("frozen") + "/frozen_decoder.pb";
+  const std::string path = test_files::MakeTempDir("ablation_decoder") + "/frozen_decoder.pb";
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     ASSERT_TRUE(frozen.SerializeToOstream(&out));

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_format.h"
 #include "tests/learner/synthetic_rollout.h"
+#include "tests/test_files.h"
 
 namespace gorl::learner {
 namespace {
@@ -118,17 +119,6 @@ v1::TrainConfig LoopConfig(const std::string& algo, const std::string& collect_w
   return testing::TinyLoopConfig(algo, collect_with);
 }
 
-std::string MakeRunDir(const std::string& name) {
-  const std::string dir =
-      ::testing::TempDir() + "/gorl_loop_" + name + "_" + std::to_string(getpid());
-  mkdir(dir.c_str(), 0755);
-  std::remove((dir + "/metrics.jsonl").c_str());
-  for (int k = 0; k < 4; ++k) {
-    std::remove((dir + "/decoder_stage" + std::to_string(k) + ".pb").c_str());
-  }
-  return dir;
-}
-
 std::vector<std::string> ReadLines(const std::string& path) {
   std::ifstream in(path);
   std::vector<std::string> lines;
@@ -154,7 +144,7 @@ void RunLoop(const v1::TrainConfig& config, const std::string& name, LoopRun& ru
   auto learner = PpoLearner::Create(config, kObs, kAction);
   ASSERT_TRUE(learner.ok()) << learner.status();
   run.learner = std::move(learner).value();
-  run.run_dir = MakeRunDir(name);
+  run.run_dir = test_files::MakeTempDir("loop_" + name);
   TrainingLoopOptions options;
   options.config = config;
   options.run_dir = run.run_dir;

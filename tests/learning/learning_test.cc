@@ -18,15 +18,10 @@
 #include "common/running_normalizer.h"
 #include "envs/task_registry.h"
 #include "runtime/train_in_process.h"
+#include "tests/test_files.h"
 
 namespace gorl {
 namespace {
-
-std::string MakeRunDir(const std::string& name) {
-  std::string dir = absl::StrCat(::testing::TempDir(), "gorl_learning_", name, "_XXXXXX");
-  if (mkdtemp(dir.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << dir;
-  return dir;
-}
 
 v1::TrainConfig Config(const std::string& task, const std::string& algo,
                        const std::vector<std::string>& overrides) {
@@ -48,7 +43,7 @@ runtime::TrainResult TrainOrDie(const v1::TrainConfig& config, const std::string
   EXPECT_TRUE(factory.ok()) << factory.status();
   if (!factory.ok()) return {};
   absl::StatusOr<runtime::TrainResult> result =
-      runtime::TrainInProcess(config, **factory, MakeRunDir(name));
+      runtime::TrainInProcess(config, **factory, test_files::MakeTempDir("learning_" + name));
   EXPECT_TRUE(result.ok()) << result.status();
   if (!result.ok()) return {};
   for (const learner::EvalPoint& point : result->summary.evaluations) {

@@ -22,6 +22,7 @@
 #include "runtime/subprocess.h"
 #include "tests/common/http_get.h"
 #include "tests/runtime/role_processes.h"
+#include "tests/test_files.h"
 
 namespace gorl::runtime {
 namespace {
@@ -29,7 +30,7 @@ namespace {
 using ::testing::HasSubstr;
 using std::chrono::seconds;
 using testing::Join;
-using testing::ReadFile;
+using test_files::ReadFile;
 
 constexpr int64_t kStepsPerIteration = 160;  // testing::TinyRun()
 // ppo.updates_per_batch x ppo.num_minibatches: Adam steps per iteration.
@@ -40,7 +41,7 @@ constexpr int64_t kAdamStepsPerIteration = 2;
 class LearnerRestartTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = testing::MakeRunDir("restart");
+    dir_ = test_files::MakeTempDir("restart");
     run_ = dir_ + "/run";
     address_ = absl::StrCat("127.0.0.1:", testutil::PickFreeLoopbackPort());
     refiner_ = testing::StartGorl({"refiner", "--listen=127.0.0.1:0"}, dir_ + "/refiner.log");

@@ -20,6 +20,7 @@
 #include "runtime/subprocess.h"
 #include "tests/common/http_get.h"
 #include "tests/runtime/role_processes.h"
+#include "tests/test_files.h"
 
 namespace gorl::runtime {
 namespace {
@@ -29,8 +30,8 @@ using std::chrono::seconds;
 using testing::AwaitListening;
 using testing::Exists;
 using testing::Join;
-using testing::MakeRunDir;
-using testing::ReadFile;
+
+using test_files::ReadFile;
 using testing::WaitReadingProgress;
 
 const std::vector<std::string>& kTiny = testing::TinyRun();
@@ -42,7 +43,7 @@ std::unique_ptr<Child> Start(const std::vector<std::string>& args, const std::st
 // (a) `gorl train` starts 1 learner, 1 refiner and 2 actors and runs a whole
 // GoRL stage cycle: train -> collect -> refine -> new decoder -> train.
 TEST(MultiProcessTest, LauncherRunsAFullStageCycleWithTwoActors) {
-  const std::string dir = MakeRunDir("cycle");
+  const std::string dir = test_files::MakeTempDir("cycle");
   std::unique_ptr<Child> train = Start(
       Join({"train", "--actors=2", "--run_dir=" + dir + "/run", "total_env_steps=3200"}, kTiny),
       dir + "/launcher.log");
@@ -77,7 +78,7 @@ TEST(MultiProcessTest, LauncherRunsAFullStageCycleWithTwoActors) {
 // (b) One of two actors is SIGKILLed mid-run; the learner notices, gives its
 // work to the other, and the run finishes.
 TEST(MultiProcessTest, TrainingSurvivesAnActorKilledMidRun) {
-  const std::string dir = MakeRunDir("kill");
+  const std::string dir = test_files::MakeTempDir("kill");
   std::unique_ptr<Child> refiner = Start({"refiner", "--listen=127.0.0.1:0"}, dir + "/refiner.log");
   ASSERT_NE(refiner, nullptr);
   const std::string refiner_address = AwaitListening(*refiner);
@@ -121,7 +122,7 @@ TEST(MultiProcessTest, TrainingSurvivesAnActorKilledMidRun) {
 // An actor outlives a learner that crashes, and joins the learner that
 // replaces it on the same address.
 TEST(MultiProcessTest, ActorRejoinsARestartedLearner) {
-  const std::string dir = MakeRunDir("rejoin");
+  const std::string dir = test_files::MakeTempDir("rejoin");
   const std::string address = absl::StrCat("127.0.0.1:", testutil::PickFreeLoopbackPort());
   std::unique_ptr<Child> refiner = Start({"refiner", "--listen=127.0.0.1:0"}, dir + "/refiner.log");
   ASSERT_NE(refiner, nullptr);
@@ -160,7 +161,7 @@ TEST(MultiProcessTest, ActorRejoinsARestartedLearner) {
 // (c) The learner refuses a Join whose sizes or task differ from its own,
 // naming both sides' values.
 TEST(MultiProcessTest, JoinWithWrongSizesIsRefused) {
-  const std::string dir = MakeRunDir("join");
+  const std::string dir = test_files::MakeTempDir("join");
   std::unique_ptr<Child> learner =
       Start(Join({"learner", "--listen=127.0.0.1:0", "--refiner=127.0.0.1:1",
                   "--run_dir=" + dir + "/run", "--progress_json", "total_env_steps=3200"},

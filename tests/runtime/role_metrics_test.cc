@@ -26,13 +26,14 @@
 #include "tests/common/http_get.h"
 #include "tests/integration/prometheus_harness.h"
 #include "tests/runtime/role_processes.h"
+#include "tests/test_files.h"
 
 namespace gorl::runtime {
 namespace {
 
 using std::chrono::seconds;
 using testing::Join;
-using testing::ReadFile;
+using test_files::ReadFile;
 using testutil::PrometheusHarness;
 using testutil::PromSample;
 
@@ -89,7 +90,7 @@ std::optional<double> RoleValue(const std::vector<PromSample>& samples, const st
 }
 
 TEST(PrometheusRolesTest, ScrapesTheRealLearnerRefinerAndActor) {
-  const std::string dir = testing::MakeRunDir("metrics");
+  const std::string dir = test_files::MakeTempDir("metrics");
   // Three distinct ports (the kernel may hand out a released one again).
   std::set<int> ports;
   while (ports.size() < 3) ports.insert(testutil::PickFreeLoopbackPort());

@@ -38,19 +38,6 @@ std::vector<std::string> Join(std::vector<std::string> a, const std::vector<std:
   return a;
 }
 
-std::string MakeRunDir(const std::string& name) {
-  std::string dir = absl::StrCat(::testing::TempDir(), "gorl_runtime_", name, "_XXXXXX");
-  if (mkdtemp(dir.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << dir;
-  return dir;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 bool Exists(const std::string& path) { return std::ifstream(path).good(); }
 
 std::unique_ptr<Child> StartGorl(const std::vector<std::string>& args, const std::string& log) {

@@ -21,9 +21,6 @@ const std::vector<std::string>& TinyRun();
 
 std::vector<std::string> Join(std::vector<std::string> a, const std::vector<std::string>& b);
 
-// A fresh directory under the test temp dir.
-std::string MakeRunDir(const std::string& name);
-std::string ReadFile(const std::string& path);
 bool Exists(const std::string& path);
 
 // Starts `gorl <args...>` with stdout captured and stderr appended to `log`
