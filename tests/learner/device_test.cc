@@ -26,6 +26,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::SampleRollout;
+using testing::Synthetic;
 using testing::SyntheticOptions;
 
 constexpr int kObs = 3;
@@ -39,18 +40,6 @@ v1::TrainConfig Config(const std::string& device, const std::string& algo = "gor
   config.set_device(device);
   config.mutable_ppo()->set_learning_rate(1e-3);
   return config;
-}
-
-SyntheticOptions Synthetic(uint64_t seed) {
-  SyntheticOptions options;
-  options.num_envs = 8;
-  options.unroll_length = 5;
-  options.seed = seed;
-  options.truncate_every = 3;
-  options.obs_offset = 2.0;
-  options.obs_scale = 3.0;
-  options.reward = [](const float* z) { return z[0] - 0.5f * z[1] * z[1]; };
-  return options;
 }
 
 // Largest |a - b| over every value of two bundles of the same layout.

@@ -16,6 +16,7 @@ namespace gorl::learner {
 namespace {
 
 using testing::SampleRollout;
+using testing::Synthetic;
 using testing::SyntheticOptions;
 
 constexpr int kObs = 3;
@@ -34,19 +35,6 @@ std::unique_ptr<PpoLearner> MakeLearner(const v1::TrainConfig& config, int obs =
   auto learner = PpoLearner::Create(config, obs, latent);
   EXPECT_TRUE(learner.ok()) << learner.status();
   return std::move(learner).value();
-}
-
-SyntheticOptions Synthetic(uint64_t seed) {
-  SyntheticOptions options;
-  options.num_envs = 8;
-  options.unroll_length = 5;
-  options.seed = seed;
-  options.truncate_every = 3;
-  options.obs_offset = 2.0;
-  options.obs_scale = 3.0;
-  // Rewards that depend on the latent, so the policy gradient is non-zero.
-  options.reward = [](const float* z) { return z[0] - 0.5f * z[1] * z[1]; };
-  return options;
 }
 
 std::string EncoderBytes(const v1::PolicySnapshot& snapshot) {

@@ -86,6 +86,20 @@ struct SyntheticOptions {
   double obs_scale = 1.0;
 };
 
+// 8 envs x 5 steps, a truncation every 3 steps, observations N(2, 3^2), and
+// rewards that depend on the latent so the policy gradient is non-zero.
+inline SyntheticOptions Synthetic(uint64_t seed) {
+  SyntheticOptions options;
+  options.num_envs = 8;
+  options.unroll_length = 5;
+  options.seed = seed;
+  options.truncate_every = 3;
+  options.obs_offset = 2.0;
+  options.obs_scale = 3.0;
+  options.reward = [](const float* z) { return z[0] - 0.5f * z[1] * z[1]; };
+  return options;
+}
+
 // Samples z ~ encoder(normalised obs) like the actor does and records its
 // log N(z; mu, sigma). Aborts the test binary on a malformed snapshot.
 inline v1::Rollout SampleRollout(const v1::PolicySnapshot& snapshot,
