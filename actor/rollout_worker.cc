@@ -9,16 +9,15 @@
 #include "absl/strings/str_cat.h"
 #include "common/nn/decoder.h"
 #include "common/nn/latent_policy.h"
+#include "common/message_checks.h"
 #include "common/random.h"
+#include "common/seed_streams.h"
 #include "common/running_normalizer.h"
 #include "common/status_macros.h"
 #include "envs/vector_env.h"
 
 namespace gorl::actor {
 namespace {
-
-// Seed streams of the worker's own random numbers (envs use 0..N-1).
-constexpr uint64_t kLatentNoiseStream = 1u << 30;
 
 // The installed policy: encoder, its normaliser, decoder, and the noise
 // generator for z.
@@ -59,14 +58,11 @@ void Act(const Policy& policy, const float* obs_raw, int n, int obs_size, bool d
   out.actions.assign(action.data_ptr<float>(), action.data_ptr<float>() + action.numel());
 }
 
-absl::Status CheckFinite(const std::vector<float>& values, const char* what) {
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values[i])) {
-      return absl::InternalError(
-          absl::StrCat("policy produced a non-finite ", what, " at index ", i));
-    }
-  }
-  return absl::OkStatus();
+// A non-finite output is the policy's fault, not the caller's: Internal.
+absl::Status CheckPolicyOutput(const std::vector<float>& values, const char* what) {
+  const absl::Status finite = CheckFinite(values, what);
+  if (finite.ok()) return finite;
+  return absl::InternalError(absl::StrCat("policy produced ", finite.message()));
 }
 
 }  // namespace
@@ -161,7 +157,7 @@ absl::StatusOr<v1::Rollout> RolloutWorker::Unroll(int length) {
   ActOutput out;
   for (int t = 0; t < length; ++t) {
     Act(*impl_->policy, env.obs(), n, obs_size, /*deterministic=*/false, impl_->gen, out);
-    GORL_RETURN_IF_ERROR(CheckFinite(out.actions, "action"));
+    GORL_RETURN_IF_ERROR(CheckPolicyOutput(out.actions, "action"));
     GORL_RETURN_IF_ERROR(env.Step(out.actions.data()));
     rollout.mutable_latents()->Add(out.latents.begin(), out.latents.end());
     rollout.mutable_log_probs()->Add(out.log_probs.begin(), out.log_probs.end());
@@ -196,7 +192,7 @@ absl::StatusOr<v1::RefinementData> RolloutWorker::Collect(int64_t pairs, int num
   while (collected < pairs) {
     const int take = static_cast<int>(std::min<int64_t>(num_envs, pairs - collected));
     Act(*impl_->policy, env->obs(), num_envs, obs_size, /*deterministic=*/false, gen, out);
-    GORL_RETURN_IF_ERROR(CheckFinite(out.pre_tanh, "pre-tanh action"));
+    GORL_RETURN_IF_ERROR(CheckPolicyOutput(out.pre_tanh, "pre-tanh action"));
     data.mutable_observations()->Add(env->obs(), env->obs() + take * obs_size);
     data.mutable_actions()->Add(out.pre_tanh.begin(), out.pre_tanh.begin() + take * act);
     data.mutable_latents()->Add(out.latents.begin(), out.latents.begin() + take * act);
@@ -220,7 +216,7 @@ absl::StatusOr<v1::EvalReport> RolloutWorker::Evaluate(int episodes, bool determ
   ActOutput out;
   while (remaining > 0) {
     Act(*impl_->policy, env->obs(), episodes, env->obs_size(), deterministic, gen, out);
-    GORL_RETURN_IF_ERROR(CheckFinite(out.actions, "action"));
+    GORL_RETURN_IF_ERROR(CheckPolicyOutput(out.actions, "action"));
     GORL_RETURN_IF_ERROR(env->Step(out.actions.data()));
     // Only each env's first episode counts; envs that finished keep running
     // (cheaper than masking) but are ignored.

@@ -14,7 +14,7 @@
 #include "common/config.h"
 #include "common/metrics_log.h"
 #include "common/status_macros.h"
-#include "runtime/json_line.h"
+#include "common/json_line.h"
 
 namespace gorl::bench {
 namespace {
@@ -82,12 +82,12 @@ absl::StatusOr<IterationTiming> ReadIterationTiming(const std::string& metrics_p
   double steady_seconds = 0.0;
   std::string line;
   while (std::getline(in, line)) {
-    const std::optional<std::string> event = runtime::JsonField(line, "event");
-    const double wall = runtime::JsonNumber(line, "wall_seconds");
+    const std::optional<std::string> event = JsonField(line, "event");
+    const double wall = JsonNumber(line, "wall_seconds");
     if (!event.has_value() || !std::isfinite(wall)) continue;
     const bool update = *event == "update";
     if (update) {
-      const auto steps = static_cast<int64_t>(runtime::JsonNumber(line, "env_steps"));
+      const auto steps = static_cast<int64_t>(JsonNumber(line, "env_steps"));
       if (timing.iterations == 0) {
         timing.first_iteration_seconds = wall;
       } else if (previous_was_update) {
@@ -189,7 +189,7 @@ std::string FormatTrainBenchJson(const TrainBenchResult& result, const v1::Train
       JsonRow()
           .Add("event", "summary")
           .Add("task", config.task())
-          .Add("algo", config.algo())
+          .Add("algo", EnumUserName(config.algo()))
           .Add("env_steps_per_iteration", EnvStepsPerIteration(config))
           .Add("actors", actors)
           .Add("rounds", static_cast<int>(result.runs.size() / 2))

@@ -92,7 +92,7 @@ constexpr int kBenchEvalEpisodes = 4;
 // no refinement runs unless asked) cut to --iterations, then `overrides`.
 absl::StatusOr<v1::TrainConfig> TrainBenchConfig(const std::vector<std::string>& overrides) {
   GORL_ASSIGN_OR_RETURN(v1::TrainConfig config, BuildConfig({}));
-  if (absl::GetFlag(FLAGS_algo).empty()) config.set_algo("ppo");
+  if (absl::GetFlag(FLAGS_algo).empty()) config.set_algo(v1::ALGO_PPO);
   config = bench::BenchTrainConfig(config, absl::GetFlag(FLAGS_iterations), kBenchEvalEpisodes);
   for (const std::string& assignment : overrides) {
     GORL_RETURN_IF_ERROR(ApplyOverride(assignment, config));
@@ -150,7 +150,7 @@ absl::Status RunTrainBench(const std::vector<std::string>& overrides) {
   std::fprintf(stderr,
                "[gorl] bench train: %s, %s, %d iteration(s) of %lld env steps, gRPC with %d "
                "actor(s), %d round(s); runs in %s\n",
-               config.task().c_str(), config.algo().c_str(), absl::GetFlag(FLAGS_iterations),
+               config.task().c_str(), EnumUserName(config.algo()).c_str(), absl::GetFlag(FLAGS_iterations),
                static_cast<long long>(EnvStepsPerIteration(config)), actors, options.rounds,
                work_dir.c_str());
   options.on_run = [](const bench::TrainRunTiming& run) {

@@ -23,7 +23,7 @@
 #include "cli/commands.h"
 #include "cli/train_support.h"
 #include "learner/training_loop.h"
-#include "runtime/json_line.h"
+#include "common/json_line.h"
 #include "runtime/shutdown_signals.h"
 #include "runtime/subprocess.h"
 
@@ -126,8 +126,8 @@ absl::StatusOr<std::string> Launcher::AwaitListening(Role& role) {
     if (runtime::ShutdownSignalReceived() != 0) return absl::CancelledError("interrupted");
     std::optional<std::string> line = role.child->ReadLine(std::chrono::milliseconds(200));
     if (line.has_value()) {
-      if (runtime::JsonField(*line, "event") == "listening") {
-        return runtime::JsonField(*line, "address").value_or("");
+      if (JsonField(*line, "event") == "listening") {
+        return JsonField(*line, "address").value_or("");
       }
       continue;
     }
@@ -166,15 +166,15 @@ void Launcher::Supervise(Role& role) {
 }
 
 void Launcher::HandleLearnerLine(const std::string& line) {
-  if (options_.quiet || runtime::JsonField(line, "event") != "progress") return;
+  if (options_.quiet || JsonField(line, "event") != "progress") return;
   learner::Progress p;
-  p.env_steps = static_cast<int64_t>(runtime::JsonNumber(line, "env_steps"));
-  p.total_env_steps = static_cast<int64_t>(runtime::JsonNumber(line, "total_env_steps"));
-  p.stage = static_cast<int>(runtime::JsonNumber(line, "stage"));
-  p.num_stages = static_cast<int>(runtime::JsonNumber(line, "num_stages"));
-  p.steps_per_second = runtime::JsonNumber(line, "steps_per_second");
-  p.elapsed_seconds = runtime::JsonNumber(line, "elapsed_seconds");
-  p.last_eval_return = runtime::JsonNumber(line, "last_eval_return");
+  p.env_steps = static_cast<int64_t>(JsonNumber(line, "env_steps"));
+  p.total_env_steps = static_cast<int64_t>(JsonNumber(line, "total_env_steps"));
+  p.stage = static_cast<int>(JsonNumber(line, "stage"));
+  p.num_stages = static_cast<int>(JsonNumber(line, "num_stages"));
+  p.steps_per_second = JsonNumber(line, "steps_per_second");
+  p.elapsed_seconds = JsonNumber(line, "elapsed_seconds");
+  p.last_eval_return = JsonNumber(line, "last_eval_return");
   PrintProgress(p);
   progress_shown_ = true;
 }

@@ -86,7 +86,7 @@ absl::Status RunLearner(const std::vector<std::string>& args) {
   const envs::TaskSpec& spec = factory->spec();
   std::unique_ptr<RoleMetrics> metrics = MakeRoleMetrics("learner", "");
 
-  runtime::ActorGroupOptions group_options;
+  runtime::ActorFleetOptions group_options;
   group_options.task = spec.name;
   group_options.obs_size = spec.obs_size;
   group_options.action_size = spec.action_size;
@@ -98,11 +98,12 @@ absl::Status RunLearner(const std::vector<std::string>& args) {
   group_options.max_policy_lag = absl::GetFlag(FLAGS_max_policy_lag);
   group_options.work_shares = absl::GetFlag(FLAGS_work_shares);
   group_options.share_timeout = std::chrono::seconds(absl::GetFlag(FLAGS_share_timeout_s));
-  runtime::GrpcActorGroup actors(group_options, *metrics);
+  runtime::ActorFleet actors(group_options, *metrics);
+  runtime::LearnerService service(actors, *metrics);
   std::string address;
   GORL_ASSIGN_OR_RETURN(
       std::unique_ptr<grpc::Server> server,
-      runtime::StartServer(ListenAddress(kDefaultListen), {actors.service()}, &address));
+      runtime::StartServer(ListenAddress(kDefaultListen), {&service}, &address));
   AnnounceListening("learner", address);
 
   runtime::RefinerClientOptions refiner_options;
@@ -111,7 +112,7 @@ absl::Status RunLearner(const std::vector<std::string>& args) {
   runtime::GrpcRefinerClient refiner(refiner_options, *metrics);
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<learner::PpoLearner> ppo,
                         learner::PpoLearner::Create(config, spec.obs_size, spec.action_size));
-  LOG(INFO) << "learner for " << spec.name << " (" << config.algo() << ") on " << address
+  LOG(INFO) << "learner for " << spec.name << " (" << EnumUserName(config.algo()) << ") on " << address
             << ", refiner at " << refiner_options.address << ", run directory " << run_dir;
   runtime::OnShutdownSignal([&](int) {
     actors.Shutdown();

@@ -40,7 +40,9 @@ absl::StatusOr<v1::TrainConfig> BuildConfig(const std::vector<std::string>& over
   GORL_ASSIGN_OR_RETURN(v1::TrainConfig config,
                         LoadPreset(file.empty() ? absl::GetFlag(FLAGS_preset) : file));
   if (!absl::GetFlag(FLAGS_task).empty()) config.set_task(absl::GetFlag(FLAGS_task));
-  if (!absl::GetFlag(FLAGS_algo).empty()) config.set_algo(absl::GetFlag(FLAGS_algo));
+  if (!absl::GetFlag(FLAGS_algo).empty()) {
+    GORL_RETURN_IF_ERROR(ApplyOverride("algo=" + absl::GetFlag(FLAGS_algo), config));
+  }
   if (absl::GetFlag(FLAGS_seed) >= 0) config.set_seed(absl::GetFlag(FLAGS_seed));
   for (const std::string& assignment : overrides) {
     GORL_RETURN_IF_ERROR(ApplyOverride(assignment, config));
@@ -69,7 +71,7 @@ std::string RunDirFor(const v1::TrainConfig& config) {
   char stamp[32];
   const std::time_t now = std::time(nullptr);
   std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::localtime(&now));
-  return absl::StrCat("runs/", config.task(), "-", config.algo(), "-s", config.seed(), "-", stamp);
+  return absl::StrCat("runs/", config.task(), "-", EnumUserName(config.algo()), "-s", config.seed(), "-", stamp);
 }
 
 absl::Status PrepareRunDir(const v1::TrainConfig& config, const std::string& run_dir) {
@@ -98,7 +100,7 @@ JsonRow FinalResult(const v1::TrainConfig& config, const learner::TrainingSummar
   const learner::EvalPoint& final_eval = summary.final_evaluation;
   JsonRow result;
   result.Add("task", config.task())
-      .Add("algo", config.algo())
+      .Add("algo", EnumUserName(config.algo()))
       .Add("seed", static_cast<int64_t>(config.seed()))
       .Add("env_steps", summary.env_steps)
       .Add("collect_env_steps", summary.collect_env_steps)

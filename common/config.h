@@ -5,17 +5,60 @@
 // "path.to.field=value" strings applied through protobuf reflection, so every
 // field is overridable without a flag per hyper-parameter; repeated fields
 // take comma-separated values ("encoder.hidden=64,64").
+//
+// Enum fields (algo, stages.collect_with, refine.inputs, device) take the
+// names users type: the value's name without the enum's prefix, lower case,
+// '-' for '_' (ALGO_GORL_FM is "gorl-fm", COLLECT_WITH_BEST is "best"), in
+// overrides (algo=gorl-fm) and in config files (algo: "gorl-fm"), besides
+// protobuf's own form (algo: ALGO_GORL_FM). An unknown name lists the valid
+// ones.
+//
+// Every rule about what a valid configuration is lives in this file's
+// Validate* functions; the learner and the refiner call them rather than
+// repeating any check.
 #ifndef GORL_COMMON_CONFIG_H_
 #define GORL_COMMON_CONFIG_H_
 
 #include <string>
 #include <vector>
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/generated_enum_reflection.h>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "gorl/v1/config.pb.h"
 
 namespace gorl {
+
+// The user-facing name of an enum value ("gorl-fm" for ALGO_GORL_FM).
+std::string EnumUserName(const google::protobuf::EnumValueDescriptor& value);
+
+// The value of `type` named `name` (a user name or the full value name);
+// InvalidArgument listing the valid user names otherwise. The zero
+// "..._UNSPECIFIED" value is never valid.
+absl::StatusOr<const google::protobuf::EnumValueDescriptor*> ParseEnumUserName(
+    const google::protobuf::EnumDescriptor& type, absl::string_view name);
+
+template <typename Enum>
+std::string EnumUserName(Enum value) {
+  const google::protobuf::EnumValueDescriptor* descriptor =
+      google::protobuf::GetEnumDescriptor<Enum>()->FindValueByNumber(value);
+  return descriptor == nullptr ? std::to_string(static_cast<int>(value))
+                               : EnumUserName(*descriptor);
+}
+
+template <typename Enum>
+absl::StatusOr<Enum> ParseEnum(absl::string_view name) {
+  absl::StatusOr<const google::protobuf::EnumValueDescriptor*> value =
+      ParseEnumUserName(*google::protobuf::GetEnumDescriptor<Enum>(), name);
+  if (!value.ok()) return value.status();
+  return static_cast<Enum>((*value)->number());
+}
+
+// Whether `algo` trains a generative decoder (every algorithm but PPO).
+inline bool HasDecoder(v1::Algo algo) { return algo != v1::ALGO_PPO; }
 
 // Names of the built-in presets ("local", "paper", "reference").
 std::vector<std::string> PresetNames();
@@ -30,8 +73,17 @@ absl::StatusOr<v1::TrainConfig> ParseConfig(const std::string& text, const std::
 // Applies one "path.to.field=value" override.
 absl::Status ApplyOverride(const std::string& assignment, v1::TrainConfig& config);
 
-// Checks ranges and consistency; the message names the offending field.
+// Checks ranges and consistency of a whole run; the message names the
+// offending field and its value.
 absl::Status ValidateConfig(const v1::TrainConfig& config);
+
+// The parts of ValidateConfig that one role relies on, for roles that get
+// only part of a run's config: the learner's (algo, ppo, first_stage,
+// encoder, learner_threads, device) and the refiner's (decoder, and what of
+// refine trains it: batch, learning rate, epochs, samples, validation
+// split, patience, inputs).
+absl::Status ValidateLearnerConfig(const v1::TrainConfig& config);
+absl::Status ValidateRefineConfig(const v1::DecoderConfig& decoder, const v1::RefineConfig& refine);
 
 // Text format, as written into a run directory.
 std::string ConfigToText(const v1::TrainConfig& config);

@@ -32,6 +32,9 @@ class RoleMetrics {
   static std::unique_ptr<RoleMetrics> Unserved(const std::string& role,
                                                const std::string& instance);
   ~RoleMetrics();
+  // Owns the exporter's HTTP server threads and socket.
+  RoleMetrics(const RoleMetrics&) = delete;
+  RoleMetrics& operator=(const RoleMetrics&) = delete;
 
   // --- counters (monotonic) ---
   void AddEnvSteps(double steps);            // gorl_env_steps_total

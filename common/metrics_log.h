@@ -31,6 +31,9 @@ class MetricsLog {
  public:
   static absl::StatusOr<std::unique_ptr<MetricsLog>> Open(const std::string& path);
   ~MetricsLog();
+  // Owns its file: a copy would close it twice.
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
   void Write(const JsonRow& row);
 
  private:

@@ -25,11 +25,11 @@ WorkerPool::WorkerPool(int num_threads) : num_threads_(num_threads < 1 ? 1 : num
 
 WorkerPool::~WorkerPool() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mu_);
     stop_.store(true);
     generation_.fetch_add(1);
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   for (std::thread& thread : threads_) thread.join();
 }
 
@@ -41,17 +41,17 @@ void WorkerPool::Run(const std::function<void(int)>& fn) {
   job_ = &fn;
   pending_.store(num_threads_ - 1, std::memory_order_relaxed);
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mu_);
     generation_.fetch_add(1, std::memory_order_release);
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   fn(0);
   for (int i = 0; i < kSpinIterations && pending_.load(std::memory_order_acquire) != 0; ++i) {
     CpuRelax();
   }
   if (pending_.load(std::memory_order_acquire) != 0) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+    absl::MutexLock lock(&mu_);
+    while (pending_.load(std::memory_order_acquire) != 0) done_.Wait(&mu_);
   }
   job_ = nullptr;
 }
@@ -65,16 +65,16 @@ void WorkerPool::WorkerLoop(int shard) {
       current = generation_.load(std::memory_order_acquire);
     }
     if (current == seen) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      absl::MutexLock lock(&mu_);
+      while (generation_.load(std::memory_order_acquire) == seen) wake_.Wait(&mu_);
       current = generation_.load(std::memory_order_acquire);
     }
     seen = current;
     if (stop_.load()) return;
     (*job_)(shard);
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      done_.notify_one();
+      absl::MutexLock lock(&mu_);
+      done_.Signal();
     }
   }
 }

@@ -8,11 +8,11 @@
 #define GORL_COMMON_WORKER_POOL_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "absl/synchronization/mutex.h"
 
 namespace gorl {
 
@@ -35,13 +35,19 @@ class WorkerPool {
 
   const int num_threads_;
   std::vector<std::thread> threads_;
+  // The data workers read travels through atomics, not a lock: job_ is
+  // published by the release-increment of generation_ and read after its
+  // acquire-load, so spinning workers never touch a mutex.
   const std::function<void(int)>* job_ = nullptr;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable done_;
+  // Guards no data: it orders a thread going to sleep on wake_ / done_
+  // against the change of generation_ / pending_ it waits for, so that no
+  // wake-up is lost between the check and the wait.
+  absl::Mutex mu_;
+  absl::CondVar wake_;
+  absl::CondVar done_;
 };
 
 }  // namespace gorl

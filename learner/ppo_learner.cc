@@ -20,20 +20,16 @@
 #include "common/nn/latent_policy.h"
 #include "common/nn/mlp.h"
 #include "common/nn/tensor_codec.h"
+#include "common/config.h"
+#include "common/message_checks.h"
 #include "common/random.h"
+#include "common/seed_streams.h"
 #include "common/running_normalizer.h"
 #include "common/status_macros.h"
 #include "learner/ppo_math.h"
 
 namespace gorl::learner {
 namespace {
-
-// Seed streams of the learner's own random numbers, derived from the run
-// seed (distinct from the training loop's and the runtime's streams).
-constexpr uint64_t kEncoderInitStream = 701;
-constexpr uint64_t kCriticInitStream = 702;
-constexpr uint64_t kShuffleStream = 703;
-constexpr uint64_t kEntropyStream = 704;
 
 // The PPO settings that differ between stage 0 and later stages.
 struct StageSettings {
@@ -58,23 +54,6 @@ std::unique_ptr<torch::optim::Adam> MakeAdam(std::vector<torch::Tensor> params, 
   return std::make_unique<torch::optim::Adam>(
       std::move(params),
       torch::optim::AdamOptions(lr).betas(std::make_tuple(0.9, 0.999)).eps(1e-8));
-}
-
-absl::Status CheckSize(int64_t actual, int64_t expected, const char* field, size_t index) {
-  if (actual == expected) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("rollout ", index, ": ", field, " has ", actual,
-                                                 " values, expected ", expected));
-}
-
-template <typename Values>
-absl::Status CheckFinite(const Values& values, const char* field, size_t index) {
-  for (int i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values.Get(i))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("rollout ", index, ": non-finite ", field, " at index ", i));
-    }
-  }
-  return absl::OkStatus();
 }
 
 // A [rows..., cols] float tensor viewing a packed repeated field (no copy;
@@ -114,12 +93,8 @@ absl::StatusOr<torch::Tensor> TensorLike(const v1::Tensor& tensor, const torch::
         absl::StrJoin(tensor.shape(), ", "), "], the learner's parameter has shape [",
         absl::StrJoin(like.sizes().begin(), like.sizes().end(), ", "), "]"));
   }
-  for (int i = 0; i < tensor.values_size(); ++i) {
-    if (!std::isfinite(tensor.values(i))) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": tensor '", tensor.name(),
-                                                     "' has a non-finite value at index ", i));
-    }
-  }
+  GORL_RETURN_IF_ERROR(CheckFinite(tensor.values(), absl::StrCat(field, ": tensor '",
+                                                                 tensor.name(), "'")));
   return torch::from_blob(const_cast<float*>(tensor.values().data()), like.sizes(),
                           torch::kFloat32)
       .to(like.options(), /*non_blocking=*/false, /*copy=*/true);
@@ -301,20 +276,14 @@ absl::Status PpoLearner::Impl::Validate(const std::vector<v1::Rollout>& rollouts
   int64_t envs = 0;
   for (size_t i = 0; i < rollouts.size(); ++i) {
     const v1::Rollout& r = rollouts[i];
-    if (r.num_envs() <= 0 || r.unroll_length() <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat("rollout ", i, ": num_envs ", r.num_envs(),
-                                                     " and unroll_length ", r.unroll_length(),
-                                                     " must be positive"));
+    const absl::Status valid = CheckRollout(r, {obs_size, latent_size}, r.num_envs());
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("rollout ", i, ": ", valid.message()));
     }
     if (r.unroll_length() != steps) {
       return absl::InvalidArgumentError(absl::StrCat("rollout ", i, ": unroll_length ",
                                                      r.unroll_length(), ", rollout 0 has ",
                                                      steps));
-    }
-    if (r.obs_size() != obs_size || r.latent_size() != latent_size) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "rollout ", i, ": obs ", r.obs_size(), " / latent ", r.latent_size(),
-          ", the learner has obs ", obs_size, " / latent ", latent_size));
     }
     // On-policy: the ratio's denominator must come from the encoder being
     // trained. A stale rollout (older version, e.g. from before a
@@ -324,18 +293,6 @@ absl::Status PpoLearner::Impl::Validate(const std::vector<v1::Rollout>& rollouts
           absl::StrCat("rollout ", i, ": collected with encoder version ", r.encoder_version(),
                        ", the learner is at version ", encoder_version));
     }
-    const int64_t tn = int64_t{steps} * r.num_envs();
-    GORL_RETURN_IF_ERROR(
-        CheckSize(r.observations_size(), (tn + r.num_envs()) * obs_size, "observations", i));
-    GORL_RETURN_IF_ERROR(CheckSize(r.latents_size(), tn * latent_size, "latents", i));
-    GORL_RETURN_IF_ERROR(CheckSize(r.log_probs_size(), tn, "log_probs", i));
-    GORL_RETURN_IF_ERROR(CheckSize(r.rewards_size(), tn, "rewards", i));
-    GORL_RETURN_IF_ERROR(CheckSize(r.terminated_size(), tn, "terminated", i));
-    GORL_RETURN_IF_ERROR(CheckSize(r.truncated_size(), tn, "truncated", i));
-    GORL_RETURN_IF_ERROR(CheckFinite(r.observations(), "observation", i));
-    GORL_RETURN_IF_ERROR(CheckFinite(r.latents(), "latent", i));
-    GORL_RETURN_IF_ERROR(CheckFinite(r.log_probs(), "log_prob", i));
-    GORL_RETURN_IF_ERROR(CheckFinite(r.rewards(), "reward", i));
     envs += r.num_envs();
   }
   if (envs < config.ppo().num_minibatches()) {
@@ -402,25 +359,9 @@ absl::StatusOr<std::unique_ptr<PpoLearner::Impl>> PpoLearner::Impl::Create(
                                                    " and latent size ", latent_size,
                                                    " must be positive"));
   }
+  GORL_RETURN_IF_ERROR(ValidateLearnerConfig(config));
   const v1::EncoderConfig& enc = config.encoder();
-  if (enc.hidden().empty() || enc.critic_hidden().empty()) {
-    return absl::InvalidArgumentError(
-        "PPO learner: encoder.hidden and encoder.critic_hidden need at least one layer");
-  }
-  if (!(enc.min_std() > 0 && enc.max_std() > enc.min_std())) {
-    return absl::InvalidArgumentError(absl::StrCat("PPO learner: need 0 < encoder.min_std (",
-                                                   enc.min_std(), ") < encoder.max_std (",
-                                                   enc.max_std(), ")"));
-  }
   const v1::PpoConfig& ppo = config.ppo();
-  if (!(ppo.learning_rate() > 0) || ppo.num_minibatches() <= 0 ||
-      ppo.updates_per_batch() <= 0 || !(ppo.clip_epsilon() > 0) ||
-      !(ppo.reward_scaling() > 0) || !(ppo.discount() > 0 && ppo.discount() <= 1) ||
-      !(ppo.gae_lambda() >= 0 && ppo.gae_lambda() <= 1)) {
-    return absl::InvalidArgumentError(
-        "PPO learner: ppo.learning_rate, num_minibatches, updates_per_batch, clip_epsilon and "
-        "reward_scaling must be > 0, discount in (0, 1], gae_lambda in [0, 1]");
-  }
   GORL_ASSIGN_OR_RETURN(const torch::Device device, nn::ResolveDevice(config.device()));
   if (config.learner_threads() > 0) torch::set_num_threads(config.learner_threads());
 
@@ -429,7 +370,7 @@ absl::StatusOr<std::unique_ptr<PpoLearner::Impl>> PpoLearner::Impl::Create(
   impl->config = config;
   impl->obs_size = obs_size;
   impl->latent_size = latent_size;
-  impl->tanh_entropy = config.algo() == "ppo";
+  impl->tanh_entropy = config.algo() == v1::ALGO_PPO;
   nn::LatentPolicyOptions options;
   options.obs_size = obs_size;
   options.latent_size = latent_size;
@@ -437,21 +378,21 @@ absl::StatusOr<std::unique_ptr<PpoLearner::Impl>> PpoLearner::Impl::Create(
   options.min_std = enc.min_std();
   options.max_std = enc.max_std();
   impl->encoder = std::make_unique<nn::LatentPolicy>(
-      options, nn::MakeGenerator(DeriveSeed(config.seed(), kEncoderInitStream)));
+      options, nn::MakeGenerator(SeedFor(config.seed(), SeedStream::kEncoderInit)));
   nn::MlpOptions critic;
   critic.input_size = obs_size;
   critic.hidden.assign(enc.critic_hidden().begin(), enc.critic_hidden().end());
   critic.output_size = 1;
   impl->critic =
-      nn::Mlp(critic, nn::MakeGenerator(DeriveSeed(config.seed(), kCriticInitStream)));
+      nn::Mlp(critic, nn::MakeGenerator(SeedFor(config.seed(), SeedStream::kCriticInit)));
   // Initialised on the CPU above (the same weights on every device), then moved.
   impl->encoder->net()->to(device);
   impl->critic->to(device);
   impl->encoder_adam = MakeAdam(impl->EncoderParams(), ppo.learning_rate());
   impl->critic_adam = MakeAdam(impl->critic->parameters(), ppo.learning_rate());
   impl->normalizer = RunningNormalizer(obs_size);
-  impl->shuffle_seed = DeriveSeed(config.seed(), kShuffleStream);
-  impl->entropy_seed = DeriveSeed(config.seed(), kEntropyStream);
+  impl->shuffle_seed = SeedFor(config.seed(), SeedStream::kShuffle);
+  impl->entropy_seed = SeedFor(config.seed(), SeedStream::kEntropy);
   return impl;
 }
 
@@ -459,7 +400,7 @@ absl::StatusOr<std::unique_ptr<PpoLearner>> PpoLearner::Create(const v1::TrainCo
                                                                int obs_size, int latent_size) {
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::Create(config, obs_size, latent_size));
   LOG(INFO) << "PPO learner: training on " << impl->device.str() << " (config device '"
-            << (config.device().empty() ? "auto" : config.device()) << "')";
+            << EnumUserName(config.device()) << "')";
   return std::unique_ptr<PpoLearner>(new PpoLearner(std::move(impl)));
 }
 

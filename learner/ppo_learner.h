@@ -31,7 +31,7 @@ struct PpoMetrics {
 
 class PpoLearner {
  public:
-  // config.algo "ppo" selects the baseline's tanh-Gaussian entropy (Brax's
+  // config.algo ALGO_PPO selects the baseline's tanh-Gaussian entropy (Brax's
   // single-sample estimate); GoRL uses the plain Gaussian entropy of z.
   static absl::StatusOr<std::unique_ptr<PpoLearner>> Create(const v1::TrainConfig& config,
                                                             int obs_size, int latent_size);

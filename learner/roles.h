@@ -28,6 +28,9 @@ class ActorGroup {
   // Eval mode: one episode per env, deterministic (z = mean) or not.
   virtual absl::StatusOr<v1::EvalReport> Evaluate(int episodes, bool deterministic,
                                                   uint64_t seed) = 0;
+  // Actors connected now (reported with every update; an in-process group
+  // is one actor).
+  virtual int connected_actors() const { return 1; }
 };
 
 struct RefineOutcome {

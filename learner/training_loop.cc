@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/metrics_log.h"
-#include "common/random.h"
+#include "common/seed_streams.h"
 #include "common/status_macros.h"
 #include "learner/checkpoint.h"
 #include "learner/stage_schedule.h"
@@ -24,11 +24,6 @@ namespace gorl::learner {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Seed streams derived from the run seed (actor envs use their own).
-constexpr uint64_t kEvalStream = 101;
-constexpr uint64_t kCollectStream = 202;
-constexpr uint64_t kReinitStream = 303;
 
 double Mean(const google::protobuf::RepeatedField<float>& values) {
   double sum = 0;
@@ -51,7 +46,7 @@ absl::Status WriteDecoder(const v1::Decoder& decoder, const std::string& path) {
 absl::StatusOr<StageSchedule> ScheduleFor(const v1::TrainConfig& config) {
   std::vector<double> fractions(config.stages().fractions().begin(),
                                 config.stages().fractions().end());
-  if (config.algo() == "ppo") fractions = {1.0};
+  if (!HasDecoder(config.algo())) fractions = {1.0};
   return StageSchedule::Create(config.total_env_steps(), fractions, EnvStepsPerIteration(config));
 }
 
@@ -87,10 +82,15 @@ absl::Status Invalid(const std::string& message) {
 
 }  // namespace
 
-v1::DecoderKind DecoderKindFor(const std::string& algo) {
-  if (algo == "gorl-fm") return v1::DECODER_KIND_FLOW;
-  if (algo == "gorl-diff") return v1::DECODER_KIND_DIFFUSION;
-  return v1::DECODER_KIND_IDENTITY;
+v1::DecoderKind DecoderKindFor(v1::Algo algo) {
+  switch (algo) {
+    case v1::ALGO_GORL_FM:
+      return v1::DECODER_KIND_FLOW;
+    case v1::ALGO_GORL_DIFF:
+      return v1::DECODER_KIND_DIFFUSION;
+    default:
+      return v1::DECODER_KIND_IDENTITY;
+  }
 }
 
 TrainingLoop::TrainingLoop(TrainingLoopOptions options, PpoLearner& learner, ActorGroup& actors,
@@ -115,7 +115,7 @@ absl::StatusOr<EvalPoint> TrainingLoop::Evaluate(const v1::PolicySnapshot& snaps
   eval_snapshot.set_mode(v1::ACTOR_MODE_EVAL);
   GORL_RETURN_IF_ERROR(actors_.Broadcast(eval_snapshot));
   // The same evaluation seeds every time, so curves compare policies, not luck.
-  const uint64_t seed = DeriveSeed(config.seed(), kEvalStream);
+  const uint64_t seed = SeedFor(config.seed(), SeedStream::kEval);
   ++eval_round_;
   GORL_ASSIGN_OR_RETURN(v1::EvalReport deterministic,
                         actors_.Evaluate(config.eval().episodes(), true, seed));
@@ -290,7 +290,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Continue(Position pos, bool resume
 absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resumed,
                                                         const std::function<double()>& elapsed) {
   const v1::TrainConfig& config = options_.config;
-  const bool gorl = config.algo() != "ppo";
+  const bool gorl = HasDecoder(config.algo());
   const bool frozen_decoder = !config.stages().frozen_decoder().empty();
   const int64_t steps_per_iteration = EnvStepsPerIteration(config);
   const int checkpoint_every = config.checkpoint_every_iterations();
@@ -326,7 +326,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
     learner_.SetStage(stage);
     if (pos.iteration == 0) {
       if (stage > 0) {
-        const uint64_t seed = DeriveSeed(config.seed(), kReinitStream + stage);
+        const uint64_t seed = SeedFor(config.seed(), SeedStream::kReinit, stage);
         if (config.stages().reinit_encoder()) learner_.ReinitializeEncoder(seed);
         if (config.stages().reinit_critic()) learner_.ReinitializeCritic(seed + 1);
       }
@@ -364,6 +364,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
                      .Add("wall_seconds", elapsed())
                      .Add("stage", stage)
                      .Add("encoder_version", learner_.encoder_version())
+                     .Add("actors", actors_.connected_actors())
                      .Add("train_return_mean", train_return)
                      .Add("policy_loss", metrics.policy_loss)
                      .Add("value_loss", metrics.value_loss)
@@ -416,7 +417,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
       // decoder. (Without any finite evaluation there is no best: the final
       // encoder collects.)
       const bool use_best =
-          config.stages().collect_with() == "best" && pos.best_snapshot.obs_size() > 0;
+          config.stages().collect_with() == v1::COLLECT_WITH_BEST && pos.best_snapshot.obs_size() > 0;
       v1::PolicySnapshot collect_snapshot =
           use_best ? pos.best_snapshot : MakeSnapshot(v1::ACTOR_MODE_COLLECT);
       collect_snapshot.set_mode(v1::ACTOR_MODE_COLLECT);
@@ -425,7 +426,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
       GORL_ASSIGN_OR_RETURN(
           v1::RefinementData data,
           actors_.Collect(config.refine().num_pairs(), config.refine().collect_envs(),
-                          DeriveSeed(config.seed(), kCollectStream + stage)));
+                          SeedFor(config.seed(), SeedStream::kCollect, stage)));
       const double refine_start = elapsed();
       GORL_ASSIGN_OR_RETURN(RefineOutcome outcome, refiner_.Refine(data, stage + 1));
       // Counted only now: a refinement cancelled after its collect is redone

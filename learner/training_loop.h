@@ -135,9 +135,9 @@ class TrainingLoop {
   v1::LearnerCheckpoint pending_checkpoint_;
 };
 
-// The decoder kind an algorithm uses ("ppo" -> identity, "gorl-fm" -> flow,
-// "gorl-diff" -> diffusion).
-v1::DecoderKind DecoderKindFor(const std::string& algo);
+// The decoder kind an algorithm uses (PPO: identity, GoRL-FM: flow,
+// GoRL-Diff: diffusion).
+v1::DecoderKind DecoderKindFor(v1::Algo algo);
 
 }  // namespace gorl::learner
 

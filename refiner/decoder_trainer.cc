@@ -11,30 +11,15 @@
 #include "absl/strings/str_cat.h"
 #include "common/nn/decoder.h"
 #include "common/nn/device.h"
+#include "common/config.h"
+#include "common/message_checks.h"
 #include "common/nn/tensor_codec.h"
-#include "common/random.h"
 #include "common/running_normalizer.h"
+#include "common/seed_streams.h"
 #include "common/status_macros.h"
 
 namespace gorl::refiner {
 namespace {
-
-// Seed streams derived from the refinement seed.
-constexpr uint64_t kSplitStream = 1;
-constexpr uint64_t kInitStream = 2;
-constexpr uint64_t kTrainStream = 3;
-constexpr uint64_t kValidationStream = 4;
-
-absl::Status CheckFinite(const google::protobuf::RepeatedField<float>& values,
-                         const char* field) {
-  for (int i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values.Get(i))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("refinement data: non-finite ", field, " at index ", i));
-    }
-  }
-  return absl::OkStatus();
-}
 
 // Number of validation pairs out of `pairs`.
 int64_t ValidationPairs(int64_t pairs, double fraction) {
@@ -48,66 +33,22 @@ absl::Status Validate(const v1::RefinementData& data, v1::DecoderKind kind,
         "decoder trainer: only flow and diffusion decoders are trained, got kind ",
         v1::DecoderKind_Name(kind)));
   }
-  if (decoder.hidden().empty() || decoder.steps() <= 0) {
-    return absl::InvalidArgumentError(
-        "decoder trainer: decoder.hidden needs a layer and decoder.steps must be > 0");
-  }
-  if (refine.batch_size() <= 0 || refine.epochs() <= 0 || refine.samples_per_pair() <= 0 ||
-      !(refine.learning_rate() > 0)) {
-    return absl::InvalidArgumentError(
-        "decoder trainer: refine.batch_size, epochs, samples_per_pair and learning_rate must be "
-        "> 0");
-  }
-  const double fraction = refine.validation_fraction();
-  if (!(fraction >= 0 && fraction < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "decoder trainer: refine.validation_fraction ", fraction, " must be in [0, 1)"));
-  }
-  const bool ablation = refine.inputs() == "encoder";
-  if (!ablation && refine.inputs() != "prior" && !refine.inputs().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("decoder trainer: refine.inputs '",
-                                                   refine.inputs(),
-                                                   "' must be prior or encoder"));
-  }
-  if (data.obs_size() <= 0 || data.action_size() <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("refinement data: obs_size ", data.obs_size(),
-                                                   " and action_size ", data.action_size(),
-                                                   " must be positive"));
-  }
-  if (data.actions_size() % data.action_size() != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("refinement data: ", data.actions_size(),
-                                                   " action values are not a multiple of "
-                                                   "action_size ",
-                                                   data.action_size()));
-  }
+  GORL_RETURN_IF_ERROR(ValidateRefineConfig(decoder, refine));
+  GORL_RETURN_IF_ERROR(CheckRefinementData(data, {data.obs_size(), data.action_size()}));
   const int64_t pairs = data.actions_size() / data.action_size();
-  if (data.observations_size() != pairs * data.obs_size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "refinement data: ", data.observations_size(), " observation values for ", pairs,
-        " pairs of obs_size ", data.obs_size(), " (expected ", pairs * data.obs_size(), ")"));
-  }
-  if (ablation && data.latents_size() == 0) {
+  if (refine.inputs() == v1::REFINE_INPUTS_ENCODER && data.latents_size() == 0) {
     return absl::InvalidArgumentError(
         "refinement data: refine.inputs=encoder needs the collected latents, none were sent");
-  }
-  if (data.latents_size() != 0 && data.latents_size() != data.actions_size()) {
-    return absl::InvalidArgumentError(absl::StrCat("refinement data: ", data.latents_size(),
-                                                   " latent values for ", data.actions_size(),
-                                                   " action values"));
   }
   if (pairs < 2) {
     return absl::InvalidArgumentError(
         absl::StrCat("refinement data: ", pairs, " pairs, need at least 2"));
   }
-  const int64_t validation = ValidationPairs(pairs, fraction);
-  if (fraction > 0 && validation == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "refinement data: ", pairs, " pairs leave no validation pair at validation_fraction ",
-        fraction));
+  if (ValidationPairs(pairs, refine.validation_fraction()) == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("refinement data: ", pairs, " pairs leave no validation pair at "
+                     "validation_fraction ", refine.validation_fraction()));
   }
-  GORL_RETURN_IF_ERROR(CheckFinite(data.observations(), "observation"));
-  GORL_RETURN_IF_ERROR(CheckFinite(data.actions(), "action"));
-  if (ablation) GORL_RETURN_IF_ERROR(CheckFinite(data.latents(), "latent"));
   return absl::OkStatus();
 }
 
@@ -151,17 +92,17 @@ double MeanLoss(const nn::DecoderModel& decoder, const Split& split, int64_t bat
 absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::DecoderKind kind,
                                           const v1::DecoderConfig& decoder_config,
                                           const v1::RefineConfig& refine_config, uint64_t seed,
-                                          int64_t version, std::string_view device_name) {
+                                          int64_t version, v1::Device device_name) {
   GORL_RETURN_IF_ERROR(Validate(data, kind, decoder_config, refine_config));
   GORL_ASSIGN_OR_RETURN(const torch::Device device, nn::ResolveDevice(device_name));
-  const bool ablation = refine_config.inputs() == "encoder";
+  const bool ablation = refine_config.inputs() == v1::REFINE_INPUTS_ENCODER;
   const int obs_size = data.obs_size(), action_size = data.action_size();
   const int64_t pairs = data.actions_size() / action_size;
   const int64_t num_validation = ValidationPairs(pairs, refine_config.validation_fraction());
 
   // Seeded split: the validation pairs are a random subset, not the tail
   // (collected data is ordered by env and time).
-  torch::Generator split_gen = nn::MakeGenerator(DeriveSeed(seed, kSplitStream));
+  torch::Generator split_gen = nn::MakeGenerator(SeedFor(seed, RefineStream::kSplit));
   const torch::Tensor order =
       torch::randperm(pairs, split_gen, torch::TensorOptions().dtype(torch::kLong));
   auto take = [&](const torch::Tensor& index) {
@@ -179,7 +120,7 @@ absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::De
   GORL_RETURN_IF_ERROR(normalizer.Update(train.obs.data_ptr<float>(), train.size()));
   std::unique_ptr<nn::DecoderModel> decoder = nn::DecoderModel::NewTrainable(
       kind, obs_size, action_size, decoder_config, normalizer,
-      nn::MakeGenerator(DeriveSeed(seed, kInitStream)));
+      nn::MakeGenerator(SeedFor(seed, RefineStream::kInit)));
   nn::Mlp* net = decoder->net();
   CHECK(net != nullptr) << "a trainable decoder has a network";
   // Initialised on the CPU (the same weights on every device), then moved with
@@ -196,7 +137,7 @@ absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::De
   result.best_validation_loss = std::numeric_limits<double>::quiet_NaN();
   std::vector<torch::Tensor> best_params;
   int epochs_since_best = 0;
-  torch::Generator train_gen = nn::MakeGenerator(DeriveSeed(seed, kTrainStream));
+  torch::Generator train_gen = nn::MakeGenerator(SeedFor(seed, RefineStream::kTrain));
   const int64_t batch = refine_config.batch_size();
   const int samples = refine_config.samples_per_pair();
 
@@ -219,10 +160,9 @@ absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::De
     }
     result.train_losses.push_back(train_sum / static_cast<double>(train.size()));
     result.epochs_run = epoch + 1;
-    if (num_validation == 0) continue;  // no split: keep the final weights
 
     // The same (t, eps) draws every epoch, so epochs differ only by weights.
-    torch::Generator validation_gen = nn::MakeGenerator(DeriveSeed(seed, kValidationStream));
+    torch::Generator validation_gen = nn::MakeGenerator(SeedFor(seed, RefineStream::kValidation));
     const double loss = MeanLoss(*decoder, validation, batch, samples, validation_gen);
     result.validation_losses.push_back(loss);
     if (best_params.empty() || loss < result.best_validation_loss) {

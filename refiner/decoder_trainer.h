@@ -30,15 +30,17 @@ struct RefineResult {
   int epochs_run = 0;
 };
 
-// InvalidArgument on malformed data (sizes, non-finite values, too few pairs
-// for a validation split, ablation without latents). Trains on `device`
-// (TrainConfig.device: "" / "auto", "cpu" or "cuda"; FailedPrecondition for
-// "cuda" without CUDA); the returned weights are CPU values either way, and
-// the seed's random draws are made on the CPU, so they do not depend on it.
+// InvalidArgument on settings that ValidateRefineConfig refuses
+// (common/config.h) and on malformed data (sizes, non-finite values, too few
+// pairs for a validation split, ablation without latents). Trains on
+// `device` (FailedPrecondition for DEVICE_CUDA without CUDA); the returned
+// weights are CPU values either way, and the seed's random draws are made on
+// the CPU, so they do not depend on it.
 absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::DecoderKind kind,
                                           const v1::DecoderConfig& decoder_config,
                                           const v1::RefineConfig& refine_config, uint64_t seed,
-                                          int64_t version, std::string_view device = "");
+                                          int64_t version,
+                                          v1::Device device = v1::DEVICE_AUTO);
 
 }  // namespace gorl::refiner
 

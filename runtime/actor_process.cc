@@ -8,6 +8,7 @@
 #include <glog/logging.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "runtime/grpc_util.h"
 #include "runtime/message_ops.h"
 #include "runtime/protocol.h"
@@ -47,32 +48,39 @@ ActorProcess::ActorProcess(ActorProcessOptions options, const envs::TaskFactory&
 ActorProcess::~ActorProcess() = default;
 
 void ActorProcess::Stop() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (stopped_) return;
-  stopped_ = true;
-  changed_.notify_all();
-  if (active_send_context_ == nullptr) return;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    changed_.SignalAll();
+    if (active_send_context_ == nullptr) return;
+  }
   // Leave first, so that the learner hears why; then cancel the Send stream,
-  // which unblocks a Write stuck behind the learner's full queue.
+  // which unblocks a Write stuck behind the learner's full queue. The
+  // context stays valid while mu_ is held and it is registered.
   Leave();
-  active_send_context_->TryCancel();
+  absl::MutexLock lock(&mu_);
+  if (active_send_context_ != nullptr) active_send_context_->TryCancel();
 }
 
 void ActorProcess::Leave() {
-  if (left_ || session_ == 0) return;
-  left_ = true;
+  v1::LeaveRequest leave;
+  {
+    absl::MutexLock lock(&mu_);
+    if (left_ || leave_session_ == 0) return;
+    left_ = true;
+    leave.set_actor_id(leave_actor_id_);
+    leave.set_session(leave_session_);
+  }
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(std::chrono::seconds(2)));
-  v1::LeaveRequest leave;
-  leave.set_actor_id(actor_id_);
-  leave.set_session(session_);
   leave.set_reason("actor stopped");
   v1::LeaveReply left;
   stub_->Leave(&context, leave, &left).ok();
 }
 
 bool ActorProcess::stopped() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return stopped_;
 }
 
@@ -96,8 +104,11 @@ absl::Status ActorProcess::Run() {
     const std::chrono::milliseconds delay = backoff.Next();
     LOG(WARNING) << "lost the learner at " << options_.learner_address << " (" << status
                  << "); reconnecting in " << delay.count() << " ms";
-    std::unique_lock<std::mutex> lock(mu_);
-    if (changed_.wait_for(lock, delay, [&] { return stopped_; })) return absl::OkStatus();
+    absl::MutexLock lock(&mu_);
+    const absl::Time deadline = absl::Now() + absl::FromChrono(delay);
+    while (!stopped_ && !changed_.WaitWithDeadline(&mu_, deadline)) {
+    }
+    if (stopped_) return absl::OkStatus();
   }
 }
 
@@ -126,10 +137,12 @@ ActorProcess::SessionEnd ActorProcess::RunSession(absl::Status& status) {
       return refused ? SessionEnd::kRefused : (stopped() ? SessionEnd::kStopped : SessionEnd::kLost);
     }
   }
+  actor_id_ = reply.actor_id();
+  session_ = reply.session();
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    actor_id_ = reply.actor_id();
-    session_ = reply.session();
+    absl::MutexLock lock(&mu_);
+    leave_actor_id_ = actor_id_;
+    leave_session_ = session_;
     left_ = false;
   }
   last_done_work_ = 0;
@@ -150,7 +163,7 @@ ActorProcess::SessionEnd ActorProcess::RunSession(absl::Status& status) {
 
   grpc::ClientContext policy_context;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     latest_.reset();
     policy_stream_ended_ = false;
   }
@@ -165,8 +178,8 @@ ActorProcess::SessionEnd ActorProcess::RunSession(absl::Status& status) {
   while (true) {
     v1::PolicySnapshot snapshot;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      changed_.wait(lock, [&] { return stopped_ || latest_.has_value() || policy_stream_ended_; });
+      absl::MutexLock lock(&mu_);
+      while (!stopped_ && !latest_.has_value() && !policy_stream_ended_) changed_.Wait(&mu_);
       if (stopped_) {
         end = SessionEnd::kStopped;
         break;
@@ -192,10 +205,7 @@ ActorProcess::SessionEnd ActorProcess::RunSession(absl::Status& status) {
     }
   }
 
-  if (end == SessionEnd::kStopped) {
-    std::lock_guard<std::mutex> lock(mu_);
-    Leave();
-  }
+  if (end == SessionEnd::kStopped) Leave();
   CloseSendStream();
   policy_context.TryCancel();
   policy_thread.join();
@@ -206,19 +216,19 @@ ActorProcess::SessionEnd ActorProcess::RunSession(absl::Status& status) {
 void ActorProcess::ReadPolicies(grpc::ClientReader<v1::PolicySnapshot>* reader) {
   v1::PolicySnapshot snapshot;
   while (reader->Read(&snapshot)) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     latest_ = std::move(snapshot);  // only the newest matters
-    changed_.notify_all();
+    changed_.SignalAll();
   }
   const grpc::Status status = reader->Finish();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   policy_stream_ended_ = true;
   policy_status_ = status;
-  changed_.notify_all();
+  changed_.SignalAll();
 }
 
 bool ActorProcess::NewSnapshotWaiting() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return stopped_ || latest_.has_value() || policy_stream_ended_;
 }
 
@@ -304,7 +314,7 @@ absl::Status ActorProcess::SendMessage(const v1::ActorMessage& message) {
     send_context_ = std::make_unique<grpc::ClientContext>();
     send_summary_.Clear();
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (stopped_) return absl::CancelledError("actor stopped");
       active_send_context_ = send_context_.get();
     }
@@ -314,7 +324,7 @@ absl::Status ActorProcess::SendMessage(const v1::ActorMessage& message) {
   // The stream is over; its status says why.
   const grpc::Status status = send_writer_->Finish();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     active_send_context_ = nullptr;
   }
   send_writer_.reset();
@@ -336,7 +346,7 @@ void ActorProcess::CloseSendStream() {
   send_context_->TryCancel();
   send_writer_->Finish();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     active_send_context_ = nullptr;
   }
   send_writer_.reset();

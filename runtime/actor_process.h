@@ -14,16 +14,16 @@
 #define GORL_RUNTIME_ACTOR_PROCESS_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "actor/rollout_worker.h"
 #include "common/metrics.h"
 #include "envs/task_registry.h"
@@ -49,6 +49,8 @@ class ActorProcess {
   ActorProcess(ActorProcessOptions options, const envs::TaskFactory& factory,
                RoleMetrics& metrics);
   ~ActorProcess();
+  ActorProcess(const ActorProcess&) = delete;
+  ActorProcess& operator=(const ActorProcess&) = delete;
 
   // Returns OK when the run is over or after Stop(); the learner's error
   // when it refuses the join (wrong task, sizes or protocol: retrying
@@ -71,10 +73,11 @@ class ActorProcess {
   void CloseSendStream();
   absl::Status DoWork(const v1::Work& work);
   absl::Status InstallPolicy(const v1::PolicySnapshot& snapshot);
-  bool NewSnapshotWaiting();
-  // Tells the learner this actor is gone (once per session); needs mu_.
-  void Leave();
-  bool stopped();
+  bool NewSnapshotWaiting() ABSL_LOCKS_EXCLUDED(mu_);
+  // Tells the learner this actor is gone (once per session). A blocking RPC
+  // (up to 2 s), so never called with mu_ held.
+  void Leave() ABSL_LOCKS_EXCLUDED(mu_);
+  bool stopped() ABSL_LOCKS_EXCLUDED(mu_);
 
   const ActorProcessOptions options_;
   const envs::TaskFactory& factory_;
@@ -83,12 +86,10 @@ class ActorProcess {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Learner::Stub> stub_;
 
-  // Per session. actor_id_, session_ and left_ change under mu_ (Stop()
-  // reads them from another thread).
+  // Per session, used by the thread in Run() only.
   std::unique_ptr<actor::RolloutWorker> worker_;
   std::string actor_id_;
   uint64_t session_ = 0;
-  bool left_ = false;
   uint64_t last_done_work_ = 0;
   std::string installed_policy_;  // key of the installed snapshot's weights
   std::unique_ptr<grpc::ClientContext> send_context_;
@@ -96,13 +97,17 @@ class ActorProcess {
   v1::SendSummary send_summary_;
 
   // Shared with the policy reader thread and Stop().
-  std::mutex mu_;
-  std::condition_variable changed_;
-  std::optional<v1::PolicySnapshot> latest_;
-  bool policy_stream_ended_ = false;
-  grpc::Status policy_status_;
-  bool stopped_ = false;
-  grpc::ClientContext* active_send_context_ = nullptr;
+  absl::Mutex mu_;
+  absl::CondVar changed_;  // signalled when anything below changes
+  std::optional<v1::PolicySnapshot> latest_ ABSL_GUARDED_BY(mu_);
+  bool policy_stream_ended_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status policy_status_ ABSL_GUARDED_BY(mu_);
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* active_send_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // The session Leave() closes (Stop() may call it from another thread).
+  std::string leave_actor_id_ ABSL_GUARDED_BY(mu_);
+  uint64_t leave_session_ ABSL_GUARDED_BY(mu_) = 0;
+  bool left_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace gorl::runtime

@@ -5,13 +5,14 @@
 #include <glog/logging.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "learner/training_loop.h"
 #include "refiner/decoder_trainer.h"
 #include "runtime/grpc_util.h"
-#include "runtime/message_checks.h"
+#include "common/message_checks.h"
 #include "runtime/message_ops.h"
 #include "runtime/protocol.h"
-#include "runtime/seeds.h"
+#include "common/seed_streams.h"
 
 namespace gorl::runtime {
 namespace {
@@ -60,7 +61,7 @@ grpc::Status RefinerService::Refine(grpc::ServerContext* context,
     return Invalid(absl::StrCat("refine data: ", NumPairs(data), " pairs, ", data.latents_size(),
                                 " latent values for ", data.actions_size(), " action values"));
   }
-  std::lock_guard<std::mutex> turn(busy_);
+  absl::MutexLock turn(&busy_);
   LOG(INFO) << "refining decoder v" << header.version() << " ("
             << v1::DecoderKind_Name(header.kind()) << ") on " << NumPairs(data) << " pairs";
   const auto start = Clock::now();
@@ -94,10 +95,10 @@ GrpcRefinerClient::GrpcRefinerClient(RefinerClientOptions options, RoleMetrics& 
       stub_(v1::Refiner::NewStub(channel_)) {}
 
 void GrpcRefinerClient::Cancel() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   cancelled_ = true;
   if (active_ != nullptr) active_->TryCancel();
-  cancelled_changed_.notify_all();
+  cancelled_changed_.SignalAll();
 }
 
 absl::StatusOr<learner::RefineOutcome> GrpcRefinerClient::Refine(const v1::RefinementData& data,
@@ -107,10 +108,10 @@ absl::StatusOr<learner::RefineOutcome> GrpcRefinerClient::Refine(const v1::Refin
   header.set_kind(learner::DecoderKindFor(options_.config.algo()));
   *header.mutable_decoder() = options_.config.decoder();
   *header.mutable_refine() = options_.config.refine();
-  header.set_seed(RefineSeed(options_.config.seed(), version));
+  header.set_seed(SeedFor(options_.config.seed(), SeedStream::kRefine, version));
   header.set_device(options_.config.device());
   Backoff backoff(options_.initial_backoff, options_.max_backoff,
-                  DeriveSeed(options_.config.seed(), static_cast<uint64_t>(version)));
+                  SeedFor(options_.config.seed(), SeedStream::kRefineBackoff, version));
   absl::Status last;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
     absl::StatusOr<learner::RefineOutcome> outcome = Attempt(header, data);
@@ -125,10 +126,11 @@ absl::StatusOr<learner::RefineOutcome> GrpcRefinerClient::Refine(const v1::Refin
     LOG(WARNING) << "refiner at " << options_.address << ": " << last << "; attempt "
                  << attempt + 1 << "/" << options_.max_attempts << " in " << delay.count()
                  << " ms";
-    std::unique_lock<std::mutex> lock(mu_);
-    if (cancelled_changed_.wait_for(lock, delay, [&] { return cancelled_; })) {
-      return absl::CancelledError("refinement cancelled");
+    absl::MutexLock lock(&mu_);
+    const absl::Time deadline = absl::Now() + absl::FromChrono(delay);
+    while (!cancelled_ && !cancelled_changed_.WaitWithDeadline(&mu_, deadline)) {
     }
+    if (cancelled_) return absl::CancelledError("refinement cancelled");
   }
   return absl::Status(last.code(), absl::StrCat("refinement of decoder v", version, " at ",
                                                 options_.address, " failed: ", last.message()));
@@ -142,7 +144,7 @@ absl::StatusOr<learner::RefineOutcome> GrpcRefinerClient::Attempt(const v1::Refi
   }
   grpc::ClientContext context;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (cancelled_) return absl::CancelledError("refinement cancelled");
     active_ = &context;
   }
@@ -161,7 +163,7 @@ absl::StatusOr<learner::RefineOutcome> GrpcRefinerClient::Attempt(const v1::Refi
   if (open) writer->WritesDone();
   const grpc::Status status = writer->Finish();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     active_ = nullptr;
   }
   if (!status.ok()) return FromGrpcStatus(status);

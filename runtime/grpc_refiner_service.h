@@ -7,14 +7,14 @@
 #define GORL_RUNTIME_GRPC_REFINER_SERVICE_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 #include "gorl/v1/config.pb.h"
 #include "gorl/v1/services.grpc.pb.h"
@@ -33,7 +33,8 @@ class RefinerService final : public v1::Refiner::Service {
 
  private:
   RoleMetrics& metrics_;
-  std::mutex busy_;
+  // Held for a whole refinement: one at a time (each uses every core).
+  absl::Mutex busy_;
 };
 
 struct RefinerClientOptions {
@@ -52,6 +53,8 @@ class GrpcRefinerClient : public learner::Refiner {
  public:
   // `metrics` must outlive the client.
   GrpcRefinerClient(RefinerClientOptions options, RoleMetrics& metrics);
+  GrpcRefinerClient(const GrpcRefinerClient&) = delete;
+  GrpcRefinerClient& operator=(const GrpcRefinerClient&) = delete;
 
   // Streams `data` in chunks of at most 4 MiB and waits for the decoder;
   // retries with backoff while the refiner is unavailable.
@@ -69,10 +72,10 @@ class GrpcRefinerClient : public learner::Refiner {
   RoleMetrics& metrics_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Refiner::Stub> stub_;
-  std::mutex mu_;
-  grpc::ClientContext* active_ = nullptr;  // the call in flight
-  bool cancelled_ = false;
-  std::condition_variable cancelled_changed_;
+  absl::Mutex mu_;
+  grpc::ClientContext* active_ ABSL_GUARDED_BY(mu_) = nullptr;  // the call in flight
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  absl::CondVar cancelled_changed_;
 };
 
 }  // namespace gorl::runtime

@@ -7,7 +7,7 @@
 #include "common/status_macros.h"
 #include "learner/training_loop.h"
 #include "refiner/decoder_trainer.h"
-#include "runtime/seeds.h"
+#include "common/seed_streams.h"
 
 namespace gorl::runtime {
 
@@ -16,7 +16,7 @@ absl::StatusOr<std::unique_ptr<InProcessActors>> InProcessActors::Create(
   actor::WorkerOptions options;
   options.num_envs = config.rollout().num_envs();
   options.num_threads = config.rollout().num_threads();
-  options.seed = ActorEnvSeed(config.seed(), 0);
+  options.seed = SeedFor(config.seed(), SeedStream::kActorEnvs, 0);
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<actor::RolloutWorker> worker,
                         actor::RolloutWorker::Create(factory, options));
   return std::unique_ptr<InProcessActors>(
@@ -56,7 +56,7 @@ absl::StatusOr<learner::RefineOutcome> InProcessRefiner::Refine(const v1::Refine
   GORL_ASSIGN_OR_RETURN(
       refiner::RefineResult result,
       refiner::TrainDecoder(data, learner::DecoderKindFor(config_.algo()), config_.decoder(),
-                            config_.refine(), RefineSeed(config_.seed(), version),
+                            config_.refine(), SeedFor(config_.seed(), SeedStream::kRefine, version),
                             version, config_.device()));
   learner::RefineOutcome outcome;
   outcome.decoder = std::move(result.decoder);

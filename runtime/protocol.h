@@ -7,7 +7,8 @@
 namespace gorl::runtime {
 
 // Checked by Learner.Join; bump on any incompatible change of the protos.
-inline constexpr int kProtocolVersion = 1;
+// 2: algo, collect_with, refine inputs and device became enums.
+inline constexpr int kProtocolVersion = 2;
 
 // Largest message any role accepts. Snapshots and decoders of the paper's
 // networks are a few MiB; bulk data (collect results, refinement data) is

@@ -14,13 +14,13 @@
 #define GORL_RUNTIME_ROLLOUT_QUEUE_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <optional>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "gorl/v1/policy.pb.h"
 
 namespace gorl::runtime {
@@ -32,6 +32,8 @@ class RolloutQueue {
   // `capacity` in sequences (envs x rollouts, >= 1). A rollout always fits
   // into an empty queue, whatever its size.
   explicit RolloutQueue(int64_t capacity);
+  RolloutQueue(const RolloutQueue&) = delete;
+  RolloutQueue& operator=(const RolloutQueue&) = delete;
 
   // Queues `rollout`, waiting while the queue is full and producers wait.
   // `cancelled` is polled while waiting (the sender went away).
@@ -55,18 +57,21 @@ class RolloutQueue {
   void Close();
 
   int64_t min_version() const;
+  // Producers waiting for space right now (senders held back by backpressure).
+  int blocked_producers() const;
   int64_t queued_sequences() const;  // envs x rollouts waiting
   int size() const;
 
  private:
   const int64_t capacity_;
-  mutable std::mutex mu_;
-  std::condition_variable changed_;
-  std::deque<v1::Rollout> queue_;
-  int64_t queued_sequences_ = 0;
-  int64_t min_version_ = 0;
-  bool producers_wait_ = true;
-  bool closed_ = false;
+  mutable absl::Mutex mu_;
+  absl::CondVar changed_;  // signalled whenever anything below changes
+  std::deque<v1::Rollout> queue_ ABSL_GUARDED_BY(mu_);
+  int64_t queued_sequences_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t min_version_ ABSL_GUARDED_BY(mu_) = 0;
+  bool producers_wait_ ABSL_GUARDED_BY(mu_) = true;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  int blocked_producers_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace gorl::runtime

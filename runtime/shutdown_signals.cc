@@ -4,10 +4,12 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <mutex>
 #include <thread>
 
 #include <glog/logging.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace gorl::runtime {
 namespace {
@@ -16,11 +18,11 @@ namespace {
 struct State {
   // Held while a callback runs, so that replacing it waits for the old one
   // to return (the objects it touches may be about to go away).
-  std::mutex callback_mu;
-  std::mutex mu;
-  std::function<void(int)> callback;
-  int received = 0;
-  bool installed = false;
+  absl::Mutex callback_mu ABSL_ACQUIRED_BEFORE(mu);
+  absl::Mutex mu;
+  std::function<void(int)> callback ABSL_GUARDED_BY(mu);
+  int received ABSL_GUARDED_BY(mu) = 0;
+  bool installed ABSL_GUARDED_BY(mu) = false;
 };
 
 State& GetState() {
@@ -44,7 +46,7 @@ void WaitForSignals() {
     std::function<void(int)> callback;
     {
       State& state = GetState();
-      std::lock_guard<std::mutex> lock(state.mu);
+      absl::MutexLock lock(&state.mu);
       if (state.received != 0) {
         // Second signal: the user means it.
         _exit(128 + signal);
@@ -53,11 +55,12 @@ void WaitForSignals() {
     }
     LOG(WARNING) << "received " << (signal == SIGINT ? "SIGINT" : "SIGTERM")
                  << "; shutting down (send it again to exit at once)";
-    std::lock_guard<std::mutex> running(GetState().callback_mu);
+    State& state = GetState();
+    absl::MutexLock running(&state.callback_mu);
     {
       // The callback may have been replaced meanwhile.
-      std::lock_guard<std::mutex> lock(GetState().mu);
-      callback = GetState().callback;
+      absl::MutexLock lock(&state.mu);
+      callback = state.callback;
     }
     if (callback) callback(signal);
   }
@@ -67,7 +70,7 @@ void WaitForSignals() {
 
 void InstallShutdownSignals() {
   State& state = GetState();
-  std::lock_guard<std::mutex> lock(state.mu);
+  absl::MutexLock lock(&state.mu);
   if (state.installed) return;
   state.installed = true;
   const sigset_t set = ShutdownSet();
@@ -77,10 +80,10 @@ void InstallShutdownSignals() {
 
 void OnShutdownSignal(std::function<void(int signal)> callback) {
   State& state = GetState();
-  std::lock_guard<std::mutex> running(state.callback_mu);
+  absl::MutexLock running(&state.callback_mu);
   int received = 0;
   {
-    std::lock_guard<std::mutex> lock(state.mu);
+    absl::MutexLock lock(&state.mu);
     state.callback = callback;
     received = state.received;
   }
@@ -89,7 +92,7 @@ void OnShutdownSignal(std::function<void(int signal)> callback) {
 
 int ShutdownSignalReceived() {
   State& state = GetState();
-  std::lock_guard<std::mutex> lock(state.mu);
+  absl::MutexLock lock(&state.mu);
   return state.received;
 }
 

@@ -12,7 +12,8 @@ GORL_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libmujoco-dev libqhull-dev
   libabsl-dev prometheus-cpp-dev prometheus
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
+  clang clang-format clang-tidy
 )
 
 log() { printf '\033[1m[gorl]\033[0m %s\n' "$*" >&2; }

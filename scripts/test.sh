@@ -8,6 +8,10 @@ install_packages
 build_project
 locate_assets
 
-log "running the test suite"
+# Style and locking checks first: they fail in seconds, the suite in minutes.
+"$GORL_ROOT/scripts/lint.sh"
+"$GORL_ROOT/scripts/check_thread_safety.sh"
+
+log "running the test suite (with the stress runs: scripts/stress_tests.sh)"
 cd "$GORL_BUILD_DIR"
-ctest --output-on-failure --timeout 1500 "$@"
+ctest --output-on-failure --timeout 2400 "$@"

@@ -2,18 +2,17 @@
 #ifndef GORL_COMMON_NN_DEVICE_H_
 #define GORL_COMMON_NN_DEVICE_H_
 
-#include <string_view>
-
 #include <torch/types.h>
 
 #include "absl/status/statusor.h"
+#include "gorl/v1/config.pb.h"
 
 namespace gorl::nn {
 
-// "" and "auto": CUDA when torch::cuda::is_available(), else the CPU;
-// "cpu"; "cuda": FailedPrecondition when LibTorch has no CUDA or sees no GPU.
-// Anything else is an InvalidArgument naming the field `device`.
-absl::StatusOr<torch::Device> ResolveDevice(std::string_view name);
+// DEVICE_AUTO: CUDA when torch::cuda::is_available(), else the CPU;
+// DEVICE_CPU; DEVICE_CUDA: FailedPrecondition when LibTorch has no CUDA or
+// sees no GPU. An out-of-range value is an InvalidArgument.
+absl::StatusOr<torch::Device> ResolveDevice(v1::Device device);
 
 }  // namespace gorl::nn
 

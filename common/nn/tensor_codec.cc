@@ -10,6 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/message_checks.h"
+#include "common/status_macros.h"
 
 namespace gorl::nn {
 namespace {
@@ -82,12 +84,7 @@ absl::Status DecodeModule(const v1::TensorBundle& bundle, torch::nn::Module& mod
                                                      tensor.values_size(), " values, expected ",
                                                      target->second->numel()));
     }
-    for (int i = 0; i < tensor.values_size(); ++i) {
-      if (!std::isfinite(tensor.values(i))) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("tensor '", name, "' has a non-finite value at index ", i));
-      }
-    }
+    GORL_RETURN_IF_ERROR(CheckFinite(tensor.values(), absl::StrCat("tensor '", name, "'")));
   }
   for (const auto& [name, value] : named) {
     if (sources.find(name) == sources.end()) {

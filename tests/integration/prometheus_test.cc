@@ -79,7 +79,7 @@ TEST_F(PrometheusScrapeTest, GeneratedConfigPassesPromtool) {
   EXPECT_TRUE(harness_->CheckConfig().ok()) << harness_->CheckConfig();
 }
 
-TEST_F(PrometheusScrapeTest, EnvStepsOfEveryRoleArriveWithinTwentySeconds) {
+TEST_F(PrometheusScrapeTest, EnvStepsOfEveryRoleArrive) {
   const absl::Time start = absl::Now();
   auto all_roles_positive = [](const std::vector<PromSample>& samples) {
     int positive = 0;
@@ -95,7 +95,7 @@ TEST_F(PrometheusScrapeTest, EnvStepsOfEveryRoleArriveWithinTwentySeconds) {
     return positive == static_cast<int>(Roles().size());
   };
   auto samples =
-      harness_->QueryUntil("gorl_env_steps_total", all_roles_positive, absl::Seconds(20));
+      harness_->QueryUntil("gorl_env_steps_total", all_roles_positive, absl::Seconds(90));
   ASSERT_TRUE(samples.ok()) << samples.status() << "\n" << harness_->LogTail();
   LOG(INFO) << "all roles scraped after " << absl::Now() - start;
 
@@ -122,7 +122,7 @@ TEST_F(PrometheusScrapeTest, EnvStepsOfEveryRoleArriveWithinTwentySeconds) {
 TEST_F(PrometheusScrapeTest, EveryTargetIsUp) {
   auto samples = harness_->QueryUntil(
       "up == 1", [](const std::vector<PromSample>& s) { return s.size() == Roles().size(); },
-      absl::Seconds(20));
+      absl::Seconds(90));
   EXPECT_TRUE(samples.ok()) << samples.status();
 }
 

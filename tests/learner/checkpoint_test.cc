@@ -38,7 +38,7 @@ constexpr int kLatent = 2;
 
 v1::TrainConfig LearnerConfig(const std::string& algo) {
   v1::TrainConfig config = testing::TinyTrainConfig({16, 16}, {32});
-  config.set_algo(algo);
+  config.set_algo(ParseEnum<v1::Algo>(algo).value());
   config.set_seed(11);
   config.mutable_ppo()->set_learning_rate(1e-2);
   return config;

@@ -51,7 +51,7 @@ v1::RefineConfig Refine(int epochs, double lr, int patience = 0) {
   config.set_samples_per_pair(4);
   config.set_validation_fraction(0.1);
   config.set_patience(patience);
-  config.set_inputs("prior");
+  config.set_inputs(v1::REFINE_INPUTS_PRIOR);
   return config;
 }
 
@@ -81,7 +81,7 @@ TEST(DecoderTrainerTest, RefusesMalformedData) {
 
   v1::RefinementData nan = good;
   nan.set_actions(4, std::numeric_limits<float>::quiet_NaN());
-  EXPECT_THAT(Message(train(nan)), HasSubstr("non-finite action at index 4"));
+  EXPECT_THAT(Message(train(nan)), HasSubstr("refinement data.actions[4] is not finite"));
 
   EXPECT_THAT(Message(train(Bimodal(1, 2))), HasSubstr("need at least 2"));
   // 5 pairs x 0.1 leaves no validation pair.
@@ -91,7 +91,7 @@ TEST(DecoderTrainerTest, RefusesMalformedData) {
               HasSubstr("only flow and diffusion"));
 
   v1::RefineConfig ablation = refine;
-  ablation.set_inputs("encoder");
+  ablation.set_inputs(v1::REFINE_INPUTS_ENCODER);
   r = train(good, v1::DECODER_KIND_FLOW, ablation);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Message(r), HasSubstr("latents"));

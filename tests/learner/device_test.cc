@@ -16,6 +16,7 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include "common/config.h"
 #include "common/random.h"
 #include "learner/ppo_learner.h"
 #include "refiner/decoder_trainer.h"
@@ -33,10 +34,10 @@ constexpr int kObs = 3;
 constexpr int kLatent = 2;
 constexpr char kNoCuda[] = "torch::cuda::is_available() is false: no CUDA LibTorch or no GPU";
 
-v1::TrainConfig Config(const std::string& device, const std::string& algo = "gorl-fm") {
+v1::TrainConfig Config(v1::Device device, const std::string& algo = "gorl-fm") {
   v1::TrainConfig config = testing::TinyTrainConfig({16, 16}, {32, 32});
   config.set_seed(5);
-  config.set_algo(algo);
+  config.set_algo(ParseEnum<v1::Algo>(algo).value());
   config.set_device(device);
   config.mutable_ppo()->set_learning_rate(1e-3);
   return config;
@@ -58,7 +59,7 @@ double MaxAbsDiff(const v1::TensorBundle& a, const v1::TensorBundle& b) {
 }
 
 TEST(LearnerDeviceTest, CpuMatchesTheDefaultOnACpuOnlyBuild) {
-  auto cpu = PpoLearner::Create(Config("cpu"), kObs, kLatent);
+  auto cpu = PpoLearner::Create(Config(v1::DEVICE_CPU), kObs, kLatent);
   ASSERT_TRUE(cpu.ok()) << cpu.status();
   const std::vector<v1::Rollout> rollouts = {SampleRollout((*cpu)->Snapshot(), Synthetic(1))};
   const auto metrics = (*cpu)->Update(rollouts);
@@ -67,7 +68,7 @@ TEST(LearnerDeviceTest, CpuMatchesTheDefaultOnACpuOnlyBuild) {
   EXPECT_EQ((*cpu)->encoder_version(), 1);
   if (torch::cuda::is_available()) return;  // "" would mean CUDA there
   // On the CPU, "" (auto) is exactly "cpu".
-  auto automatic = PpoLearner::Create(Config(""), kObs, kLatent);
+  auto automatic = PpoLearner::Create(Config(v1::DEVICE_AUTO), kObs, kLatent);
   ASSERT_TRUE(automatic.ok()) << automatic.status();
   ASSERT_TRUE((*automatic)->Update(rollouts).ok());
   EXPECT_EQ((*automatic)->Snapshot().SerializeAsString(), (*cpu)->Snapshot().SerializeAsString());
@@ -75,7 +76,7 @@ TEST(LearnerDeviceTest, CpuMatchesTheDefaultOnACpuOnlyBuild) {
 
 TEST(LearnerDeviceTest, CudaWithoutCudaIsAFailedPrecondition) {
   if (torch::cuda::is_available()) GTEST_SKIP() << "CUDA is available here";
-  const auto learner = PpoLearner::Create(Config("cuda"), kObs, kLatent);
+  const auto learner = PpoLearner::Create(Config(v1::DEVICE_CUDA), kObs, kLatent);
   ASSERT_FALSE(learner.ok());
   EXPECT_EQ(learner.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(learner.status().message()), HasSubstr("device = cuda"));
@@ -98,13 +99,13 @@ TEST(LearnerDeviceTest, CudaWithoutCudaIsAFailedPrecondition) {
   refine.set_learning_rate(1e-3);
   refine.set_validation_fraction(0.1);
   const auto refined = refiner::TrainDecoder(data, v1::DECODER_KIND_FLOW, decoder, refine, 1, 1,
-                                             "cuda");
+                                             v1::DEVICE_CUDA);
   EXPECT_EQ(refined.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(refiner::TrainDecoder(data, v1::DECODER_KIND_FLOW, decoder, refine, 1, 1, "cpu").ok());
+  EXPECT_TRUE(refiner::TrainDecoder(data, v1::DECODER_KIND_FLOW, decoder, refine, 1, 1, v1::DEVICE_CPU).ok());
 }
 
 TEST(LearnerDeviceTest, UnknownDeviceIsAnInvalidArgument) {
-  const auto learner = PpoLearner::Create(Config("tpu"), kObs, kLatent);
+  const auto learner = PpoLearner::Create(Config(static_cast<v1::Device>(7)), kObs, kLatent);
   EXPECT_EQ(learner.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(learner.status().message()), HasSubstr("device"));
 }
@@ -115,8 +116,8 @@ class LearnerCudaTest : public ::testing::TestWithParam<std::string> {};
 // rollouts: same versions, close metrics and weights, CPU snapshots and state.
 TEST_P(LearnerCudaTest, CudaMatchesCpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << kNoCuda;
-  auto cpu = PpoLearner::Create(Config("cpu", GetParam()), kObs, kLatent);
-  auto cuda = PpoLearner::Create(Config("cuda", GetParam()), kObs, kLatent);
+  auto cpu = PpoLearner::Create(Config(v1::DEVICE_CPU, GetParam()), kObs, kLatent);
+  auto cuda = PpoLearner::Create(Config(v1::DEVICE_CUDA, GetParam()), kObs, kLatent);
   ASSERT_TRUE(cpu.ok()) << cpu.status();
   ASSERT_TRUE(cuda.ok()) << cuda.status();
   // Initial weights are drawn on the CPU: identical on both devices.
@@ -158,11 +159,11 @@ TEST_P(LearnerCudaTest, CudaMatchesCpu) {
   // (and back) exactly.
   const v1::PpoLearnerState state = (*cuda)->SaveState();
   EXPECT_LT(MaxAbsDiff(state.critic(), (*cpu)->SaveState().critic()), 1e-3);
-  auto restored = PpoLearner::Create(Config("cpu", GetParam()), kObs, kLatent);
+  auto restored = PpoLearner::Create(Config(v1::DEVICE_CPU, GetParam()), kObs, kLatent);
   ASSERT_TRUE(restored.ok());
   ASSERT_TRUE((*restored)->RestoreState(state).ok());
   EXPECT_EQ((*restored)->Snapshot().SerializeAsString(), (*cuda)->Snapshot().SerializeAsString());
-  auto back = PpoLearner::Create(Config("cuda", GetParam()), kObs, kLatent);
+  auto back = PpoLearner::Create(Config(v1::DEVICE_CUDA, GetParam()), kObs, kLatent);
   ASSERT_TRUE(back.ok());
   ASSERT_TRUE((*back)->RestoreState((*restored)->SaveState()).ok());
   EXPECT_EQ((*back)->SaveState().SerializeAsString(), state.SerializeAsString());
@@ -205,8 +206,8 @@ TEST(RefinerCudaTest, CudaMatchesCpu) {
   refine.set_learning_rate(1e-3);
   refine.set_validation_fraction(0.1);
   for (const v1::DecoderKind kind : {v1::DECODER_KIND_FLOW, v1::DECODER_KIND_DIFFUSION}) {
-    const auto cpu = refiner::TrainDecoder(data, kind, decoder, refine, 4, 1, "cpu");
-    const auto cuda = refiner::TrainDecoder(data, kind, decoder, refine, 4, 1, "cuda");
+    const auto cpu = refiner::TrainDecoder(data, kind, decoder, refine, 4, 1, v1::DEVICE_CPU);
+    const auto cuda = refiner::TrainDecoder(data, kind, decoder, refine, 4, 1, v1::DEVICE_CUDA);
     ASSERT_TRUE(cpu.ok()) << cpu.status();
     ASSERT_TRUE(cuda.ok()) << cuda.status();
     EXPECT_EQ(cuda->epochs_run, cpu->epochs_run);

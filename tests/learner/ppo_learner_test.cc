@@ -235,7 +235,7 @@ TEST(PpoLearnerTest, GaussianPpoEntropyIncludesTheTanhCorrection) {
   // it is below the plain Gaussian entropy GoRL uses for z.
   v1::TrainConfig config = SmallConfig();
   auto gorl = MakeLearner(config);
-  config.set_algo("ppo");
+  config.set_algo(v1::ALGO_PPO);
   auto ppo = MakeLearner(config);
   const v1::Rollout rollout = SampleRollout(gorl->Snapshot(), Synthetic(11));
   const auto mg = gorl->Update({rollout});

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "common/config.h"
 #include "common/nn/distributions.h"
 #include "common/nn/latent_policy.h"
 #include "common/running_normalizer.h"
@@ -38,7 +39,7 @@ class RolloutWorkerTest : public ::testing::Test {
 
   static v1::TrainConfig Config(const std::string& algo) {
     v1::TrainConfig config = learner::testing::TinyTrainConfig({8, 8}, {8});
-    config.set_algo(algo);
+    config.set_algo(ParseEnum<v1::Algo>(algo).value());
     config.set_seed(2);
     config.mutable_decoder()->add_hidden(8);
     config.mutable_decoder()->set_steps(4);

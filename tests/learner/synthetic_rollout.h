@@ -13,6 +13,7 @@
 #include "common/nn/distributions.h"
 #include "common/nn/latent_policy.h"
 #include "common/nn/tensor_codec.h"
+#include "common/config.h"
 #include "common/random.h"
 #include "common/running_normalizer.h"
 #include "gorl/v1/config.pb.h"
@@ -25,7 +26,7 @@ namespace gorl::learner::testing {
 inline v1::TrainConfig TinyTrainConfig(const std::vector<int>& hidden,
                                        const std::vector<int>& critic_hidden) {
   v1::TrainConfig config;
-  config.set_algo("gorl-fm");
+  config.set_algo(v1::ALGO_GORL_FM);
   config.set_learner_threads(1);
   v1::PpoConfig& ppo = *config.mutable_ppo();
   ppo.set_learning_rate(1e-3);
@@ -54,7 +55,7 @@ inline v1::TrainConfig TinyTrainConfig(const std::vector<int>& hidden,
 // 10-pair refinements.
 inline v1::TrainConfig TinyLoopConfig(const std::string& algo, const std::string& collect_with) {
   v1::TrainConfig config = TinyTrainConfig({8, 8}, {16});
-  config.set_algo(algo);
+  config.set_algo(ParseEnum<v1::Algo>(algo).value());
   config.set_seed(5);
   config.set_total_env_steps(240);
   config.mutable_rollout()->set_num_envs(4);
@@ -66,7 +67,7 @@ inline v1::TrainConfig TinyLoopConfig(const std::string& algo, const std::string
   for (double f : {1.0, 1.0, 1.0}) stages.add_fractions(f);
   stages.set_reinit_encoder(true);
   stages.set_reinit_critic(true);
-  stages.set_collect_with(collect_with);
+  stages.set_collect_with(ParseEnum<v1::CollectWith>(collect_with).value());
   config.mutable_eval()->set_episodes(3);
   config.mutable_eval()->set_every_env_steps(40);
   return config;

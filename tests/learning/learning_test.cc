@@ -28,7 +28,7 @@ v1::TrainConfig Config(const std::string& task, const std::string& algo,
   absl::StatusOr<v1::TrainConfig> config = LoadPreset("local");
   EXPECT_TRUE(config.ok()) << config.status();
   config->set_task(task);
-  config->set_algo(algo);
+  config->set_algo(ParseEnum<v1::Algo>(algo).value());
   for (const std::string& assignment : overrides) {
     const absl::Status status = ApplyOverride(assignment, *config);
     EXPECT_TRUE(status.ok()) << status;

@@ -18,7 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "gorl/v1/checkpoint.pb.h"
 #include "learner/checkpoint.h"
-#include "runtime/json_line.h"
+#include "common/json_line.h"
 #include "runtime/subprocess.h"
 #include "tests/common/http_get.h"
 #include "tests/runtime/role_processes.h"
@@ -27,7 +27,6 @@
 namespace gorl::runtime {
 namespace {
 
-using ::testing::HasSubstr;
 using std::chrono::seconds;
 using testing::Join;
 using test_files::ReadFile;
@@ -93,13 +92,11 @@ class LearnerRestartTest : public ::testing::Test {
     std::unique_ptr<Child> resumed = StartLearner("resumed", {"--resume=" + run_});
     ASSERT_NE(resumed, nullptr);
     std::vector<int64_t> progress;
-    ASSERT_TRUE(testing::WaitReadingProgress(*resumed, seconds(60),
+    ASSERT_TRUE(testing::WaitReadingProgress(*resumed, seconds(300),
                                              [&](int64_t steps) { progress.push_back(steps); }))
         << Log("resumed");
     ASSERT_EQ(resumed->exit_code(), 0) << Log("resumed");
-    EXPECT_THAT(Log("resumed"), HasSubstr(absl::StrCat("resuming at stage ", checkpoint.stage(),
-                                                       ", iteration ", checkpoint.iteration())));
-    EXPECT_THAT(Log("resumed"), HasSubstr("actor survivor joined"));
+    // It went on from the checkpoint's iteration.
     ASSERT_FALSE(progress.empty());
     EXPECT_EQ(progress.front(), checkpoint.env_steps() + kStepsPerIteration);
     EXPECT_EQ(progress.back(), total_steps);
@@ -115,9 +112,11 @@ class LearnerRestartTest : public ::testing::Test {
     ASSERT_FALSE(final_eval.empty()) << "no final_eval.json";
     EXPECT_EQ(JsonNumber(final_eval, "env_steps"), static_cast<double>(total_steps));
 
-    ASSERT_TRUE(actor_->Wait(seconds(15))) << ReadFile(dir_ + "/actor.log");
+    // The one actor there is trained every update, before and after the
+    // restart (it rejoined the new learner), and exits with the run.
+    EXPECT_THAT(testing::ActorsPerUpdate(run_), ::testing::Each(1));
+    ASSERT_TRUE(actor_->Wait(seconds(60))) << ReadFile(dir_ + "/actor.log");
     EXPECT_EQ(actor_->exit_code(), 0);
-    EXPECT_THAT(ReadFile(dir_ + "/actor.log"), HasSubstr("lost the learner"));
   }
 
   void TearDown() override {
@@ -155,7 +154,7 @@ TEST_F(LearnerRestartTest, KilledLearnerResumesFromItsCheckpoint) {
   ASSERT_NE(first, nullptr);
   StartActor();
   bool killed = false;
-  testing::WaitReadingProgress(*first, seconds(60), [&](int64_t env_steps) {
+  testing::WaitReadingProgress(*first, seconds(300), [&](int64_t env_steps) {
     if (killed || env_steps < kStage1Start + 6 * kStepsPerIteration) return;
     const absl::StatusOr<v1::LearnerCheckpoint> checkpoint = Checkpoint();
     if (checkpoint.ok() && checkpoint->stage() == 1 && checkpoint->iteration() >= 5) {
@@ -164,7 +163,7 @@ TEST_F(LearnerRestartTest, KilledLearnerResumesFromItsCheckpoint) {
     }
   });
   ASSERT_TRUE(killed) << Log("first");
-  ASSERT_TRUE(first->Wait(seconds(10)));
+  ASSERT_TRUE(first->Wait(seconds(60)));
   ASSERT_EQ(first->exit_code(), 128 + SIGKILL);
 
   // Whatever instant the kill hit, the file is a whole checkpoint.
@@ -210,7 +209,7 @@ TEST_F(LearnerRestartTest, SigtermLeavesACheckpointOfTheLastIteration) {
   StartActor();
   bool stopped = false;
   int64_t last_progress = 0;
-  const bool exited = testing::WaitReadingProgress(*first, seconds(60), [&](int64_t env_steps) {
+  const bool exited = testing::WaitReadingProgress(*first, seconds(300), [&](int64_t env_steps) {
     last_progress = env_steps;
     if (!stopped && env_steps >= 5 * kStepsPerIteration) {
       first->Signal(SIGTERM);
@@ -222,7 +221,6 @@ TEST_F(LearnerRestartTest, SigtermLeavesACheckpointOfTheLastIteration) {
   // It stopped by itself (a failure: the run is not over), not by SIGKILL.
   EXPECT_NE(first->exit_code(), 0) << Log("first");
   EXPECT_NE(first->exit_code(), 128 + SIGKILL) << Log("first");
-  EXPECT_THAT(Log("first"), HasSubstr("cancelled; checkpoint written"));
 
   // The checkpoint is the iteration of the last progress line, whichever
   // part of the loop the signal interrupted.

@@ -1,4 +1,4 @@
-// GrpcActorGroup over real gRPC on loopback, with scripted actors: the
+// LearnerService + ActorFleet over real gRPC on loopback, with scripted actors: the
 // learner's side of the protocol without LibTorch or environments.
 #include "runtime/grpc_learner_service.h"
 
@@ -147,16 +147,17 @@ class ScriptedActor {
 class LearnerServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ActorGroupOptions options;
+    ActorFleetOptions options;
     options.task = "toy";
     options.obs_size = kObs;
     options.action_size = kAct;
     options.unroll_length = 2;
     options.queue_capacity = 2;
     metrics_ = RoleMetrics::Unserved("learner", "");
-    group_ = std::make_unique<GrpcActorGroup>(options, *metrics_);
+    group_ = std::make_unique<ActorFleet>(options, *metrics_);
+    service_ = std::make_unique<LearnerService>(*group_, *metrics_);
     absl::StatusOr<std::unique_ptr<grpc::Server>> server =
-        StartServer("127.0.0.1:0", {group_->service()}, &address_);
+        StartServer("127.0.0.1:0", {service_.get()}, &address_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
   }
@@ -166,7 +167,8 @@ class LearnerServiceTest : public ::testing::Test {
   }
 
   std::unique_ptr<RoleMetrics> metrics_;
-  std::unique_ptr<GrpcActorGroup> group_;
+  std::unique_ptr<ActorFleet> group_;
+  std::unique_ptr<LearnerService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

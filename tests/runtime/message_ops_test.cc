@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "runtime/message_checks.h"
+#include "common/message_checks.h"
 
 namespace gorl::runtime {
 namespace {

@@ -3,6 +3,11 @@
 // tiny twin-peaks configurations so that each test takes seconds. Every
 // process is killed when its test ends (runtime::Child), and children die
 // with the test binary (PR_SET_PDEATHSIG).
+//
+// CI runs these on a busy 2-core machine (scripts/stress_tests.sh adds two
+// busy loops), so nothing here depends on timing or log wording: learners
+// wait for their actors (--min_actors), and the tests read what the roles
+// record (metrics.jsonl rows, exit codes, RPC answers, Prometheus series).
 #include <signal.h>
 
 #include <gmock/gmock.h>
@@ -16,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "gorl/v1/services.grpc.pb.h"
 #include "runtime/grpc_util.h"
+#include "common/json_line.h"
 #include "runtime/protocol.h"
 #include "runtime/subprocess.h"
 #include "tests/common/http_get.h"
@@ -25,9 +31,14 @@
 namespace gorl::runtime {
 namespace {
 
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::Each;
 using ::testing::HasSubstr;
 using std::chrono::seconds;
+using testing::ActorsPerUpdate;
 using testing::AwaitListening;
+using testing::EventRows;
 using testing::Exists;
 using testing::Join;
 
@@ -49,13 +60,13 @@ TEST(MultiProcessTest, LauncherRunsAFullStageCycleWithTwoActors) {
       dir + "/launcher.log");
   ASSERT_NE(train, nullptr);
   std::string stdout_text;
-  const auto deadline = std::chrono::steady_clock::now() + seconds(90);
+  const auto deadline = std::chrono::steady_clock::now() + seconds(300);
   while (!train->stdout_closed() && std::chrono::steady_clock::now() < deadline) {
     if (std::optional<std::string> line = train->ReadLine(std::chrono::milliseconds(200))) {
       stdout_text += *line + "\n";
     }
   }
-  ASSERT_TRUE(train->Wait(seconds(30))) << ReadFile(dir + "/launcher.log");
+  ASSERT_TRUE(train->Wait(seconds(60))) << ReadFile(dir + "/launcher.log");
   ASSERT_EQ(train->exit_code(), 0) << ReadFile(dir + "/launcher.log");
 
   const std::string run = dir + "/run";
@@ -69,10 +80,15 @@ TEST(MultiProcessTest, LauncherRunsAFullStageCycleWithTwoActors) {
   // Training went on in stage 1 with the new decoder after the refinement.
   EXPECT_NE(metrics.find("\"event\": \"update\"", refine), std::string::npos);
   EXPECT_NE(metrics.find("\"stage\": 1", refine), std::string::npos);
-  const std::string learner_log = ReadFile(run + "/logs/learner.log");
-  EXPECT_THAT(learner_log, HasSubstr("actor actor-0 joined"));
-  EXPECT_THAT(learner_log, HasSubstr("actor actor-1 joined"));
-  EXPECT_THAT(ReadFile(run + "/logs/refiner.log"), HasSubstr("decoder v1"));
+  // The launcher makes the learner wait for both actors: every update was
+  // trained with two connected.
+  const std::vector<int> actors = ActorsPerUpdate(run);
+  ASSERT_FALSE(actors.empty()) << metrics;
+  EXPECT_THAT(actors, Each(2)) << metrics;
+  // The refiner process trained decoder v1, which stage 1 used.
+  const std::vector<std::string> refines = EventRows(run, "refine");
+  ASSERT_EQ(refines.size(), 1u) << metrics;
+  EXPECT_EQ(JsonNumber(refines[0], "decoder_version"), 1.0) << metrics;
 }
 
 // (b) One of two actors is SIGKILLed mid-run; the learner notices, gives its
@@ -82,11 +98,13 @@ TEST(MultiProcessTest, TrainingSurvivesAnActorKilledMidRun) {
   std::unique_ptr<Child> refiner = Start({"refiner", "--listen=127.0.0.1:0"}, dir + "/refiner.log");
   ASSERT_NE(refiner, nullptr);
   const std::string refiner_address = AwaitListening(*refiner);
-  // Evaluations every 10 iterations keep shares in flight.
+  // Evaluations every 10 iterations keep shares in flight. The learner
+  // starts only once both actors have joined; the kill comes at the first
+  // progress line, 59 iterations before the run ends.
   std::unique_ptr<Child> learner =
       Start(Join({"learner", "--listen=127.0.0.1:0", "--refiner=" + refiner_address,
-                  "--run_dir=" + dir + "/run", "--progress_json", "total_env_steps=9600",
-                  "eval.every_env_steps=1600"},
+                  "--run_dir=" + dir + "/run", "--progress_json", "--min_actors=2",
+                  "total_env_steps=9600", "eval.every_env_steps=1600"},
                  kTiny),
             dir + "/learner.log");
   ASSERT_NE(learner, nullptr);
@@ -99,8 +117,8 @@ TEST(MultiProcessTest, TrainingSurvivesAnActorKilledMidRun) {
                            absl::StrCat(dir, "/actor-", i, ".log")));
   }
   bool killed = false;
-  const bool finished = WaitReadingProgress(*learner, seconds(90), [&](int64_t env_steps) {
-    if (!killed && env_steps >= 2400) {
+  const bool finished = WaitReadingProgress(*learner, seconds(300), [&](int64_t env_steps) {
+    if (!killed && env_steps > 0) {
       actors[1]->Signal(SIGKILL);
       killed = true;
     }
@@ -109,11 +127,15 @@ TEST(MultiProcessTest, TrainingSurvivesAnActorKilledMidRun) {
   ASSERT_TRUE(finished) << ReadFile(dir + "/learner.log");
   EXPECT_EQ(learner->exit_code(), 0) << ReadFile(dir + "/learner.log");
   EXPECT_TRUE(Exists(dir + "/run/final_eval.json"));
-  EXPECT_THAT(ReadFile(dir + "/learner.log"), HasSubstr("actor actor-1 (session"));
+  // Both trained at first; the learner noticed the loss and went on with one.
+  const std::vector<int> connected = ActorsPerUpdate(dir + "/run");
+  ASSERT_FALSE(connected.empty());
+  EXPECT_EQ(connected.front(), 2) << ReadFile(dir + "/learner.log");
+  EXPECT_EQ(connected.back(), 1) << ReadFile(dir + "/learner.log");
   ASSERT_TRUE(actors[1]->Wait(seconds(5)));
   EXPECT_EQ(actors[1]->exit_code(), 128 + SIGKILL);
   // The survivor exits by itself once the learner says the run is over.
-  ASSERT_TRUE(actors[0]->Wait(seconds(15))) << ReadFile(dir + "/actor-0.log");
+  ASSERT_TRUE(actors[0]->Wait(seconds(60))) << ReadFile(dir + "/actor-0.log");
   EXPECT_EQ(actors[0]->exit_code(), 0);
   // SIGTERM shuts the refiner down cleanly.
   EXPECT_EQ(refiner->Terminate(seconds(10)), 0);
@@ -140,7 +162,7 @@ TEST(MultiProcessTest, ActorRejoinsARestartedLearner) {
       Join({"actor", "--learner=" + address, "--actor_id=survivor", "--actor_envs=8"}, kTiny),
       dir + "/actor.log");
   bool crashed = false;
-  WaitReadingProgress(*first, seconds(30), [&](int64_t env_steps) {
+  WaitReadingProgress(*first, seconds(300), [&](int64_t env_steps) {
     if (!crashed && env_steps >= 800) {
       first->Signal(SIGKILL);
       crashed = true;
@@ -149,12 +171,14 @@ TEST(MultiProcessTest, ActorRejoinsARestartedLearner) {
   ASSERT_TRUE(crashed) << ReadFile(dir + "/first.log");
   std::unique_ptr<Child> second = start_learner("second", 3200);
   AwaitListening(*second);
-  ASSERT_TRUE(WaitReadingProgress(*second, seconds(60))) << ReadFile(dir + "/second.log");
+  ASSERT_TRUE(WaitReadingProgress(*second, seconds(300))) << ReadFile(dir + "/second.log");
   EXPECT_EQ(second->exit_code(), 0) << ReadFile(dir + "/second.log");
-  EXPECT_THAT(ReadFile(dir + "/second.log"), HasSubstr("actor survivor joined"));
-  ASSERT_TRUE(actor->Wait(seconds(15))) << ReadFile(dir + "/actor.log");
+  // The second run could only train with the survivor (the one actor there
+  // is), and the survivor exits when that run is over.
+  EXPECT_THAT(ActorsPerUpdate(dir + "/second"), Each(1));
+  EXPECT_FALSE(ActorsPerUpdate(dir + "/second").empty());
+  ASSERT_TRUE(actor->Wait(seconds(60))) << ReadFile(dir + "/actor.log");
   EXPECT_EQ(actor->exit_code(), 0);
-  EXPECT_THAT(ReadFile(dir + "/actor.log"), HasSubstr("lost the learner"));
   EXPECT_EQ(refiner->Terminate(seconds(10)), 0);
 }
 
@@ -162,9 +186,11 @@ TEST(MultiProcessTest, ActorRejoinsARestartedLearner) {
 // naming both sides' values.
 TEST(MultiProcessTest, JoinWithWrongSizesIsRefused) {
   const std::string dir = test_files::MakeTempDir("join");
+  const int metrics_port = testutil::PickFreeLoopbackPort();
   std::unique_ptr<Child> learner =
       Start(Join({"learner", "--listen=127.0.0.1:0", "--refiner=127.0.0.1:1",
-                  "--run_dir=" + dir + "/run", "--progress_json", "total_env_steps=3200"},
+                  "--run_dir=" + dir + "/run", "--progress_json", "total_env_steps=3200",
+                  absl::StrCat("--metrics_port=", metrics_port), "--metrics_host=127.0.0.1"},
                  kTiny),
             dir + "/learner.log");
   ASSERT_NE(learner, nullptr);
@@ -197,10 +223,12 @@ TEST(MultiProcessTest, JoinWithWrongSizesIsRefused) {
 
   request.set_task("twin-peaks");
   EXPECT_TRUE(join().ok());
+  // Both refusals were counted where an operator looks.
+  EXPECT_EQ(testing::ScrapeSample(metrics_port, "gorl_rpc_errors_total", {"method=\"Join\""}),
+            2.0);
   // SIGTERM stops a learner that waits for rollouts, without SIGKILL.
   const int code = learner->Terminate(seconds(10));
   EXPECT_NE(code, 128 + SIGKILL) << ReadFile(dir + "/learner.log");
-  EXPECT_THAT(ReadFile(dir + "/learner.log"), HasSubstr("refused join of wrong"));
 }
 
 }  // namespace

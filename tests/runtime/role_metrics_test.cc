@@ -21,7 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "runtime/json_line.h"
+#include "common/json_line.h"
 #include "runtime/subprocess.h"
 #include "tests/common/http_get.h"
 #include "tests/integration/prometheus_harness.h"
@@ -37,48 +37,29 @@ using test_files::ReadFile;
 using testutil::PrometheusHarness;
 using testutil::PromSample;
 
-// Reads a learner's stdout on its own thread (a full pipe would stall the
-// learner while the test waits on Prometheus) and keeps the env_steps of
-// its last progress line.
+// Reads a learner's stdout on its own thread, so that a full pipe never
+// stalls the learner while the test waits on Prometheus.
 class ProgressDrain {
  public:
   explicit ProgressDrain(Child& learner)
       : thread_([this, &learner] {
-          while (!stop_.load()) {
-            std::optional<std::string> line = learner.ReadLine(std::chrono::milliseconds(100));
-            if (line.has_value() && JsonField(*line, "event") == "progress") {
-              last_env_steps_.store(static_cast<int64_t>(JsonNumber(*line, "env_steps")));
-              last_change_ms_.store(NowMs());
-            }
-          }
+          while (!stop_.load()) learner.ReadLine(std::chrono::milliseconds(100));
         }) {}
   ~ProgressDrain() {
     stop_.store(true);
     thread_.join();
   }
 
-  // The last reported env_steps once none has come for `quiet`; nullopt if
-  // the learner keeps reporting until `timeout`.
-  std::optional<int64_t> SettledEnvSteps(seconds quiet, seconds timeout) const {
-    const int64_t deadline = NowMs() + 1000 * timeout.count();
-    while (NowMs() < deadline) {
-      if (NowMs() - last_change_ms_.load() >= 1000 * quiet.count()) return last_env_steps_.load();
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return std::nullopt;
-  }
-
  private:
-  static int64_t NowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
   std::atomic<bool> stop_{false};
-  std::atomic<int64_t> last_env_steps_{0};
-  std::atomic<int64_t> last_change_ms_{NowMs()};
-  std::thread thread_;  // last: starts after the atomics exist
+  std::thread thread_;  // last: starts after stop_ exists
 };
+
+// env_steps of the last update row of a run's metrics.jsonl (0 if none).
+double LastUpdateEnvSteps(const std::string& run_dir) {
+  const std::vector<std::string> rows = testing::EventRows(run_dir, "update");
+  return rows.empty() ? 0.0 : JsonNumber(rows.back(), "env_steps");
+}
 
 // The value of the sample with label role=`role`, if any.
 std::optional<double> RoleValue(const std::vector<PromSample>& samples, const std::string& role) {
@@ -135,7 +116,7 @@ TEST(PrometheusRolesTest, ScrapesTheRealLearnerRefinerAndActor) {
 
   auto up = (*prometheus)->QueryUntil(
       "up == 1", [](const std::vector<PromSample>& s) { return s.size() == 3; },
-      absl::Seconds(30));
+      absl::Seconds(90));
   ASSERT_TRUE(up.ok()) << up.status() << "\n" << logs();
   std::set<std::string> up_instances;
   for (const PromSample& sample : *up) up_instances.insert(sample.labels.at("instance"));
@@ -147,39 +128,42 @@ TEST(PrometheusRolesTest, ScrapesTheRealLearnerRefinerAndActor) {
       [](const std::vector<PromSample>& s) {
         return RoleValue(s, "learner").value_or(0) > 0 && RoleValue(s, "actor").value_or(0) > 0;
       },
-      absl::Seconds(30));
+      absl::Seconds(90));
   ASSERT_TRUE(steps.ok()) << steps.status() << "\n" << logs();
   // Every role exports the family; the refiner steps no environment.
   EXPECT_EQ(RoleValue(*steps, "refiner"), 0.0);
 
-  // Without its actor the learner stops after the batch in flight: its
-  // counter then holds still at what its last progress line reported.
+  // Without its actor the learner stops after the batches in flight. Once
+  // it has noticed (connected actors 0) its counter settles at the env
+  // steps of its last update row: the predicate reads both afresh each time.
   actor->Signal(SIGKILL);
-  const std::optional<int64_t> reported = progress.SettledEnvSteps(seconds(2), seconds(20));
-  ASSERT_TRUE(reported.has_value()) << "the learner kept training without its actor";
-  ASSERT_GT(*reported, 0);
+  auto gone = (*prometheus)->QueryUntil(
+      "gorl_connected_actors{role=\"learner\"}",
+      [](const std::vector<PromSample>& s) { return s.size() == 1 && s[0].value == 0; },
+      absl::Seconds(90));
+  ASSERT_TRUE(gone.ok()) << gone.status() << "\n" << logs();
+  const std::string run = dir + "/run";
   auto learner_steps = (*prometheus)->QueryUntil(
       "sum(gorl_env_steps_total{role=\"learner\"})",
       [&](const std::vector<PromSample>& s) {
-        return s.size() == 1 && s[0].value == static_cast<double>(*reported);
+        return s.size() == 1 && s[0].value > 0 && s[0].value == LastUpdateEnvSteps(run);
       },
-      absl::Seconds(15));
-  EXPECT_TRUE(learner_steps.ok()) << learner_steps.status() << "\nreported " << *reported;
+      absl::Seconds(90));
+  EXPECT_TRUE(learner_steps.ok()) << learner_steps.status() << "\nlogged "
+                                  << LastUpdateEnvSteps(run);
 
   // The PPO gauges hold the last update's statistics, as metrics.jsonl logs
   // them (to its 9 significant digits).
-  const std::vector<std::string> lines =
-      absl::StrSplit(ReadFile(dir + "/run/metrics.jsonl"), '\n', absl::SkipEmpty());
-  ASSERT_FALSE(lines.empty());
-  ASSERT_EQ(JsonNumber(lines.back(), "env_steps"), static_cast<double>(*reported));
-  const double entropy = JsonNumber(lines.back(), "entropy");
   auto entropy_gauge = (*prometheus)->QueryUntil(
       "gorl_ppo_entropy{role=\"learner\"}",
       [&](const std::vector<PromSample>& s) {
-        return s.size() == 1 && std::abs(s[0].value - entropy) <= 1e-6 * std::abs(entropy);
+        const std::vector<std::string> rows = testing::EventRows(run, "update");
+        if (s.size() != 1 || rows.empty()) return false;
+        const double entropy = JsonNumber(rows.back(), "entropy");
+        return std::abs(s[0].value - entropy) <= 1e-6 * std::abs(entropy);
       },
-      absl::Seconds(15));
-  EXPECT_TRUE(entropy_gauge.ok()) << entropy_gauge.status() << "\nlogged " << entropy;
+      absl::Seconds(90));
+  EXPECT_TRUE(entropy_gauge.ok()) << entropy_gauge.status();
 }
 
 }  // namespace

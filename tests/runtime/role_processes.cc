@@ -9,7 +9,8 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/json_line.h"
+#include "common/json_line.h"
+#include "tests/common/http_get.h"
 
 #ifndef GORL_BINARY
 #error "GORL_BINARY must name the gorl executable (tests/CMakeLists.txt sets it)"
@@ -62,6 +63,41 @@ std::string AwaitListening(Child& child) {
   }
   ADD_FAILURE() << "no listening line from pid " << child.pid();
   return "";
+}
+
+std::vector<std::string> EventRows(const std::string& run_dir, const std::string& event) {
+  std::ifstream file(run_dir + "/metrics.jsonl");
+  std::vector<std::string> rows;
+  std::string line;
+  while (std::getline(file, line)) {
+    if (JsonField(line, "event") == event) rows.push_back(line);
+  }
+  return rows;
+}
+
+std::vector<int> ActorsPerUpdate(const std::string& run_dir) {
+  std::vector<int> actors;
+  for (const std::string& row : EventRows(run_dir, "update")) {
+    actors.push_back(static_cast<int>(JsonNumber(row, "actors")));
+  }
+  return actors;
+}
+
+std::optional<double> ScrapeSample(int port, const std::string& family,
+                                   const std::vector<std::string>& labels) {
+  const absl::StatusOr<testutil::HttpResponse> response =
+      testutil::HttpGet("127.0.0.1", port, "/metrics");
+  if (!response.ok()) return std::nullopt;
+  std::istringstream body(response->body);
+  std::string line;
+  while (std::getline(body, line)) {
+    if (line.rfind(family + "{", 0) != 0 && line.rfind(family + " ", 0) != 0) continue;
+    bool all = true;
+    for (const std::string& label : labels) all = all && line.find(label) != std::string::npos;
+    const size_t space = line.rfind(' ');
+    if (all && space != std::string::npos) return std::stod(line.substr(space + 1));
+  }
+  return std::nullopt;
 }
 
 bool WaitReadingProgress(Child& learner, std::chrono::seconds timeout,

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,8 +32,21 @@ std::unique_ptr<Child> StartGorl(const std::vector<std::string>& args, const std
 // test failure when none comes within 60 s).
 std::string AwaitListening(Child& child);
 
+// The rows of a run directory's metrics.jsonl whose event is `event`, in order.
+std::vector<std::string> EventRows(const std::string& run_dir, const std::string& event);
+
+// The "actors" field (actors connected at that update) of every update row.
+std::vector<int> ActorsPerUpdate(const std::string& run_dir);
+
+// The value of the first sample of `family` on a role's metrics endpoint
+// (127.0.0.1:`port`) whose labels contain every `label="value"` string in
+// `labels`; nullopt when the scrape fails or no sample matches.
+std::optional<double> ScrapeSample(int port, const std::string& family,
+                                   const std::vector<std::string>& labels);
+
 // Reads a learner's progress lines until it exits or `timeout` passes (true
-// once it exited); `on_progress` sees each env_steps value.
+// once it exited); `on_progress` sees each env_steps value. Timeouts are
+// generous (CI shares 2 cores): they bound a broken test, not a slow one.
 bool WaitReadingProgress(Child& learner, std::chrono::seconds timeout,
                          const std::function<void(int64_t)>& on_progress = nullptr);
 

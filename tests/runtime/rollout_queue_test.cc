@@ -6,10 +6,13 @@
 #include <chrono>
 #include <thread>
 
+#include "tests/wait_until.h"
+
 namespace gorl::runtime {
 namespace {
 
 using std::chrono::milliseconds;
+using ::gorl::testing::WaitUntil;
 
 v1::Rollout RolloutOf(int64_t version, int num_envs = 2) {
   v1::Rollout rollout;
@@ -38,13 +41,14 @@ TEST(RolloutQueueTest, FullQueueBlocksTheProducerUntilTheConsumerPops) {
     EXPECT_EQ(queue.Push(RolloutOf(0), nullptr), RolloutQueue::PushResult::kQueued);
     pushed = true;
   });
-  std::this_thread::sleep_for(milliseconds(150));
+  EXPECT_TRUE(WaitUntil([&] { return queue.blocked_producers() == 1; }));
   EXPECT_FALSE(pushed) << "a full queue must hold the producer back";
   EXPECT_EQ(queue.size(), 1);
   ASSERT_TRUE(queue.Pop(milliseconds(10)).has_value());
   producer.join();
   EXPECT_TRUE(pushed);
   EXPECT_EQ(queue.size(), 1);
+  EXPECT_EQ(queue.blocked_producers(), 0);
 }
 
 TEST(RolloutQueueTest, RaisingTheMinimumVersionDropsStaleRolloutsAndFreesBlockedProducers) {
@@ -52,7 +56,7 @@ TEST(RolloutQueueTest, RaisingTheMinimumVersionDropsStaleRolloutsAndFreesBlocked
   ASSERT_EQ(queue.Push(RolloutOf(3), nullptr), RolloutQueue::PushResult::kQueued);
   RolloutQueue::PushResult blocked_result = RolloutQueue::PushResult::kQueued;
   std::thread producer([&] { blocked_result = queue.Push(RolloutOf(3), nullptr); });
-  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_TRUE(WaitUntil([&] { return queue.blocked_producers() == 1; }));
   EXPECT_EQ(queue.SetMinVersion(4), 1);
   producer.join();
   EXPECT_EQ(blocked_result, RolloutQueue::PushResult::kStale);
@@ -88,7 +92,7 @@ TEST(RolloutQueueTest, CloseWakesEveryone) {
   ASSERT_EQ(queue.Push(RolloutOf(0), nullptr), RolloutQueue::PushResult::kQueued);
   std::thread producer(
       [&] { EXPECT_EQ(queue.Push(RolloutOf(0), nullptr), RolloutQueue::PushResult::kClosed); });
-  std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_TRUE(WaitUntil([&] { return queue.blocked_producers() == 1; }));
   queue.Close();
   producer.join();
   EXPECT_FALSE(queue.Pop(milliseconds(1000)).has_value());

@@ -1,15 +1,15 @@
 // Reads fields of the flat one-line JSON objects that gorl prints (JsonRow:
 // numbers, null and strings, no nesting), e.g. the roles' "listening" and
 // "progress" lines. Not a general JSON parser.
-#ifndef GORL_RUNTIME_JSON_LINE_H_
-#define GORL_RUNTIME_JSON_LINE_H_
+#ifndef GORL_COMMON_JSON_LINE_H_
+#define GORL_COMMON_JSON_LINE_H_
 
 #include <cmath>
 #include <cstdlib>
 #include <optional>
 #include <string>
 
-namespace gorl::runtime {
+namespace gorl {
 
 // The value of `key`: a string's contents (a backslash keeps the next
 // character as it is) or a number's / null's text; nullopt if absent.
@@ -39,6 +39,6 @@ inline double JsonNumber(const std::string& line, const std::string& key) {
   return end == text->c_str() ? std::nan("") : value;
 }
 
-}  // namespace gorl::runtime
+}  // namespace gorl
 
-#endif  // GORL_RUNTIME_JSON_LINE_H_
+#endif  // GORL_COMMON_JSON_LINE_H_

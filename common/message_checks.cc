@@ -1,4 +1,4 @@
-#include "runtime/message_checks.h"
+#include "common/message_checks.h"
 
 #include <cmath>
 #include <cstdint>
@@ -6,24 +6,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
-namespace gorl::runtime {
+namespace gorl {
 namespace {
 
 absl::Status CheckCount(int64_t actual, int64_t expected, const char* what) {
   if (actual == expected) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat(what, " has ", actual, " values, expected ", expected));
-}
-
-template <typename Values>
-absl::Status CheckFinite(const Values& values, const char* what) {
-  for (int i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, "[", i, "] is not finite (", values[i], ")"));
-    }
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -37,6 +26,9 @@ absl::Status CheckRollout(const v1::Rollout& r, const TaskShape& shape, int num_
   if (r.num_envs() != num_envs) {
     return absl::InvalidArgumentError(absl::StrCat("rollout has ", r.num_envs(),
                                                    " envs, the actor joined with ", num_envs));
+  }
+  if (r.num_envs() <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("rollout num_envs ", r.num_envs(), " must be > 0"));
   }
   if (r.unroll_length() <= 0) {
     return absl::InvalidArgumentError(
@@ -71,7 +63,9 @@ absl::Status CheckRefinementData(const v1::RefinementData& d, const TaskShape& s
         ", expected obs ", shape.obs_size, " / action ", shape.action_size));
   }
   if (shape.obs_size <= 0 || shape.action_size <= 0) {
-    return absl::InvalidArgumentError("refinement data sizes must be > 0");
+    return absl::InvalidArgumentError(absl::StrCat("refinement data sizes obs_size ", shape.obs_size,
+                                                   " / action_size ", shape.action_size,
+                                                   " must be > 0"));
   }
   if (d.observations_size() % d.obs_size() != 0) {
     return absl::InvalidArgumentError(absl::StrCat("refinement data has ", d.observations_size(),
@@ -99,4 +93,4 @@ absl::Status CheckEvalReport(const v1::EvalReport& report, int episodes) {
   return CheckFinite(report.episode_returns(), "eval report.returns");
 }
 
-}  // namespace gorl::runtime
+}  // namespace gorl

@@ -1,0 +1,210 @@
+// The learner's view of its actors, free of any transport: sessions, work
+// assignment, encoder versions, policy lag and the rollout queue. It is the
+// learner::ActorGroup that the stage coordinator drives; a transport (the
+// gRPC service in runtime/grpc_learner_service.h, or a test) feeds it the
+// actors' calls.
+//
+//   Broadcast  -> store the snapshot, give every actor its work, wake every
+//                 policy stream (each delivers the newest snapshot + work)
+//   HandleMessage -> rollouts into the bounded RolloutQueue (blocking while
+//                 it is full), collect chunks / eval reports into the
+//                 ShareBoard
+//   GatherRollouts <- pops the queue until `sequences` env-unrolls of the
+//                 current encoder version (or within max_policy_lag) are in
+//   Collect / Evaluate -> cut the request into shares, hand them to idle
+//                 actors, take back the shares of actors that leave or time
+//                 out, return once every share is in
+//
+// Actors may join and leave at any time. An actor is connected from Join
+// until Leave, the end of its policy stream or a broken send stream; a Join
+// with the id of a connected actor replaces it. Every incoming message is
+// validated (common/message_checks.h); a malformed one is refused with
+// INVALID_ARGUMENT and everything received before it is kept.
+//
+// Thread-safe: every public method may be called from any thread. Methods
+// that wait poll `cancelled` (the caller's peer went away) and return when
+// the fleet is finished or shut down.
+#ifndef GORL_RUNTIME_ACTOR_FLEET_H_
+#define GORL_RUNTIME_ACTOR_FLEET_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/message_checks.h"
+#include "common/metrics.h"
+#include "gorl/v1/policy.pb.h"
+#include "gorl/v1/services.pb.h"
+#include "learner/roles.h"
+#include "runtime/rollout_queue.h"
+#include "runtime/work_shares.h"
+
+namespace gorl::runtime {
+
+struct ActorFleetOptions {
+  // What joining actors must match.
+  std::string task;
+  int obs_size = 0;
+  int action_size = 0;
+  // The run's seed; actors' env seeds derive from it (common/seed_streams.h).
+  uint64_t run_seed = 0;
+  // Train-mode unroll length until GatherRollouts asks for another.
+  int unroll_length = 1;
+  // Env-unroll sequences the learner buffers before actors' sends block
+  // (the PPO batch size is a good value).
+  int64_t queue_capacity = 512;
+  // Encoder versions a rollout may lag behind and still be used (0 =
+  // on-policy). Never across a stage boundary or a decoder swap.
+  int max_policy_lag = 0;
+  // Shares per Collect / Evaluate; 0 = one per connected actor.
+  int work_shares = 0;
+  // A share not finished this long after its assignment goes to another actor.
+  std::chrono::seconds share_timeout{1800};
+  // Upper bound on an actor's env count (a sanity check of Join).
+  int max_actor_envs = 65536;
+  // The first Broadcast waits until this many actors have joined, so that
+  // all of them start from the first snapshot (a launcher that starts N
+  // actors passes N). 0 or 1: start with whoever is there.
+  int min_actors = 1;
+};
+
+class ActorFleet : public learner::ActorGroup {
+ public:
+  // Where a policy stream stands: what it has delivered so far.
+  struct PolicyCursor {
+    bool opened = false;
+    uint64_t snapshot_generation = 0;
+    uint64_t work_generation = 0;
+  };
+  using CancelledFn = std::function<bool()>;
+
+  // `metrics` must outlive the fleet.
+  ActorFleet(ActorFleetOptions options, RoleMetrics& metrics);
+  ~ActorFleet() override;
+  ActorFleet(const ActorFleet&) = delete;
+  ActorFleet& operator=(const ActorFleet&) = delete;
+
+  // --- the actors' side (called by a transport) ---
+
+  // Checks the handshake (protocol, task, sizes, env count) and opens a
+  // session; `peer` names the caller in logs. FAILED_PRECONDITION on a
+  // mismatch, naming both sides' values.
+  absl::StatusOr<v1::JoinReply> Join(const v1::JoinRequest& request, const std::string& peer);
+
+  // The next snapshot (with this actor's work) that `cursor` has not
+  // delivered, waiting for one. nullopt: the run is over, end the stream
+  // OK. Errors: FAILED_PRECONDITION (never joined), ABORTED (session
+  // replaced or removed), UNAVAILABLE (shutting down), CANCELLED
+  // (`cancelled` became true; the session is removed).
+  absl::StatusOr<std::optional<v1::PolicySnapshot>> NextPolicy(uint64_t session,
+                                                               const std::string& actor_id,
+                                                               PolicyCursor& cursor,
+                                                               const CancelledFn& cancelled);
+
+  // One message of a send stream. A rollout may wait while the queue is
+  // full (polling `cancelled`). INVALID_ARGUMENT for a malformed message,
+  // FAILED_PRECONDITION for an unknown session, CANCELLED when the run is
+  // over or the sender went away, UNAVAILABLE while shutting down.
+  absl::Status HandleMessage(v1::ActorMessage& message, v1::SendSummary& summary,
+                             const CancelledFn& cancelled);
+
+  // The transport lost the actor's stream: its session and share go.
+  void StreamBroke(uint64_t session, const std::string& actor_id, const std::string& reason);
+
+  // FAILED_PRECONDITION when the session is not connected.
+  absl::Status Leave(const v1::LeaveRequest& request);
+
+  // --- the learner's side (learner::ActorGroup) ---
+
+  absl::Status Broadcast(const v1::PolicySnapshot& snapshot) override;
+  absl::StatusOr<std::vector<v1::Rollout>> GatherRollouts(int64_t sequences,
+                                                          int unroll_length) override;
+  absl::StatusOr<v1::RefinementData> Collect(int64_t pairs, int num_envs, uint64_t seed) override;
+  absl::StatusOr<v1::EvalReport> Evaluate(int episodes, bool deterministic,
+                                          uint64_t seed) override;
+
+  // The run is over: policy streams end OK, which tells actors to exit.
+  void Finish();
+  // Stops all waiting: pending and later calls fail with CANCELLED.
+  void Shutdown();
+  int connected_actors() const override;
+  // After Finish: waits until every actor has disconnected or `timeout` passed.
+  bool WaitForActorsToLeave(std::chrono::milliseconds timeout);
+
+ private:
+  struct Session {
+    std::string actor_id;
+    uint64_t incarnation = 0;
+    int num_envs = 0;
+    std::string peer;
+    v1::Work work;  // current assignment
+    uint64_t work_generation = 0;
+  };
+
+  absl::Status HandleRollout(v1::Rollout& rollout, int num_envs, v1::SendSummary& summary,
+                             const CancelledFn& cancelled);
+  absl::Status HandleResult(uint64_t session, const v1::ActorMessage& message,
+                            v1::SendSummary& summary);
+  // Runs one Collect or Evaluate job: `split(n)` cuts it into n shares.
+  absl::StatusOr<std::vector<ShareBoard::Share>> RunShares(
+      const std::function<std::vector<v1::Work>(int)>& split, const char* what);
+
+  Session* FindLocked(uint64_t session, const std::string& actor_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveLocked(uint64_t session, const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AssignLocked(Session& session, v1::Work work) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::Work IdleWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // New train work for every actor; `sequences` (> 0, on-policy only) caps
+  // the unrolls each may send for it at the rounds that many sequences take.
+  void NewTrainWorkLocked(int64_t sequences) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ActorFleetOptions options_;
+  const TaskShape shape_;
+  RoleMetrics& metrics_;
+  RolloutQueue queue_;
+
+  mutable absl::Mutex mu_;
+  // Signalled whenever the snapshot, sessions, work or shares change.
+  absl::CondVar changed_;
+  std::shared_ptr<const v1::PolicySnapshot> snapshot_ ABSL_GUARDED_BY(mu_);  // without work
+  uint64_t snapshot_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  v1::ActorMode mode_ ABSL_GUARDED_BY(mu_) = v1::ACTOR_MODE_UNSPECIFIED;
+  std::map<uint64_t, Session> sessions_ ABSL_GUARDED_BY(mu_);  // by session number
+  uint64_t next_session_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t joins_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_work_id_ ABSL_GUARDED_BY(mu_) = 1;
+  v1::Work train_work_ ABSL_GUARDED_BY(mu_);
+  // Actors told to stop unrolling after a gather.
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  // What the last GatherRollouts asked for.
+  int64_t batch_sequences_ ABSL_GUARDED_BY(mu_) = 0;
+  // The longest wait for a rollout in the last GatherRollouts.
+  std::chrono::steady_clock::duration longest_rollout_gap_ ABSL_GUARDED_BY(mu_){};
+  int train_unroll_length_ ABSL_GUARDED_BY(mu_);
+  int64_t current_version_ ABSL_GUARDED_BY(mu_) = 0;
+  // First encoder version of the current stage and decoder.
+  int64_t stage_start_version_ ABSL_GUARDED_BY(mu_) = 0;
+  int last_train_stage_ ABSL_GUARDED_BY(mu_) = -1;
+  int64_t last_train_decoder_version_ ABSL_GUARDED_BY(mu_) = -1;
+  ShareBoard board_ ABSL_GUARDED_BY(mu_);
+  // When the last GatherRollouts returned: the stage coordinator runs the
+  // PPO update right after it and broadcasts right after that, so the gap
+  // to the next Broadcast is the update's duration.
+  std::optional<std::chrono::steady_clock::time_point> gathered_at_ ABSL_GUARDED_BY(mu_);
+  // Set once min_actors have joined (the first Broadcast waits for it).
+  bool fleet_ready_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace gorl::runtime
+
+#endif  // GORL_RUNTIME_ACTOR_FLEET_H_
