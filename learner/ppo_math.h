@@ -1,5 +1,5 @@
 // Brax PPO's generalised advantage estimation (brax/training/agents/ppo/
-// losses.py compute_gae; ALGORITHM.md §4), as a pure function over
+// losses.py compute_gae; docs/algorithm.md §4), as a pure function over
 // time-major [T, N] tensors:
 //   delta_t = (r_t + gamma (1 - term_t) V_{t+1} - V_t) (1 - trunc_t)
 //   G_t     = delta_t + gamma lambda (1 - term_t) (1 - trunc_t) G_{t+1}

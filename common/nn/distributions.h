@@ -1,4 +1,4 @@
-// The two action distributions of ALGORITHM.md: GoRL's latent diagonal
+// The two action distributions of docs/algorithm.md: GoRL's latent diagonal
 // Gaussian over z, and Brax's tanh-Gaussian over actions (used by the
 // Gaussian PPO baseline, whose latent z is the pre-tanh action u).
 // All functions work on batches: [B, D] inputs, [B] outputs (summed over D).

@@ -1,5 +1,5 @@
 // CartpoleSwingup, CartpoleBalance (dm_control/suite/cartpole.py at 1.0.7;
-// docs TASKS.md §2.7), one pole, smooth rewards. The model uses RK4: a
+// docs/tasks.md §2.7), one pole, smooth rewards. The model uses RK4: a
 // control step is one mj_step, then a kinematics refresh (all that reward
 // and observation read; equal to dm_control's mj_step1 for them).
 #include <algorithm>

@@ -1,4 +1,4 @@
-// CheetahRun (dm_control/suite/cheetah.py at 1.0.7; docs TASKS.md §2.1).
+// CheetahRun (dm_control/suite/cheetah.py at 1.0.7; docs/tasks.md §2.1).
 #include <algorithm>
 
 #include "common/status_macros.h"

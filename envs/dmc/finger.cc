@@ -1,5 +1,5 @@
 // FingerSpin, FingerTurnEasy, FingerTurnHard (dm_control/suite/finger.py at
-// 1.0.7; docs TASKS.md §2.4).
+// 1.0.7; docs/tasks.md §2.4).
 //
 // Every observation is read from the model's sensors, as in dm_control,
 // except the target: dm_control moves the world site `target` in the model

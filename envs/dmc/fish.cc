@@ -1,4 +1,4 @@
-// FishUpright, FishSwim (dm_control/suite/fish.py at 1.0.7; docs TASKS.md
+// FishUpright, FishSwim (dm_control/suite/fish.py at 1.0.7; docs/tasks.md
 // §2.5).
 //
 // dm_control's Swim moves the world geom `target` in the model every

@@ -1,4 +1,4 @@
-// HopperStand, HopperHop (dm_control/suite/hopper.py at 1.0.7; docs TASKS.md §2.2).
+// HopperStand, HopperHop (dm_control/suite/hopper.py at 1.0.7; docs/tasks.md §2.2).
 #include <algorithm>
 #include <cmath>
 

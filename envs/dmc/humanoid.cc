@@ -1,5 +1,5 @@
 // HumanoidStand, HumanoidWalk, HumanoidRun (dm_control/suite/humanoid.py at
-// 1.0.7; docs TASKS.md §2.6).
+// 1.0.7; docs/tasks.md §2.6).
 //
 // The actuator order differs from the joint order (abdomen_y comes before
 // abdomen_z, ankles x before y). Nothing here maps between them: actions go

@@ -1,5 +1,5 @@
 // WalkerStand, WalkerWalk, WalkerRun (dm_control/suite/walker.py at 1.0.7;
-// docs TASKS.md §2.3). Note walker's qpos order: [rootz, rootx, rooty, ...].
+// docs/tasks.md §2.3). Note walker's qpos order: [rootz, rootx, rooty, ...].
 #include "common/status_macros.h"
 #include "envs/joint_randomizer.h"
 #include "envs/mujoco_task.h"

@@ -1,5 +1,5 @@
 // Gym MuJoCo v2 locomotion: Hopper-v2, Walker2d-v2, HalfCheetah-v2
-// (gym/envs/mujoco/*.py at v0.21.0, assets at 1b09a7eb; docs TASKS.md §4).
+// (gym/envs/mujoco/*.py at v0.21.0, assets at 1b09a7eb; docs/tasks.md §4).
 //
 // Gym semantics: ctrl = action, frame_skip x mj_step, observations from
 // qpos/qvel only; reward from the torso's x displacement over the step.
