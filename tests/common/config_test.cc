@@ -1,21 +1,28 @@
 #include "common/config.h"
 
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "tests/status_matchers.h"
 
 namespace gorl {
 namespace {
 
-bool Contains(const absl::Status& status, const std::string& text) {
-  return std::string(status.message()).find(text) != std::string::npos;
-}
+using ::gorl::testing::IsOk;
+using ::gorl::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(ConfigTest, EveryBuiltinPresetParsesAndValidates) {
   ASSERT_EQ(PresetNames(), (std::vector<std::string>{"local", "paper", "reference"}));
   for (const std::string& name : PresetNames()) {
-    absl::StatusOr<v1::TrainConfig> config = LoadPreset(name);
-    ASSERT_TRUE(config.ok()) << config.status();
-    EXPECT_EQ(config->preset(), name);
-    EXPECT_TRUE(ValidateConfig(*config).ok()) << name << ": " << ValidateConfig(*config);
+    GORL_ASSERT_OK_AND_ASSIGN(const v1::TrainConfig config, LoadPreset(name));
+    EXPECT_EQ(config.preset(), name);
+    GORL_EXPECT_OK(ValidateConfig(config)) << name;
   }
 }
 
@@ -33,18 +40,18 @@ TEST(ConfigTest, PaperAndReferencePresetsDifferWhereThePaperAndTheCodeDiffer) {
   EXPECT_GT(reference.ppo().prior_penalty(), 0.0f);
   EXPECT_EQ(reference.decoder().hidden(0), 64);
   EXPECT_EQ(reference.refine().num_pairs(), 10000000);
-  // One paper iteration is 983,040 env steps (ALGORITHM.md §1).
+  // One paper iteration is 983,040 env steps (docs/algorithm.md §1).
   EXPECT_EQ(EnvStepsPerIteration(paper), 983040);
 }
 
 TEST(ConfigTest, OverridesReachScalarsRepeatedFieldsStringsAndOptionals) {
   v1::TrainConfig config = *LoadPreset("local");
-  ASSERT_TRUE(ApplyOverride("ppo.clip_epsilon=0.25", config).ok());
-  ASSERT_TRUE(ApplyOverride("decoder.hidden=16,16", config).ok());
-  ASSERT_TRUE(ApplyOverride("algo=gorl-diff", config).ok());
-  ASSERT_TRUE(ApplyOverride("first_stage.clip_epsilon=0.1", config).ok());
-  ASSERT_TRUE(ApplyOverride("stages.reinit_critic=false", config).ok());
-  ASSERT_TRUE(ApplyOverride("total_env_steps=123", config).ok());
+  GORL_ASSERT_OK(ApplyOverride("ppo.clip_epsilon=0.25", config));
+  GORL_ASSERT_OK(ApplyOverride("decoder.hidden=16,16", config));
+  GORL_ASSERT_OK(ApplyOverride("algo=gorl-diff", config));
+  GORL_ASSERT_OK(ApplyOverride("first_stage.clip_epsilon=0.1", config));
+  GORL_ASSERT_OK(ApplyOverride("stages.reinit_critic=false", config));
+  GORL_ASSERT_OK(ApplyOverride("total_env_steps=123", config));
   EXPECT_FLOAT_EQ(config.ppo().clip_epsilon(), 0.25f);
   EXPECT_EQ(config.decoder().hidden_size(), 2);
   EXPECT_EQ(config.decoder().hidden(1), 16);
@@ -57,56 +64,55 @@ TEST(ConfigTest, OverridesReachScalarsRepeatedFieldsStringsAndOptionals) {
 TEST(ConfigTest, BadOverridesNameTheProblemAndChangeNothing) {
   v1::TrainConfig config = *LoadPreset("local");
   const v1::TrainConfig before = config;
-  absl::Status status = ApplyOverride("ppo.clip=0.2", config);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(Contains(status, "no field 'clip'")) << status;
-  EXPECT_TRUE(Contains(status, "clip_epsilon")) << status;  // lists the real fields
-  EXPECT_FALSE(ApplyOverride("ppo.clip_epsilon=abc", config).ok());
-  EXPECT_FALSE(ApplyOverride("ppo=3", config).ok());
-  EXPECT_FALSE(ApplyOverride("noequals", config).ok());
-  EXPECT_FALSE(ApplyOverride("decoder.hidden=64,x", config).ok());
+  // The message names the bad field and lists the real ones.
+  EXPECT_THAT(ApplyOverride("ppo.clip=0.2", config),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("no field 'clip'"), HasSubstr("clip_epsilon"))));
+  EXPECT_THAT(ApplyOverride("ppo.clip_epsilon=abc", config), Not(IsOk()));
+  EXPECT_THAT(ApplyOverride("ppo=3", config), Not(IsOk()));
+  EXPECT_THAT(ApplyOverride("noequals", config), Not(IsOk()));
+  EXPECT_THAT(ApplyOverride("decoder.hidden=64,x", config), Not(IsOk()));
   EXPECT_EQ(config.SerializeAsString(), before.SerializeAsString());
 }
 
 TEST(ConfigTest, ValidationRejectsOutOfRangeValuesByName) {
   v1::TrainConfig config = *LoadPreset("local");
   config.mutable_ppo()->set_discount(1.5f);
-  absl::Status status = ValidateConfig(config);
-  EXPECT_FALSE(status.ok());
-  EXPECT_TRUE(Contains(status, "ppo.discount")) << status;
+  const absl::Status status = ValidateConfig(config);
+  EXPECT_THAT(status, Not(IsOk()));
+  EXPECT_THAT(status.message(), HasSubstr("ppo.discount"));
 
   config = *LoadPreset("local");
   config.set_algo("sac");
-  EXPECT_TRUE(Contains(ValidateConfig(config), "algo"));
+  EXPECT_THAT(ValidateConfig(config).message(), HasSubstr("algo"));
 
   config = *LoadPreset("local");
   config.mutable_ppo()->set_batch_size(63);  // not whole unrolls per env
-  EXPECT_TRUE(Contains(ValidateConfig(config), "multiple of rollout.num_envs"));
+  EXPECT_THAT(ValidateConfig(config).message(), HasSubstr("multiple of rollout.num_envs"));
 }
 
 TEST(ConfigTest, DeviceIsAutoCpuOrCuda) {
   v1::TrainConfig config = *LoadPreset("local");
   for (const char* device : {"", "auto", "cpu", "cuda"}) {
     config.set_device(device);
-    EXPECT_TRUE(ValidateConfig(config).ok()) << device;
+    GORL_EXPECT_OK(ValidateConfig(config)) << device;
   }
   config.set_device("gpu");
-  const absl::Status status = ValidateConfig(config);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(Contains(status, "device = 'gpu'")) << status;
+  EXPECT_THAT(ValidateConfig(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("device = 'gpu'")));
 }
 
 TEST(ConfigTest, TextRoundTripAndParseErrorsWithLineNumbers) {
   const v1::TrainConfig config = *LoadPreset("reference");
-  absl::StatusOr<v1::TrainConfig> again = ParseConfig(ConfigToText(config), "round trip");
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->SerializeAsString(), config.SerializeAsString());
-  absl::Status status = ParseConfig("task: \"x\"\nppo { clip_epsilon: }\n", "bad.textproto").status();
-  EXPECT_FALSE(status.ok());
-  EXPECT_TRUE(Contains(status, "bad.textproto")) << status;
-  EXPECT_TRUE(Contains(status, "line 2")) << status;
-  EXPECT_EQ(LoadPreset("fast").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(LoadPreset("/nonexistent/x.textproto").status().code(), absl::StatusCode::kNotFound);
+  GORL_ASSERT_OK_AND_ASSIGN(const v1::TrainConfig again,
+                            ParseConfig(ConfigToText(config), "round trip"));
+  EXPECT_EQ(again.SerializeAsString(), config.SerializeAsString());
+  const absl::Status status =
+      ParseConfig("task: \"x\"\nppo { clip_epsilon: }\n", "bad.textproto").status();
+  EXPECT_THAT(status, Not(IsOk()));
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("bad.textproto"), HasSubstr("line 2")));
+  EXPECT_THAT(LoadPreset("fast"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(LoadPreset("/nonexistent/x.textproto"), StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace
