@@ -11,11 +11,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
+#include "tests/status_matchers.h"
 
 namespace gorl::bench {
 namespace {
 
+using ::gorl::testing::IsOk;
+using ::gorl::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string MakeDir(const std::string& name) {
   const std::string dir = ::testing::TempDir() + "/train_bench_" + name;
@@ -37,39 +41,36 @@ TEST(ReadIterationTimingTest, CountsOnlyIterationsThatFollowAnIteration) {
   WriteFile(path, Row("update", 100, 1.0) + Row("update", 200, 2.0) + Row("update", 300, 3.0) +
                       Row("eval", 300, 3.5) + Row("refine", 300, 10.0) +
                       Row("update", 400, 11.0) + Row("update", 500, 12.0));
-  const absl::StatusOr<IterationTiming> timing = ReadIterationTiming(path);
-  ASSERT_TRUE(timing.ok()) << timing.status();
-  EXPECT_EQ(timing->iterations, 5);
-  EXPECT_EQ(timing->env_steps, 500);
-  EXPECT_DOUBLE_EQ(timing->first_iteration_seconds, 1.0);
-  EXPECT_DOUBLE_EQ(timing->steps_per_second, 100.0);  // 300 steps in 3 s
+  GORL_ASSERT_OK_AND_ASSIGN(const IterationTiming timing, ReadIterationTiming(path));
+  EXPECT_EQ(timing.iterations, 5);
+  EXPECT_EQ(timing.env_steps, 500);
+  EXPECT_DOUBLE_EQ(timing.first_iteration_seconds, 1.0);
+  EXPECT_DOUBLE_EQ(timing.steps_per_second, 100.0);  // 300 steps in 3 s
 }
 
 TEST(ReadIterationTimingTest, OneIterationHasNoSteadyRate) {
   const std::string path = MakeDir("one") + "/metrics.jsonl";
   WriteFile(path, Row("update", 100, 1.5) + Row("eval", 100, 2.0));
-  const absl::StatusOr<IterationTiming> timing = ReadIterationTiming(path);
-  ASSERT_TRUE(timing.ok()) << timing.status();
-  EXPECT_EQ(timing->iterations, 1);
-  EXPECT_EQ(timing->steps_per_second, 0.0);
+  GORL_ASSERT_OK_AND_ASSIGN(const IterationTiming timing, ReadIterationTiming(path));
+  EXPECT_EQ(timing.iterations, 1);
+  EXPECT_EQ(timing.steps_per_second, 0.0);
 }
 
 TEST(ReadIterationTimingTest, RefusesMissingOrEmptyLogs) {
-  EXPECT_FALSE(ReadIterationTiming(MakeDir("missing") + "/metrics.jsonl").ok());
+  EXPECT_THAT(ReadIterationTiming(MakeDir("missing") + "/metrics.jsonl"), Not(IsOk()));
   const std::string path = MakeDir("empty") + "/metrics.jsonl";
   WriteFile(path, Row("eval", 0, 1.0));
-  EXPECT_FALSE(ReadIterationTiming(path).ok());
+  EXPECT_THAT(ReadIterationTiming(path), Not(IsOk()));
 }
 
 TEST(BenchTrainConfigTest, CutsTheBudgetAndEvaluatesOnceAtTheEnd) {
-  absl::StatusOr<v1::TrainConfig> preset = LoadPreset("local");
-  ASSERT_TRUE(preset.ok());
-  const v1::TrainConfig config = BenchTrainConfig(*preset, 3, 4);
-  EXPECT_EQ(config.total_env_steps(), 3 * EnvStepsPerIteration(*preset));
+  GORL_ASSERT_OK_AND_ASSIGN(const v1::TrainConfig preset, LoadPreset("local"));
+  const v1::TrainConfig config = BenchTrainConfig(preset, 3, 4);
+  EXPECT_EQ(config.total_env_steps(), 3 * EnvStepsPerIteration(preset));
   EXPECT_EQ(config.eval().every_env_steps(), config.total_env_steps());
   EXPECT_EQ(config.eval().episodes(), 4);
   EXPECT_FALSE(config.eval().stochastic());
-  EXPECT_TRUE(ValidateConfig(config).ok());
+  GORL_EXPECT_OK(ValidateConfig(config));
 }
 
 TEST(BenchmarkTrainingTest, AlternatesDriversAndReportsTheRatio) {
@@ -87,20 +88,19 @@ TEST(BenchmarkTrainingTest, AlternatesDriversAndReportsTheRatio) {
                                           Row("update", 3000, 3 * step));
     return absl::OkStatus();
   };
-  const absl::StatusOr<TrainBenchResult> result = BenchmarkTraining(options, run);
-  ASSERT_TRUE(result.ok()) << result.status();
+  GORL_ASSERT_OK_AND_ASSIGN(const TrainBenchResult result, BenchmarkTraining(options, run));
   EXPECT_EQ(order, (std::vector<TrainDriver>{TrainDriver::kInProcess, TrainDriver::kGrpc,
                                              TrainDriver::kGrpc, TrainDriver::kInProcess,
                                              TrainDriver::kInProcess, TrainDriver::kGrpc}));
-  EXPECT_EQ(result->runs.size(), 6u);
-  EXPECT_DOUBLE_EQ(result->in_process.iteration_steps_per_second, 1000.0);
-  EXPECT_DOUBLE_EQ(result->grpc.iteration_steps_per_second, 500.0);
-  EXPECT_DOUBLE_EQ(result->iteration_ratio(), 0.5);
-  EXPECT_GT(result->end_to_end_ratio(), 0.0);
-  const std::string table = FormatTrainBenchTable(*result);
+  EXPECT_EQ(result.runs.size(), 6u);
+  EXPECT_DOUBLE_EQ(result.in_process.iteration_steps_per_second, 1000.0);
+  EXPECT_DOUBLE_EQ(result.grpc.iteration_steps_per_second, 500.0);
+  EXPECT_DOUBLE_EQ(result.iteration_ratio(), 0.5);
+  EXPECT_GT(result.end_to_end_ratio(), 0.0);
+  const std::string table = FormatTrainBenchTable(result);
   EXPECT_THAT(table, HasSubstr("ratio grpc/in-process"));
   EXPECT_THAT(table, HasSubstr("0.500"));
-  const std::string json = FormatTrainBenchJson(*result, v1::TrainConfig(), 1);
+  const std::string json = FormatTrainBenchJson(result, v1::TrainConfig(), 1);
   EXPECT_THAT(json, HasSubstr("\"iteration_ratio\": 0.5"));
 }
 
@@ -111,7 +111,7 @@ TEST(BenchmarkTrainingTest, StopsAtAFailedRun) {
       options, [](TrainDriver, const v1::TrainConfig&, const std::string&) {
         return absl::InternalError("the run failed");
       });
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kInternal));
 }
 
 }  // namespace

@@ -1,23 +1,29 @@
 #include "common/config.h"
 
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "tests/status_matchers.h"
 
 namespace gorl {
 namespace {
 
-bool Contains(const absl::Status& status, const std::string& text) {
-  return std::string(status.message()).find(text) != std::string::npos;
-}
+using ::gorl::testing::IsOk;
+using ::gorl::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(ConfigTest, EveryBuiltinPresetParsesAndValidates) {
   ASSERT_EQ(PresetNames(), (std::vector<std::string>{"local", "paper", "reference"}));
   for (const std::string& name : PresetNames()) {
-    absl::StatusOr<v1::TrainConfig> config = LoadPreset(name);
-    ASSERT_TRUE(config.ok()) << config.status();
-    EXPECT_EQ(config->preset(), name);
-    EXPECT_TRUE(ValidateConfig(*config).ok()) << name << ": " << ValidateConfig(*config);
+    GORL_ASSERT_OK_AND_ASSIGN(const v1::TrainConfig config, LoadPreset(name));
+    EXPECT_EQ(config.preset(), name);
+    GORL_EXPECT_OK(ValidateConfig(config)) << name;
   }
 }
 
@@ -35,18 +41,18 @@ TEST(ConfigTest, PaperAndReferencePresetsDifferWhereThePaperAndTheCodeDiffer) {
   EXPECT_GT(reference.ppo().prior_penalty(), 0.0f);
   EXPECT_EQ(reference.decoder().hidden(0), 64);
   EXPECT_EQ(reference.refine().num_pairs(), 10000000);
-  // One paper iteration is 983,040 env steps (ALGORITHM.md §1).
+  // One paper iteration is 983,040 env steps (docs/algorithm.md §1).
   EXPECT_EQ(EnvStepsPerIteration(paper), 983040);
 }
 
 TEST(ConfigTest, OverridesReachScalarsRepeatedFieldsStringsAndOptionals) {
   v1::TrainConfig config = *LoadPreset("local");
-  ASSERT_TRUE(ApplyOverride("ppo.clip_epsilon=0.25", config).ok());
-  ASSERT_TRUE(ApplyOverride("decoder.hidden=16,16", config).ok());
-  ASSERT_TRUE(ApplyOverride("algo=gorl-diff", config).ok());
-  ASSERT_TRUE(ApplyOverride("first_stage.clip_epsilon=0.1", config).ok());
-  ASSERT_TRUE(ApplyOverride("stages.reinit_critic=false", config).ok());
-  ASSERT_TRUE(ApplyOverride("total_env_steps=123", config).ok());
+  GORL_ASSERT_OK(ApplyOverride("ppo.clip_epsilon=0.25", config));
+  GORL_ASSERT_OK(ApplyOverride("decoder.hidden=16,16", config));
+  GORL_ASSERT_OK(ApplyOverride("algo=gorl-diff", config));
+  GORL_ASSERT_OK(ApplyOverride("first_stage.clip_epsilon=0.1", config));
+  GORL_ASSERT_OK(ApplyOverride("stages.reinit_critic=false", config));
+  GORL_ASSERT_OK(ApplyOverride("total_env_steps=123", config));
   EXPECT_FLOAT_EQ(config.ppo().clip_epsilon(), 0.25f);
   EXPECT_EQ(config.decoder().hidden_size(), 2);
   EXPECT_EQ(config.decoder().hidden(1), 16);
@@ -59,56 +65,54 @@ TEST(ConfigTest, OverridesReachScalarsRepeatedFieldsStringsAndOptionals) {
 TEST(ConfigTest, BadOverridesNameTheProblemAndChangeNothing) {
   v1::TrainConfig config = *LoadPreset("local");
   const v1::TrainConfig before = config;
-  absl::Status status = ApplyOverride("ppo.clip=0.2", config);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(Contains(status, "no field 'clip'")) << status;
-  EXPECT_TRUE(Contains(status, "clip_epsilon")) << status;  // lists the real fields
-  EXPECT_FALSE(ApplyOverride("ppo.clip_epsilon=abc", config).ok());
-  EXPECT_FALSE(ApplyOverride("ppo=3", config).ok());
-  EXPECT_FALSE(ApplyOverride("noequals", config).ok());
-  EXPECT_FALSE(ApplyOverride("decoder.hidden=64,x", config).ok());
+  // The message names the bad field and lists the real ones.
+  EXPECT_THAT(ApplyOverride("ppo.clip=0.2", config),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("no field 'clip'"), HasSubstr("clip_epsilon"))));
+  EXPECT_THAT(ApplyOverride("ppo.clip_epsilon=abc", config), Not(IsOk()));
+  EXPECT_THAT(ApplyOverride("ppo=3", config), Not(IsOk()));
+  EXPECT_THAT(ApplyOverride("noequals", config), Not(IsOk()));
+  EXPECT_THAT(ApplyOverride("decoder.hidden=64,x", config), Not(IsOk()));
   EXPECT_EQ(config.SerializeAsString(), before.SerializeAsString());
 }
 
 TEST(ConfigTest, ValidationRejectsOutOfRangeValuesByName) {
   v1::TrainConfig config = *LoadPreset("local");
   config.mutable_ppo()->set_discount(1.5f);
-  absl::Status status = ValidateConfig(config);
-  EXPECT_FALSE(status.ok());
-  EXPECT_TRUE(Contains(status, "ppo.discount")) << status;
+  const absl::Status status = ValidateConfig(config);
+  EXPECT_THAT(status, Not(IsOk()));
+  EXPECT_THAT(status.message(), HasSubstr("ppo.discount"));
 
   config = *LoadPreset("local");
   config.set_algo(v1::ALGO_UNSPECIFIED);
-  EXPECT_TRUE(Contains(ValidateConfig(config), "algo"));
+  EXPECT_THAT(ValidateConfig(config), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algo")));
 
   // Sizes that other checks divide by are refused, not a division by zero.
   for (const char* zero : {"rollout.num_envs=0", "rollout.unroll_length=0"}) {
     config = *LoadPreset("local");
-    ASSERT_TRUE(ApplyOverride(zero, config).ok());
-    EXPECT_EQ(ValidateConfig(config).code(), absl::StatusCode::kInvalidArgument) << zero;
+    GORL_ASSERT_OK(ApplyOverride(zero, config));
+    EXPECT_THAT(ValidateConfig(config), StatusIs(absl::StatusCode::kInvalidArgument)) << zero;
   }
   config = *LoadPreset("local");
-  ASSERT_TRUE(ApplyOverride("encoder.hidden=32,-5", config).ok());
-  EXPECT_TRUE(Contains(ValidateConfig(config), "encoder.hidden")) << ValidateConfig(config);
+  GORL_ASSERT_OK(ApplyOverride("encoder.hidden=32,-5", config));
+  EXPECT_THAT(ValidateConfig(config), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("encoder.hidden")));
 
   config = *LoadPreset("local");
   config.mutable_ppo()->set_batch_size(63);  // not whole unrolls per env
-  EXPECT_TRUE(Contains(ValidateConfig(config), "multiple of rollout.num_envs"));
+  EXPECT_THAT(ValidateConfig(config).message(), HasSubstr("multiple of rollout.num_envs"));
 }
 
 TEST(ConfigTest, DeviceIsAutoCpuOrCuda) {
   v1::TrainConfig config = *LoadPreset("local");
   EXPECT_EQ(config.device(), v1::DEVICE_AUTO) << "unset means auto";
   for (const char* device : {"auto", "cpu", "cuda", "DEVICE_CUDA"}) {
-    ASSERT_TRUE(ApplyOverride(absl::StrCat("device=", device), config).ok()) << device;
-    EXPECT_TRUE(ValidateConfig(config).ok()) << device;
+    GORL_ASSERT_OK(ApplyOverride(absl::StrCat("device=", device), config)) << device;
+    GORL_EXPECT_OK(ValidateConfig(config)) << device;
   }
   EXPECT_EQ(config.device(), v1::DEVICE_CUDA);
-  const absl::Status status = ApplyOverride("device=gpu", config);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(Contains(status, "'gpu' is not a valid device; valid: auto, cpu, cuda")) << status;
+  EXPECT_THAT(ApplyOverride("device=gpu", config), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'gpu' is not a valid device; valid: auto, cpu, cuda")));
   config.set_device(static_cast<v1::Device>(7));  // e.g. from a newer peer
-  EXPECT_TRUE(Contains(ValidateConfig(config), "device")) << ValidateConfig(config);
+  EXPECT_THAT(ValidateConfig(config), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("device")));
 }
 
 // The names users type keep working now that the fields are enums, in
@@ -118,9 +122,9 @@ TEST(ConfigTest, EnumFieldsTakeTheNamesUsersType) {
   EXPECT_EQ(config.algo(), v1::ALGO_GORL_FM);  // the preset says algo: "gorl-fm"
   EXPECT_EQ(config.stages().collect_with(), v1::COLLECT_WITH_BEST);
   EXPECT_EQ(config.refine().inputs(), v1::REFINE_INPUTS_PRIOR);
-  ASSERT_TRUE(ApplyOverride("algo=ppo", config).ok());
-  ASSERT_TRUE(ApplyOverride("stages.collect_with=final", config).ok());
-  ASSERT_TRUE(ApplyOverride("refine.inputs=REFINE_INPUTS_ENCODER", config).ok());
+  GORL_ASSERT_OK(ApplyOverride("algo=ppo", config));
+  GORL_ASSERT_OK(ApplyOverride("stages.collect_with=final", config));
+  GORL_ASSERT_OK(ApplyOverride("refine.inputs=REFINE_INPUTS_ENCODER", config));
   EXPECT_EQ(config.algo(), v1::ALGO_PPO);
   EXPECT_EQ(config.stages().collect_with(), v1::COLLECT_WITH_FINAL);
   EXPECT_EQ(config.refine().inputs(), v1::REFINE_INPUTS_ENCODER);
@@ -128,11 +132,8 @@ TEST(ConfigTest, EnumFieldsTakeTheNamesUsersType) {
   EXPECT_EQ(EnumUserName(v1::COLLECT_WITH_BEST), "best");
 
   const v1::TrainConfig before = config;
-  const absl::Status unknown = ApplyOverride("algo=gorl-xl", config);
-  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(Contains(unknown, "'gorl-xl' is not a valid algo; valid: ppo, gorl-fm, gorl-diff"))
-      << unknown;
-  EXPECT_FALSE(ApplyOverride("algo=unspecified", config).ok());
+  EXPECT_THAT(ApplyOverride("algo=gorl-xl", config), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'gorl-xl' is not a valid algo; valid: ppo, gorl-fm, gorl-diff")));
+  EXPECT_THAT(ApplyOverride("algo=unspecified", config), Not(IsOk()));
   EXPECT_EQ(config.SerializeAsString(), before.SerializeAsString());
 
   // In files: both spellings; a comment that looks like a field is left alone.
@@ -140,25 +141,25 @@ TEST(ConfigTest, EnumFieldsTakeTheNamesUsersType) {
       "# algo: \"not-an-algo\"\nalgo: \"gorl-diff\"\nstages {\n\tcollect_with: \"final\" }\n"
       "device: DEVICE_CPU\n",
       "file");
-  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  GORL_ASSERT_OK(parsed);
   EXPECT_EQ(parsed->algo(), v1::ALGO_GORL_DIFF);
   EXPECT_EQ(parsed->stages().collect_with(), v1::COLLECT_WITH_FINAL);
   EXPECT_EQ(parsed->device(), v1::DEVICE_CPU);
   const absl::Status bad = ParseConfig("task: \"x\"\nalgo: \"sac\"\n", "bad.textproto").status();
-  EXPECT_TRUE(Contains(bad, "bad.textproto: line 2: algo: 'sac' is not a valid algo")) << bad;
+  EXPECT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad.textproto: line 2: algo: 'sac' is not a valid algo")));
 }
 
 TEST(ConfigTest, TextRoundTripAndParseErrorsWithLineNumbers) {
   const v1::TrainConfig config = *LoadPreset("reference");
-  absl::StatusOr<v1::TrainConfig> again = ParseConfig(ConfigToText(config), "round trip");
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->SerializeAsString(), config.SerializeAsString());
-  absl::Status status = ParseConfig("task: \"x\"\nppo { clip_epsilon: }\n", "bad.textproto").status();
-  EXPECT_FALSE(status.ok());
-  EXPECT_TRUE(Contains(status, "bad.textproto")) << status;
-  EXPECT_TRUE(Contains(status, "line 2")) << status;
-  EXPECT_EQ(LoadPreset("fast").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(LoadPreset("/nonexistent/x.textproto").status().code(), absl::StatusCode::kNotFound);
+  GORL_ASSERT_OK_AND_ASSIGN(const v1::TrainConfig again,
+                            ParseConfig(ConfigToText(config), "round trip"));
+  EXPECT_EQ(again.SerializeAsString(), config.SerializeAsString());
+  const absl::Status status =
+      ParseConfig("task: \"x\"\nppo { clip_epsilon: }\n", "bad.textproto").status();
+  EXPECT_THAT(status, Not(IsOk()));
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("bad.textproto"), HasSubstr("line 2")));
+  EXPECT_THAT(LoadPreset("fast"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(LoadPreset("/nonexistent/x.textproto"), StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace

@@ -2,12 +2,20 @@
 
 #include <cmath>
 #include <fstream>
+#include <memory>
 #include <string>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "tests/status_matchers.h"
 
 namespace gorl {
 namespace {
+
+using ::gorl::testing::IsOk;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(MetricsLogTest, RowsAreOneJsonObjectPerLineInInsertionOrder) {
   JsonRow row;
@@ -26,20 +34,19 @@ TEST(MetricsLogTest, NonFiniteNumbersBecomeNullAndStringsAreEscaped) {
 TEST(MetricsLogTest, AppendsAndFlushesEveryRow) {
   const std::string path = ::testing::TempDir() + "/metrics_log_test.jsonl";
   std::remove(path.c_str());
-  auto log = MetricsLog::Open(path);
-  ASSERT_TRUE(log.ok()) << log.status();
-  (*log)->Write(JsonRow().Add("a", 1));
+  GORL_ASSERT_OK_AND_ASSIGN(std::unique_ptr<MetricsLog> log, MetricsLog::Open(path));
+  log->Write(JsonRow().Add("a", 1));
   // Visible before the log is closed: a killed run keeps its rows.
   std::ifstream in(path);
   std::string line;
   ASSERT_TRUE(std::getline(in, line));
   EXPECT_EQ(line, R"({"a": 1})");
-  (*log)->Write(JsonRow().Add("b", 2));
-  log->reset();
-  auto again = MetricsLog::Open(path);  // append, not truncate
-  ASSERT_TRUE(again.ok());
-  (*again)->Write(JsonRow().Add("c", 3));
-  again->reset();
+  log->Write(JsonRow().Add("b", 2));
+  log.reset();
+  // Append, not truncate.
+  GORL_ASSERT_OK_AND_ASSIGN(std::unique_ptr<MetricsLog> again, MetricsLog::Open(path));
+  again->Write(JsonRow().Add("c", 3));
+  again.reset();
   std::ifstream all(path);
   int lines = 0;
   while (std::getline(all, line)) ++lines;
@@ -47,10 +54,10 @@ TEST(MetricsLogTest, AppendsAndFlushesEveryRow) {
 }
 
 TEST(MetricsLogTest, UnwritablePathIsAClearError) {
-  auto log = MetricsLog::Open("/nonexistent-dir/x.jsonl");
-  EXPECT_FALSE(log.ok());
-  EXPECT_NE(std::string(log.status().message()).find("/nonexistent-dir/x.jsonl"),
-            std::string::npos);
+  const absl::StatusOr<std::unique_ptr<MetricsLog>> log =
+      MetricsLog::Open("/nonexistent-dir/x.jsonl");
+  EXPECT_THAT(log, Not(IsOk()));
+  EXPECT_THAT(log.status().message(), HasSubstr("/nonexistent-dir/x.jsonl"));
 }
 
 }  // namespace

@@ -18,10 +18,13 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "tests/common/http_get.h"
+#include "tests/status_matchers.h"
 
 namespace gorl {
 namespace {
 
+using ::gorl::testing::IsOk;
+using ::gorl::testing::StatusIs;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -34,14 +37,14 @@ std::unique_ptr<RoleMetrics> ServeOnFreePort(const std::string& role, const std:
   *port = PickFreeLoopbackPort();
   EXPECT_GT(*port, 0);
   auto metrics = RoleMetrics::Serve(absl::StrCat("127.0.0.1:", *port), role, instance);
-  EXPECT_TRUE(metrics.ok()) << metrics.status();
+  GORL_EXPECT_OK(metrics);
   return metrics.ok() ? std::move(metrics).value() : nullptr;
 }
 
 // The exposition of /metrics, one entry per line.
 std::vector<std::string> ScrapeLines(int port) {
   auto response = HttpGet("127.0.0.1", port, "/metrics");
-  EXPECT_TRUE(response.ok()) << response.status();
+  GORL_EXPECT_OK(response);
   if (!response.ok()) return {};
   EXPECT_EQ(response->status, 200);
   return absl::StrSplit(response->body, '\n', absl::SkipEmpty());
@@ -166,10 +169,9 @@ TEST(RoleMetricsTest, PortInUseIsAnErrorNotACrash) {
   int port = 0;
   auto first = ServeOnFreePort("learner", "", &port);
   ASSERT_NE(first, nullptr);
-  auto second = RoleMetrics::Serve(absl::StrCat("127.0.0.1:", port), "refiner", "");
-  ASSERT_FALSE(second.ok());
-  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(std::string(second.status().message()), HasSubstr(absl::StrCat("127.0.0.1:", port)));
+  const std::string address = absl::StrCat("127.0.0.1:", port);
+  EXPECT_THAT(RoleMetrics::Serve(address, "refiner", ""),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr(address)));
   // The first server is unharmed.
   first->AddEnvSteps(5);
   EXPECT_THAT(ScrapeLines(port), Contains(R"(gorl_env_steps_total{role="learner"} 5)"));
@@ -187,8 +189,8 @@ TEST(RoleMetricsTest, PortHeldByAnotherSocketIsAnError) {
   ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   const int port = ntohs(addr.sin_port);
 
-  auto metrics = RoleMetrics::Serve(absl::StrCat("127.0.0.1:", port), "actor", "a1");
-  EXPECT_EQ(metrics.status().code(), absl::StatusCode::kUnavailable) << metrics.status();
+  EXPECT_THAT(RoleMetrics::Serve(absl::StrCat("127.0.0.1:", port), "actor", "a1"),
+              StatusIs(absl::StatusCode::kUnavailable));
   close(fd);
 }
 
@@ -198,15 +200,15 @@ TEST(RoleMetricsTest, MalformedAddressesAreInvalidArguments) {
         "127.0.0.1:http", "127.0.0.1:-5", "999.1.1.1:9100", "localhost:9100", "::1:9100",
         "[::1]:9100", "[::]:9100"}) {
     SCOPED_TRACE(address);
-    EXPECT_EQ(RoleMetrics::Serve(address, "actor", "").status().code(),
-              absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(RoleMetrics::Serve(address, "actor", ""),
+                StatusIs(absl::StatusCode::kInvalidArgument));
   }
 }
 
 TEST(RoleMetricsTest, AddressOfNoLocalInterfaceIsUnavailable) {
   // 192.0.2.1 (TEST-NET-1, RFC 5737) is on no interface of a test machine.
-  auto metrics = RoleMetrics::Serve(absl::StrCat("192.0.2.1:", PickFreeLoopbackPort()), "actor", "");
-  EXPECT_EQ(metrics.status().code(), absl::StatusCode::kUnavailable) << metrics.status();
+  EXPECT_THAT(RoleMetrics::Serve(absl::StrCat("192.0.2.1:", PickFreeLoopbackPort()), "actor", ""),
+              StatusIs(absl::StatusCode::kUnavailable));
 }
 
 // Shutdown is quick (civetweb alone takes up to 2 s), and a restarted
@@ -215,13 +217,12 @@ TEST(RoleMetricsTest, DestructionIsQuickAndReleasesThePort) {
   int port = 0;
   auto metrics = ServeOnFreePort("actor", "a1", &port);
   ASSERT_NE(metrics, nullptr);
-  ASSERT_TRUE(HttpGet("127.0.0.1", port, "/metrics").ok());
+  GORL_ASSERT_OK(HttpGet("127.0.0.1", port, "/metrics"));
   const absl::Time start = absl::Now();
   metrics.reset();
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
-  EXPECT_FALSE(HttpGet("127.0.0.1", port, "/metrics").ok());
-  auto again = RoleMetrics::Serve(absl::StrCat("127.0.0.1:", port), "actor", "a1");
-  EXPECT_TRUE(again.ok()) << again.status();
+  EXPECT_THAT(HttpGet("127.0.0.1", port, "/metrics"), Not(IsOk()));
+  GORL_EXPECT_OK(RoleMetrics::Serve(absl::StrCat("127.0.0.1:", port), "actor", "a1"));
 }
 
 TEST(RoleMetricsTest, UnservedMetricsAcceptEveryUpdate) {

@@ -4,12 +4,19 @@
 #include <limits>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "common/random.h"
+#include "tests/status_matchers.h"
 
 namespace gorl {
 namespace {
+
+using ::gorl::testing::IsOk;
+using ::gorl::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::vector<float> RandomRows(int rows, int dim, uint64_t seed) {
   Rng rng(seed);
@@ -42,7 +49,7 @@ TEST(RunningNormalizerTest, ChunkedUpdatesMatchTwoPassStatistics) {
   const int chunks[] = {1, 99, 400, 500};
   int offset = 0;
   for (int rows : chunks) {
-    ASSERT_TRUE(normalizer.Update(data.data() + offset * dim, rows).ok());
+    GORL_ASSERT_OK(normalizer.Update(data.data() + offset * dim, rows));
     offset += rows;
   }
   std::vector<double> mean, var;
@@ -59,11 +66,11 @@ TEST(RunningNormalizerTest, MergeEqualsOneNormalizerOverBothBatches) {
   const int dim = 3;
   const std::vector<float> a = RandomRows(300, dim, 1), b = RandomRows(50, dim, 2);
   RunningNormalizer left(dim), right(dim), both(dim);
-  ASSERT_TRUE(left.Update(a.data(), 300).ok());
-  ASSERT_TRUE(right.Update(b.data(), 50).ok());
-  ASSERT_TRUE(both.Update(a.data(), 300).ok());
-  ASSERT_TRUE(both.Update(b.data(), 50).ok());
-  ASSERT_TRUE(left.Merge(right).ok());
+  GORL_ASSERT_OK(left.Update(a.data(), 300));
+  GORL_ASSERT_OK(right.Update(b.data(), 50));
+  GORL_ASSERT_OK(both.Update(a.data(), 300));
+  GORL_ASSERT_OK(both.Update(b.data(), 50));
+  GORL_ASSERT_OK(left.Merge(right));
   for (int d = 0; d < dim; ++d) {
     EXPECT_NEAR(left.mean()[d], both.mean()[d], 1e-10);
     EXPECT_NEAR(left.Variance()[d], both.Variance()[d], 1e-9);
@@ -75,7 +82,7 @@ TEST(RunningNormalizerTest, StdIsClippedAndDefaultsToOne) {
   RunningNormalizer normalizer(2);
   EXPECT_EQ(normalizer.Std()[0], 1.0);  // before any data: identity scaling
   const float rows[] = {5.0f, 1e7f, 5.0f, -1e7f};
-  ASSERT_TRUE(normalizer.Update(rows, 2).ok());
+  GORL_ASSERT_OK(normalizer.Update(rows, 2));
   EXPECT_EQ(normalizer.Std()[0], RunningNormalizer::kMinStd);  // constant column
   EXPECT_EQ(normalizer.Std()[1], RunningNormalizer::kMaxStd);  // std 1e7 clipped
 }
@@ -83,7 +90,7 @@ TEST(RunningNormalizerTest, StdIsClippedAndDefaultsToOne) {
 TEST(RunningNormalizerTest, NormalizeSubtractsMeanAndDividesByStd) {
   RunningNormalizer normalizer(1);
   const float rows[] = {1.0f, 3.0f};  // mean 2, population std 1
-  ASSERT_TRUE(normalizer.Update(rows, 2).ok());
+  GORL_ASSERT_OK(normalizer.Update(rows, 2));
   float x[] = {4.0f, 0.0f};
   normalizer.Normalize(x, 2);
   EXPECT_FLOAT_EQ(x[0], 2.0f);
@@ -93,40 +100,39 @@ TEST(RunningNormalizerTest, NormalizeSubtractsMeanAndDividesByStd) {
 TEST(RunningNormalizerTest, NonFiniteBatchIsRejectedAndChangesNothing) {
   RunningNormalizer normalizer(2);
   const float good[] = {1.0f, 2.0f};
-  ASSERT_TRUE(normalizer.Update(good, 1).ok());
+  GORL_ASSERT_OK(normalizer.Update(good, 1));
   const float bad[] = {1.0f, 2.0f, std::numeric_limits<float>::quiet_NaN(), 0.0f};
-  const absl::Status status = normalizer.Update(bad, 2);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find("row 1"), absl::string_view::npos) << status;
+  EXPECT_THAT(normalizer.Update(bad, 2),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("row 1")));
   EXPECT_EQ(normalizer.count(), 1.0);
   EXPECT_EQ(normalizer.mean()[0], 1.0);
 }
 
 TEST(RunningNormalizerTest, MergeOfDifferentSizesIsAnError) {
   RunningNormalizer a(2), b(3);
-  EXPECT_EQ(a.Merge(b).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(a.Merge(b), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(RunningNormalizerTest, ProtoRoundTripIsExactAndBadStatesAreRejected) {
   const std::vector<float> data = RandomRows(64, 5, 3);
   RunningNormalizer normalizer(5);
-  ASSERT_TRUE(normalizer.Update(data.data(), 64).ok());
-  absl::StatusOr<RunningNormalizer> copy = RunningNormalizer::FromProto(normalizer.ToProto());
-  ASSERT_TRUE(copy.ok()) << copy.status();
-  EXPECT_EQ(copy->count(), normalizer.count());
-  EXPECT_EQ(copy->mean(), normalizer.mean());
-  EXPECT_EQ(copy->Variance(), normalizer.Variance());
+  GORL_ASSERT_OK(normalizer.Update(data.data(), 64));
+  GORL_ASSERT_OK_AND_ASSIGN(const RunningNormalizer copy,
+                            RunningNormalizer::FromProto(normalizer.ToProto()));
+  EXPECT_EQ(copy.count(), normalizer.count());
+  EXPECT_EQ(copy.mean(), normalizer.mean());
+  EXPECT_EQ(copy.Variance(), normalizer.Variance());
 
   v1::NormalizerState mismatched = normalizer.ToProto();
   mismatched.add_m2(1.0);
-  EXPECT_EQ(RunningNormalizer::FromProto(mismatched).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(RunningNormalizer::FromProto(mismatched),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   v1::NormalizerState negative = normalizer.ToProto();
   negative.set_m2(0, -1.0);
-  EXPECT_FALSE(RunningNormalizer::FromProto(negative).ok());
+  EXPECT_THAT(RunningNormalizer::FromProto(negative), Not(IsOk()));
   v1::NormalizerState nan_count = normalizer.ToProto();
   nan_count.set_count(std::nan(""));
-  EXPECT_FALSE(RunningNormalizer::FromProto(nan_count).ok());
+  EXPECT_THAT(RunningNormalizer::FromProto(nan_count), Not(IsOk()));
 }
 
 }  // namespace

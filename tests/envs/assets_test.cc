@@ -5,16 +5,19 @@
 #include <fstream>
 #include <string>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "envs/task_registry.h"
+#include "tests/status_matchers.h"
 
 namespace gorl::envs {
 namespace {
 
-bool Contains(const absl::Status& status, const std::string& text) {
-  return std::string(status.message()).find(text) != std::string::npos;
-}
+using ::gorl::testing::IsOkAndHolds;
+using ::gorl::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 
 std::string MakeTempDir() {
   char pattern[] = "/tmp/gorl_assets_test_XXXXXX";
@@ -43,49 +46,44 @@ class ScopedAssetsEnv {
 
 TEST(AssetsTest, NoDirectoryGivenNamesTheFlagAndTheVariable) {
   ScopedAssetsEnv env(nullptr);
-  const absl::Status status = ResolveAssetsDir("").status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(Contains(status, "--assets")) << status;
-  EXPECT_TRUE(Contains(status, "GORL_ASSETS")) << status;
+  EXPECT_THAT(ResolveAssetsDir(""),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("--assets"), HasSubstr("GORL_ASSETS"))));
   // A task with no model file needs no assets at all.
-  EXPECT_TRUE(MakeTaskFactory("twin-peaks", "").ok());
+  GORL_EXPECT_OK(MakeTaskFactory("twin-peaks", ""));
 }
 
 TEST(AssetsTest, MissingDirectoryIsNamed) {
   ScopedAssetsEnv env("/nonexistent/gorl/assets");
-  const absl::Status status = ResolveAssetsDir("").status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
-  EXPECT_TRUE(Contains(status, "/nonexistent/gorl/assets")) << status;
+  EXPECT_THAT(ResolveAssetsDir(""),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/gorl/assets")));
   // The flag wins over the variable.
   const std::string dir = MakeTempDir();
-  absl::StatusOr<std::string> resolved = ResolveAssetsDir(dir + "/");
-  ASSERT_TRUE(resolved.ok()) << resolved.status();
-  EXPECT_EQ(*resolved, dir);
+  EXPECT_THAT(ResolveAssetsDir(dir + "/"), IsOkAndHolds(dir));
 }
 
 TEST(AssetsTest, MissingModelFileNamesPathAndExpectedFile) {
   const std::string dir = MakeTempDir();
-  const absl::Status status = MakeTaskFactory("walker-walk", dir).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
-  EXPECT_TRUE(Contains(status, dir + "/dm_control/walker.xml")) << status;
-  EXPECT_TRUE(Contains(status, "expected dm_control/walker.xml")) << status;
+  EXPECT_THAT(
+      MakeTaskFactory("walker-walk", dir),
+      StatusIs(absl::StatusCode::kNotFound, AllOf(HasSubstr(dir + "/dm_control/walker.xml"),
+                                                  HasSubstr("expected dm_control/walker.xml"))));
 }
 
 TEST(AssetsTest, BrokenModelFileGivesTheLoaderError) {
   const std::string dir = MakeTempDir();
   ASSERT_EQ(system(("mkdir -p " + dir + "/gym").c_str()), 0);
   std::ofstream(dir + "/gym/half_cheetah.xml") << "<mujoco><worldbody><body pos='0.13/2 0 0'>";
-  const absl::Status status = MakeTaskFactory("halfcheetah-v2", dir).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(Contains(status, dir + "/gym/half_cheetah.xml")) << status;
+  EXPECT_THAT(
+      MakeTaskFactory("halfcheetah-v2", dir),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(dir + "/gym/half_cheetah.xml")));
 }
 
 TEST(AssetsTest, UnknownTaskListsTheKnownOnes) {
-  const absl::Status status = MakeTaskFactory("cheetah-fly", "").status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
-  EXPECT_TRUE(Contains(status, "cheetah-fly")) << status;
-  EXPECT_TRUE(Contains(status, "cheetah-run")) << status;
-  EXPECT_TRUE(Contains(status, "humanoid-run")) << status;
+  EXPECT_THAT(MakeTaskFactory("cheetah-fly", ""),
+              StatusIs(absl::StatusCode::kNotFound,
+                       AllOf(HasSubstr("cheetah-fly"), HasSubstr("cheetah-run"),
+                             HasSubstr("humanoid-run"))));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Tests for FingerSpin/Turn*, FishUpright/Swim and Humanoid* (TASKS.md §2.4-2.6).
+// Tests for FingerSpin/Turn*, FishUpright/Swim and Humanoid* (docs/tasks.md §2.4-2.6).
 //
 // Expected values come from the spec and the XML files by hand (closed
 // forms); states are built by editing qpos/qvel/ctrl and running mj_forward.
@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,57 +17,38 @@
 #include "envs/joint_randomizer.h"
 #include "envs/mujoco_task.h"
 #include "envs/task_registry.h"
+#include "tests/envs/dmc_test_util.h"
+#include "tests/envs/expected_specs.h"
 #include "tests/envs/task_test_util.h"
+#include "tests/status_matchers.h"
 
 namespace gorl::envs {
 namespace {
 
+using ::gorl::envs::testing::DofAdr;
+using ::gorl::envs::testing::ExpectedSpec;
+using ::gorl::envs::testing::ExpectedSpecsOf;
+using ::gorl::envs::testing::Id;
+using ::gorl::envs::testing::kGaussianK;
 using ::gorl::envs::testing::MakeMujocoTaskOrDie;
 using ::gorl::envs::testing::MakeTaskOrDie;
+using ::gorl::envs::testing::Observe;
+using ::gorl::envs::testing::QposAdr;
 using ::gorl::envs::testing::RandomRollout;
+using ::gorl::envs::testing::ResetOrFail;
 using ::gorl::envs::testing::RolloutSummary;
-
-// sqrt(-2 ln 0.1): the gaussian sigmoid's scale for value_at_margin 0.1.
-const double kGaussianK = std::sqrt(-2.0 * std::log(0.1));
-
-std::vector<float> ResetOrFail(Task& task, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> obs(task.spec().obs_size);
-  const absl::Status status = task.Reset(rng, obs.data());
-  EXPECT_TRUE(status.ok()) << status;
-  return obs;
-}
-
-std::vector<float> Observe(MujocoTask& task) {
-  std::vector<float> obs(task.spec().obs_size);
-  task.CurrentObservation(obs.data());
-  return obs;
-}
-
-int Id(const mjModel* m, mjtObj type, const char* name) {
-  const int id = mj_name2id(m, type, name);
-  EXPECT_GE(id, 0) << "no object named " << name;
-  return id;
-}
-int QposAdr(const mjModel* m, const char* joint) {
-  return m->jnt_qposadr[Id(m, mjOBJ_JOINT, joint)];
-}
-int DofAdr(const mjModel* m, const char* joint) { return m->jnt_dofadr[Id(m, mjOBJ_JOINT, joint)]; }
+using ::gorl::envs::testing::TaskParamName;
 
 // Two instances from one factory: they share one mjModel.
 std::vector<std::unique_ptr<MujocoTask>> TwoInstancesOfOneFactory(const std::string& name) {
   std::vector<std::unique_ptr<MujocoTask>> tasks;
   absl::StatusOr<std::unique_ptr<TaskFactory>> factory = MakeTaskFactory(name, "");
-  if (!factory.ok()) {
-    ADD_FAILURE() << factory.status();
-    return tasks;
-  }
+  GORL_EXPECT_OK(factory);
+  if (!factory.ok()) return tasks;
   for (int i = 0; i < 2; ++i) {
     absl::StatusOr<std::unique_ptr<Task>> task = (*factory)->NewTask();
-    if (!task.ok()) {
-      ADD_FAILURE() << task.status();
-      return {};
-    }
+    GORL_EXPECT_OK(task);
+    if (!task.ok()) return {};
     tasks.emplace_back(dynamic_cast<MujocoTask*>(task->release()));
   }
   return tasks;
@@ -74,21 +57,12 @@ std::vector<std::unique_ptr<MujocoTask>> TwoInstancesOfOneFactory(const std::str
 // -------------------------------------------------------------------------
 // Catalogue entries.
 
-struct ExpectedSpec {
-  const char* name;
-  int obs_size;
-  int action_size;
-  double control_timestep;
-  int substeps;
-};
-
 class DmcTaskSpecTest : public ::testing::TestWithParam<ExpectedSpec> {};
 
 TEST_P(DmcTaskSpecTest, MatchesSpecAndWritesExactlyObsSizeValues) {
   const ExpectedSpec& expected = GetParam();
-  absl::StatusOr<const TaskRegistration*> registration = FindTask(expected.name);
-  ASSERT_TRUE(registration.ok()) << registration.status();
-  const TaskSpec& spec = (*registration)->spec;
+  GORL_ASSERT_OK_AND_ASSIGN(const TaskRegistration* registration, FindTask(expected.name));
+  const TaskSpec& spec = registration->spec;
   EXPECT_EQ(spec.name, expected.name);
   EXPECT_EQ(spec.family, "dm_control");
   EXPECT_EQ(spec.obs_size, expected.obs_size);
@@ -107,7 +81,7 @@ TEST_P(DmcTaskSpecTest, MatchesSpecAndWritesExactlyObsSizeValues) {
   // observation must be overwritten with a finite value.
   std::vector<float> buffer(expected.obs_size + 8, std::nanf(""));
   Rng rng(1);
-  ASSERT_TRUE(task->Reset(rng, buffer.data()).ok());
+  GORL_ASSERT_OK(task->Reset(rng, buffer.data()));
   for (int i = 0; i < expected.obs_size; ++i) EXPECT_TRUE(std::isfinite(buffer[i])) << i;
   for (int i = expected.obs_size; i < expected.obs_size + 8; ++i)
     EXPECT_TRUE(std::isnan(buffer[i]));
@@ -123,21 +97,8 @@ TEST_P(DmcTaskSpecTest, MatchesSpecAndWritesExactlyObsSizeValues) {
 
 // The prefix makes the names match the Finger* test filter.
 INSTANTIATE_TEST_SUITE_P(FingerFishHumanoid, DmcTaskSpecTest,
-                         ::testing::Values(ExpectedSpec{"finger-spin", 9, 2, 0.02, 2},
-                                           ExpectedSpec{"finger-turn-easy", 12, 2, 0.02, 2},
-                                           ExpectedSpec{"finger-turn-hard", 12, 2, 0.02, 2},
-                                           ExpectedSpec{"fish-upright", 21, 5, 0.04, 10},
-                                           ExpectedSpec{"fish-swim", 24, 5, 0.04, 10},
-                                           ExpectedSpec{"humanoid-stand", 67, 21, 0.025, 5},
-                                           ExpectedSpec{"humanoid-walk", 67, 21, 0.025, 5},
-                                           ExpectedSpec{"humanoid-run", 67, 21, 0.025, 5}),
-                         [](const ::testing::TestParamInfo<ExpectedSpec>& info) {
-                           std::string name = info.param.name;
-                           for (char& c : name) {
-                             if (c == '-') c = '_';
-                           }
-                           return name;
-                         });
+                         ::testing::ValuesIn(ExpectedSpecsOf({"finger-", "fish-", "humanoid-"})),
+                         TaskParamName());
 
 // -------------------------------------------------------------------------
 // Finger.
@@ -270,9 +231,20 @@ TEST(FingerResetTest, ResetIsCollisionFreeAtRestAndInRange) {
   }
 }
 
+// The two turn tasks differ only in the target's radius.
+struct TurnCase {
+  std::string name;
+  double radius;
+};
+void PrintTo(const TurnCase& c, std::ostream* os) { *os << c.name; }
+
+class FingerTurnRadiusTest : public ::testing::TestWithParam<TurnCase> {};
+
 // Checks the target circle and the radius through the observation:
 // target_position = target - spinner, dist = |target - tip| - radius.
-void ExpectTurnTargetGeometry(const std::string& name, double radius) {
+TEST_P(FingerTurnRadiusTest, TargetOnCircleAndRadius) {
+  const std::string& name = GetParam().name;
+  const double radius = GetParam().radius;
   std::unique_ptr<MujocoTask> task = MakeMujocoTaskOrDie(name);
   ASSERT_NE(task, nullptr);
   const mjModel* m = task->model();
@@ -305,16 +277,11 @@ void ExpectTurnTargetGeometry(const std::string& name, double radius) {
   EXPECT_EQ(m->site_size[3 * site], 0.03);
 }
 
-TEST(FingerTurnTest, TargetOnCircleAndEasyRadius) {
-  ExpectTurnTargetGeometry("finger-turn-easy", 0.07);
-}
-TEST(FingerTurnTest, TargetOnCircleAndHardRadius) {
-  ExpectTurnTargetGeometry("finger-turn-hard", 0.03);
-}
-
 // Turns the spinner so the tip sits at a known angular offset from the
 // target and checks dist and the sparse reward.
-void ExpectTurnRewardIffInside(const std::string& name, double radius) {
+TEST_P(FingerTurnRadiusTest, RewardIsOneIffTipWithinRadius) {
+  const std::string& name = GetParam().name;
+  const double radius = GetParam().radius;
   std::unique_ptr<MujocoTask> task = MakeMujocoTaskOrDie(name);
   ASSERT_NE(task, nullptr);
   const mjModel* m = task->model();
@@ -345,12 +312,10 @@ void ExpectTurnRewardIffInside(const std::string& name, double radius) {
   EXPECT_NEAR(now[11], 2.0 * kTipRadius - radius, 1e-6);
 }
 
-TEST(FingerTurnTest, EasyRewardIsOneIffTipWithinRadius) {
-  ExpectTurnRewardIffInside("finger-turn-easy", 0.07);
-}
-TEST(FingerTurnTest, HardRewardIsOneIffTipWithinRadius) {
-  ExpectTurnRewardIffInside("finger-turn-hard", 0.03);
-}
+INSTANTIATE_TEST_SUITE_P(FingerTurn, FingerTurnRadiusTest,
+                         ::testing::Values(TurnCase{"finger-turn-easy", 0.07},
+                                           TurnCase{"finger-turn-hard", 0.03}),
+                         TaskParamName());
 
 TEST(FingerTurnTest, InstancesSharingAModelKeepTheirOwnTargets) {
   std::vector<std::unique_ptr<MujocoTask>> tasks = TwoInstancesOfOneFactory("finger-turn-easy");
@@ -364,23 +329,6 @@ TEST(FingerTurnTest, InstancesSharingAModelKeepTheirOwnTargets) {
   EXPECT_EQ(again[9], first[9]);
   EXPECT_EQ(again[10], first[10]);
   EXPECT_EQ(again[11], first[11]);
-}
-
-TEST(FingerTurnTest, SameSeedSameTrajectoryDifferentSeedDifferentStart) {
-  std::unique_ptr<Task> a = MakeTaskOrDie("finger-turn-hard");
-  std::unique_ptr<Task> b = MakeTaskOrDie("finger-turn-hard");
-  ASSERT_NE(a, nullptr);
-  ASSERT_NE(b, nullptr);
-  const RolloutSummary ra = RandomRollout(*a, 42, 1000);
-  const RolloutSummary rb = RandomRollout(*b, 42, 1000);
-  EXPECT_EQ(ra.steps, 1000);
-  EXPECT_FALSE(ra.diverged);
-  EXPECT_FALSE(ra.terminated);
-  EXPECT_EQ(ra.observations, rb.observations);
-  EXPECT_EQ(ra.total_reward, rb.total_reward);
-  EXPECT_GE(ra.min_reward, 0.0);
-  EXPECT_LE(ra.max_reward, 1.0);
-  EXPECT_NE(ResetOrFail(*a, 1), ResetOrFail(*b, 2));
 }
 
 // -------------------------------------------------------------------------
@@ -575,21 +523,6 @@ TEST(FishSwimTest, MouthToTargetIsInTheMouthFrame) {
   EXPECT_NEAR(std::sqrt(obs[8] * obs[8] + obs[9] * obs[9] + obs[10] * obs[10]),
               std::sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2]), 1e-6);
   EXPECT_GT(std::abs(obs[8] - w[0]) + std::abs(obs[9] - w[1]) + std::abs(obs[10] - w[2]), 1e-3);
-}
-
-TEST(FishSwimTest, SameSeedSameTrajectoryDifferentSeedDifferentStart) {
-  std::unique_ptr<Task> a = MakeTaskOrDie("fish-swim");
-  std::unique_ptr<Task> b = MakeTaskOrDie("fish-swim");
-  ASSERT_NE(a, nullptr);
-  ASSERT_NE(b, nullptr);
-  const RolloutSummary ra = RandomRollout(*a, 5, 300);
-  const RolloutSummary rb = RandomRollout(*b, 5, 300);
-  EXPECT_FALSE(ra.diverged);
-  EXPECT_EQ(ra.observations, rb.observations);
-  EXPECT_EQ(ra.total_reward, rb.total_reward);
-  EXPECT_GE(ra.min_reward, 0.0);
-  EXPECT_LE(ra.max_reward, 1.0);
-  EXPECT_NE(ResetOrFail(*a, 1), ResetOrFail(*b, 2));
 }
 
 // -------------------------------------------------------------------------
@@ -860,21 +793,44 @@ TEST(HumanoidResetTest, ResetIsCollisionFreeAtRestWithPositiveOrthantQuaternion)
   EXPECT_NE(starts[0], starts[1]);
 }
 
-TEST(HumanoidTest, SameSeedSameTrajectory) {
-  std::unique_ptr<Task> a = MakeTaskOrDie("humanoid-walk");
-  std::unique_ptr<Task> b = MakeTaskOrDie("humanoid-walk");
+// -------------------------------------------------------------------------
+// Long random rollouts: the same seed replays the same trajectory (rewards
+// stay in [0, 1], nothing diverges or ends early), another seed starts
+// elsewhere.
+
+struct RolloutCase {
+  std::string name;
+  uint64_t seed;
+  int steps;
+};
+void PrintTo(const RolloutCase& c, std::ostream* os) { *os << c.name; }
+
+class DmcDeterminismTest : public ::testing::TestWithParam<RolloutCase> {};
+
+TEST_P(DmcDeterminismTest, SameSeedSameTrajectoryDifferentSeedDifferentStart) {
+  const RolloutCase& c = GetParam();
+  std::unique_ptr<Task> a = MakeTaskOrDie(c.name);
+  std::unique_ptr<Task> b = MakeTaskOrDie(c.name);
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
-  const RolloutSummary ra = RandomRollout(*a, 3, 200);
-  const RolloutSummary rb = RandomRollout(*b, 3, 200);
-  EXPECT_EQ(ra.steps, 200);
+  const RolloutSummary ra = RandomRollout(*a, c.seed, c.steps);
+  const RolloutSummary rb = RandomRollout(*b, c.seed, c.steps);
+  EXPECT_EQ(ra.steps, c.steps);
   EXPECT_FALSE(ra.diverged);
   EXPECT_FALSE(ra.terminated);
   EXPECT_EQ(ra.observations, rb.observations);
   EXPECT_EQ(ra.total_reward, rb.total_reward);
   EXPECT_GE(ra.min_reward, 0.0);
   EXPECT_LE(ra.max_reward, 1.0);
+  EXPECT_NE(ResetOrFail(*a, 1), ResetOrFail(*b, 2));
 }
+
+// The prefix makes the names match the Finger*, Fish* and Humanoid* filters.
+INSTANTIATE_TEST_SUITE_P(FingerFishHumanoid, DmcDeterminismTest,
+                         ::testing::Values(RolloutCase{"finger-turn-hard", 42, 1000},
+                                           RolloutCase{"fish-swim", 5, 300},
+                                           RolloutCase{"humanoid-walk", 3, 200}),
+                         TaskParamName());
 
 }  // namespace
 }  // namespace gorl::envs

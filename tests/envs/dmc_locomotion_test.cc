@@ -1,4 +1,4 @@
-// Tests for CheetahRun, Hopper*, Walker* and Cartpole* (TASKS.md §2.1-2.3, 2.7).
+// Tests for CheetahRun, Hopper*, Walker* and Cartpole* (docs/tasks.md §2.1-2.3, 2.7).
 //
 // Rewards are checked at states built by hand (qpos/qvel/ctrl, then
 // mj_forward) against closed forms derived from the spec.
@@ -12,28 +12,19 @@
 #include <vector>
 
 #include "envs/mujoco_task.h"
+#include "tests/envs/dmc_test_util.h"
 #include "tests/envs/task_test_util.h"
+#include "tests/status_matchers.h"
 
 namespace gorl::envs {
 namespace {
 
+using ::gorl::envs::testing::DofAdr;
+using ::gorl::envs::testing::GaussianSigmoid;
 using ::gorl::envs::testing::MakeMujocoTaskOrDie;
-
-// sqrt(-2 ln 0.1): the gaussian sigmoid's scale for value_at_margin 0.1.
-const double kGaussianK = std::sqrt(-2.0 * std::log(0.1));
-double GaussianSigmoid(double d) { return std::exp(-0.5 * (d * kGaussianK) * (d * kGaussianK)); }
-
-int JointId(const mjModel* m, const char* name) {
-  const int id = mj_name2id(m, mjOBJ_JOINT, name);
-  EXPECT_GE(id, 0) << "no joint named " << name;
-  return id;
-}
-double& Qpos(MujocoTask& task, const char* joint) {
-  return task.data()->qpos[task.model()->jnt_qposadr[JointId(task.model(), joint)]];
-}
-double& Qvel(MujocoTask& task, const char* joint) {
-  return task.data()->qvel[task.model()->jnt_dofadr[JointId(task.model(), joint)]];
-}
+using ::gorl::envs::testing::Observe;
+using ::gorl::envs::testing::Qpos;
+using ::gorl::envs::testing::Qvel;
 
 // Puts the model in its reference pose with zero velocity and control.
 void Zero(MujocoTask& task) {
@@ -42,11 +33,6 @@ void Zero(MujocoTask& task) {
 double RewardAfterForward(MujocoTask& task) {
   mj_forward(task.model(), task.data());
   return task.CurrentReward();
-}
-std::vector<float> Observe(MujocoTask& task) {
-  std::vector<float> obs(task.spec().obs_size);
-  task.CurrentObservation(obs.data());
-  return obs;
 }
 
 TEST(CheetahRunTest, RewardIsCentreOfMassSpeedOverTenClamped) {
@@ -65,7 +51,7 @@ TEST(CheetahRunTest, ResetSettlesForTwoSecondsAndRestartsTheClock) {
   ASSERT_NE(task, nullptr);
   Rng rng(3);
   std::vector<float> obs(17);
-  ASSERT_TRUE(task->Reset(rng, obs.data()).ok());
+  GORL_ASSERT_OK(task->Reset(rng, obs.data()));
   EXPECT_EQ(task->data()->time, 0.0);
   // After 200 settling steps the torso rests on the floor, well below its
   // 0.7 m reset height (rootz is obs[0]: qpos[1] relative to 0.7).
@@ -106,7 +92,7 @@ TEST(HopperTest, ObservationIsQposWithoutRootxQvelAndLogTouch) {
   ASSERT_NE(task, nullptr);
   Rng rng(11);
   std::vector<float> obs(15);
-  ASSERT_TRUE(task->Reset(rng, obs.data()).ok());
+  GORL_ASSERT_OK(task->Reset(rng, obs.data()));
   for (int i = 1; i < 7; ++i) EXPECT_FLOAT_EQ(obs[i - 1], task->data()->qpos[i]);
   for (int i = 0; i < 7; ++i) EXPECT_FLOAT_EQ(obs[6 + i], task->data()->qvel[i]);
   EXPECT_GE(obs[13], 0.0f);
@@ -131,7 +117,7 @@ TEST(HopperTest, ResetDrawsTheRootAngleFromMinusPiToPi) {
   int below = 0, above = 0;
   for (uint64_t seed = 0; seed < 60; ++seed) {
     Rng rng(seed);
-    ASSERT_TRUE(task->Reset(rng, obs.data()).ok());
+    GORL_ASSERT_OK(task->Reset(rng, obs.data()));
     const float rooty = obs[1];  // qpos[2]
     ASSERT_GE(rooty, -M_PI);
     ASSERT_LE(rooty, M_PI);
@@ -205,7 +191,7 @@ TEST(WalkerTest, ObservationHoldsBodyOrientationsHeightAndVelocity) {
   EXPECT_NEAR(obs[0], std::cos(0.3), 1e-6);
   EXPECT_NEAR(std::abs(obs[1]), std::sin(0.3), 1e-6);
   EXPECT_NEAR(obs[14], 1.4, 1e-6);  // torso frame height
-  EXPECT_FLOAT_EQ(obs[15 + task->model()->jnt_dofadr[JointId(task->model(), "right_knee")]], 0.7f);
+  EXPECT_FLOAT_EQ(obs[15 + DofAdr(task->model(), "right_knee")], 0.7f);
 }
 
 TEST(CartpoleTest, UprightCentredStillPoleEarnsOneHangingEarnsZero) {
@@ -247,10 +233,10 @@ TEST(CartpoleTest, SwingupStartsHangingBalanceStartsUpright) {
   std::vector<float> obs(5);
   for (uint64_t seed = 0; seed < 20; ++seed) {
     Rng a(seed), b(seed);
-    ASSERT_TRUE(swingup->Reset(a, obs.data()).ok());
+    GORL_ASSERT_OK(swingup->Reset(a, obs.data()));
     EXPECT_LT(obs[1], -0.99f);            // cos(pi + small)
     EXPECT_LT(std::abs(obs[0]), 0.05f);   // 0.01 N(0, 1)
-    ASSERT_TRUE(balance->Reset(b, obs.data()).ok());
+    GORL_ASSERT_OK(balance->Reset(b, obs.data()));
     EXPECT_GT(obs[1], std::cos(0.034f) - 1e-6f);
     EXPECT_LE(std::abs(obs[0]), 0.1f);
   }
@@ -263,7 +249,7 @@ TEST(CartpoleTest, StepObservationEqualsAFullMjStep1Refresh) {
   ASSERT_NE(task, nullptr);
   Rng rng(9), actions(10);
   std::vector<float> obs(5), refreshed(5);
-  ASSERT_TRUE(task->Reset(rng, obs.data()).ok());
+  GORL_ASSERT_OK(task->Reset(rng, obs.data()));
   for (int t = 0; t < 200; ++t) {
     const float action[1] = {static_cast<float>(actions.Uniform(-1.0, 1.0))};
     const StepOutcome outcome = task->Step(action, obs.data());
@@ -279,7 +265,7 @@ TEST(CartpoleTest, BalanceDoesNotTerminateWhenThePoleFalls) {
   ASSERT_NE(task, nullptr);
   Rng rng(5);
   std::vector<float> obs(5);
-  ASSERT_TRUE(task->Reset(rng, obs.data()).ok());
+  GORL_ASSERT_OK(task->Reset(rng, obs.data()));
   const float push[1] = {1.0f};
   bool fell = false;
   for (int t = 0; t < 1000; ++t) {

@@ -1,4 +1,4 @@
-// Tests for the Gym v2 tasks (TASKS.md §4): reset noise, reward, velocity
+// Tests for the Gym v2 tasks (docs/tasks.md §4): reset noise, reward, velocity
 // clipping and the termination rules.
 #include <gtest/gtest.h>
 #include <mujoco/mujoco.h>
@@ -16,14 +16,7 @@ namespace {
 
 using ::gorl::envs::testing::MakeMujocoTaskOrDie;
 using ::gorl::envs::testing::RandomRollout;
-
-std::vector<float> ResetOrFail(Task& task, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> obs(task.spec().obs_size);
-  const absl::Status status = task.Reset(rng, obs.data());
-  EXPECT_TRUE(status.ok()) << status;
-  return obs;
-}
+using ::gorl::envs::testing::ResetOrFail;
 
 TEST(GymTest, HopperAndWalkerResetWithinHalfACentimetreOfTheReferencePose) {
   for (const char* name : {"hopper-v2", "walker2d-v2"}) {
@@ -159,7 +152,7 @@ TEST(GymTest, RandomHopperFallsQuicklyHalfCheetahNeverTerminates) {
     EXPECT_FALSE(summary.diverged);
     total_steps += summary.steps;
   }
-  EXPECT_LT(total_steps / 10, 200);  // TASKS.md measures about 20-25 steps
+  EXPECT_LT(total_steps / 10, 200);  // docs/tasks.md measures about 20-25 steps
   const auto summary = RandomRollout(*cheetah, 0, 1000);
   EXPECT_FALSE(summary.terminated);
   EXPECT_EQ(summary.steps, 1000);

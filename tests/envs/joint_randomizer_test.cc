@@ -6,16 +6,17 @@
 
 #include "envs/assets.h"
 #include "envs/mujoco_model.h"
+#include "tests/status_matchers.h"
 
 namespace gorl::envs {
 namespace {
 
 std::shared_ptr<MujocoModel> LoadOrDie(const std::string& relative) {
   auto dir = ResolveAssetsDir("");
-  EXPECT_TRUE(dir.ok()) << dir.status();
+  GORL_EXPECT_OK(dir);
   if (!dir.ok()) return nullptr;
   auto model = MujocoModel::Load(*dir + "/" + relative);
-  EXPECT_TRUE(model.ok()) << model.status();
+  GORL_EXPECT_OK(model);
   return model.ok() ? *model : nullptr;
 }
 

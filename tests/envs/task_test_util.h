@@ -2,6 +2,7 @@
 #ifndef GORL_TESTS_ENVS_TASK_TEST_UTIL_H_
 #define GORL_TESTS_ENVS_TASK_TEST_UTIL_H_
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 
 #include "envs/mujoco_task.h"
 #include "envs/task_registry.h"
+#include "tests/status_matchers.h"
 
 namespace gorl::envs::testing {
 
@@ -17,15 +19,11 @@ namespace gorl::envs::testing {
 // be built, e.g. because GORL_ASSETS is not set.
 inline std::unique_ptr<Task> MakeTaskOrDie(const std::string& name) {
   absl::StatusOr<std::unique_ptr<TaskFactory>> factory = MakeTaskFactory(name, "");
-  if (!factory.ok()) {
-    ADD_FAILURE() << factory.status();
-    return nullptr;
-  }
+  GORL_EXPECT_OK(factory) << name;
+  if (!factory.ok()) return nullptr;
   absl::StatusOr<std::unique_ptr<Task>> task = (*factory)->NewTask();
-  if (!task.ok()) {
-    ADD_FAILURE() << task.status();
-    return nullptr;
-  }
+  GORL_EXPECT_OK(task) << name;
+  if (!task.ok()) return nullptr;
   return std::move(*task);
 }
 
@@ -39,6 +37,15 @@ inline std::unique_ptr<MujocoTask> MakeMujocoTaskOrDie(const std::string& name) 
   }
   task.release();
   return std::unique_ptr<MujocoTask>(mujoco);
+}
+
+// The observation after resetting with a generator seeded `seed`; a failed
+// reset fails the test.
+inline std::vector<float> ResetOrFail(Task& task, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> obs(task.spec().obs_size);
+  GORL_EXPECT_OK(task.Reset(rng, obs.data()));
+  return obs;
 }
 
 // Result of running one episode with uniform random actions.
@@ -59,7 +66,7 @@ inline RolloutSummary RandomRollout(Task& task, uint64_t seed, int max_steps) {
   const TaskSpec& spec = task.spec();
   Rng reset_rng(seed), action_rng(seed + 1);
   std::vector<float> obs(spec.obs_size), action(spec.action_size);
-  EXPECT_TRUE(task.Reset(reset_rng, obs.data()).ok());
+  GORL_EXPECT_OK(task.Reset(reset_rng, obs.data()));
   summary.observations.insert(summary.observations.end(), obs.begin(), obs.end());
   for (int t = 0; t < max_steps; ++t) {
     for (float& a : action) a = static_cast<float>(action_rng.Uniform(-1.0, 1.0));
@@ -77,6 +84,30 @@ inline RolloutSummary RandomRollout(Task& task, uint64_t seed, int max_steps) {
   }
   return summary;
 }
+
+// The name of every task in the catalogue, in listing order.
+inline std::vector<std::string> AllTaskNames() {
+  std::vector<std::string> names;
+  for (const TaskRegistration& registration : AllTasks()) names.push_back(registration.spec.name);
+  return names;
+}
+
+// Names parameterised tests by task ("finger-turn-easy" -> "finger_turn_easy";
+// gtest allows only letters, digits and '_'). The parameter is a task name or
+// a struct with a `name` member.
+struct TaskParamName {
+  static std::string ForTask(std::string task) {
+    std::replace(task.begin(), task.end(), '-', '_');
+    return task;
+  }
+  std::string operator()(const ::testing::TestParamInfo<std::string>& info) const {
+    return ForTask(info.param);
+  }
+  template <typename Param>
+  std::string operator()(const ::testing::TestParamInfo<Param>& info) const {
+    return ForTask(info.param.name);
+  }
+};
 
 }  // namespace gorl::envs::testing
 

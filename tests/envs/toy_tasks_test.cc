@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/envs/task_test_util.h"
+#include "tests/status_matchers.h"
 
 namespace gorl::envs {
 namespace {
@@ -13,7 +14,7 @@ double MeanReward(Task& task, float action, int steps, uint64_t seed,
                   std::vector<float>* contexts = nullptr) {
   Rng rng(seed);
   float obs = 0.0f;
-  EXPECT_TRUE(task.Reset(rng, &obs).ok());
+  GORL_EXPECT_OK(task.Reset(rng, &obs));
   double total = 0;
   for (int t = 0; t < steps; ++t) {
     if (contexts) contexts->push_back(obs);
@@ -39,7 +40,7 @@ TEST(TwinPeaksTest, ContextRevealsTheSignOutsideTheBand) {
   ASSERT_NE(task, nullptr);
   Rng rng(5);
   float obs = 0.0f;
-  ASSERT_TRUE(task->Reset(rng, &obs).ok());
+  GORL_ASSERT_OK(task->Reset(rng, &obs));
   int plus_in_band = 0, in_band = 0;
   for (int t = 0; t < 100000; ++t) {
     const float c = obs;
@@ -71,7 +72,7 @@ TEST(TwinPeaksTest, UniformRandomActionsEarnTheClosedFormMean) {
   ASSERT_NE(task, nullptr);
   Rng reset(1), actions(2);
   float obs = 0.0f;
-  ASSERT_TRUE(task->Reset(reset, &obs).ok());
+  GORL_ASSERT_OK(task->Reset(reset, &obs));
   double total = 0;
   const int n = 400000;
   for (int t = 0; t < n; ++t) {

@@ -4,24 +4,29 @@
 #include <limits>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "envs/task_registry.h"
+#include "tests/status_matchers.h"
 
 namespace gorl::envs {
 namespace {
 
+using ::gorl::testing::StatusIs;
+using ::testing::HasSubstr;
+
 std::unique_ptr<VectorEnv> MakeEnv(const std::string& task, int num_envs, int threads,
                                    uint64_t seed) {
   auto factory = MakeTaskFactory(task, "");
-  EXPECT_TRUE(factory.ok()) << factory.status();
+  GORL_EXPECT_OK(factory);
   if (!factory.ok()) return nullptr;
   VectorEnvOptions options;
   options.num_envs = num_envs;
   options.num_threads = threads;
   options.seed = seed;
   auto env = VectorEnv::Create(**factory, options);
-  EXPECT_TRUE(env.ok()) << env.status();
+  GORL_EXPECT_OK(env);
   return env.ok() ? std::move(*env) : nullptr;
 }
 
@@ -74,10 +79,10 @@ class DivergingFactory : public TaskFactory {
 TEST(VectorEnvTest, TruncatesAtTheTimeLimitAndAutoResets) {
   auto env = MakeEnv("twin-peaks", 3, 1, 0);
   ASSERT_NE(env, nullptr);
-  ASSERT_TRUE(env->Reset().ok());
+  GORL_ASSERT_OK(env->Reset());
   std::vector<float> actions(3, 0.6f);
   for (int t = 1; t <= 250; ++t) {
-    ASSERT_TRUE(env->Step(actions.data()).ok());
+    GORL_ASSERT_OK(env->Step(actions.data()));
     const bool at_limit = t % 100 == 0;
     for (int i = 0; i < 3; ++i) {
       EXPECT_EQ(env->truncated()[i], at_limit) << "t=" << t;
@@ -98,12 +103,12 @@ TEST(VectorEnvTest, TruncatesAtTheTimeLimitAndAutoResets) {
 TEST(VectorEnvTest, FinalObservationIsKeptApartFromTheResetObservation) {
   auto env = MakeEnv("hopper-v2", 2, 1, 3);
   ASSERT_NE(env, nullptr);
-  ASSERT_TRUE(env->Reset().ok());
+  GORL_ASSERT_OK(env->Reset());
   // Zero torque: the hopper falls and Gym's health check ends the episode.
   std::vector<float> actions(2 * 3, 0.0f);
   bool saw_termination = false;
   for (int t = 0; t < 1000 && !saw_termination; ++t) {
-    ASSERT_TRUE(env->Step(actions.data()).ok());
+    GORL_ASSERT_OK(env->Step(actions.data()));
     if (env->terminated()[0]) {
       saw_termination = true;
       EXPECT_EQ(env->truncated()[0], 0);
@@ -123,16 +128,16 @@ TEST(VectorEnvTest, SameSeedSameTrajectoryWhateverTheThreadCount) {
   auto two = MakeEnv("cheetah-run", 4, 2, 42);
   auto other_seed = MakeEnv("cheetah-run", 4, 1, 43);
   ASSERT_TRUE(one && two && other_seed);
-  ASSERT_TRUE(one->Reset().ok());
-  ASSERT_TRUE(two->Reset().ok());
-  ASSERT_TRUE(other_seed->Reset().ok());
+  GORL_ASSERT_OK(one->Reset());
+  GORL_ASSERT_OK(two->Reset());
+  GORL_ASSERT_OK(other_seed->Reset());
   Rng rng(5);
   std::vector<float> actions(4 * 6);
   for (int t = 0; t < 50; ++t) {
     for (float& a : actions) a = static_cast<float>(rng.Uniform(-1.0, 1.0));
-    ASSERT_TRUE(one->Step(actions.data()).ok());
-    ASSERT_TRUE(two->Step(actions.data()).ok());
-    ASSERT_TRUE(other_seed->Step(actions.data()).ok());
+    GORL_ASSERT_OK(one->Step(actions.data()));
+    GORL_ASSERT_OK(two->Step(actions.data()));
+    GORL_ASSERT_OK(other_seed->Step(actions.data()));
   }
   const int n = 4 * 17;
   EXPECT_EQ(std::vector<float>(one->obs(), one->obs() + n),
@@ -147,35 +152,37 @@ TEST(VectorEnvTest, SameSeedSameTrajectoryWhateverTheThreadCount) {
 TEST(VectorEnvTest, NonFiniteActionIsRejectedAndNothingMoves) {
   auto env = MakeEnv("cheetah-run", 2, 1, 0);
   ASSERT_NE(env, nullptr);
-  ASSERT_TRUE(env->Reset().ok());
+  GORL_ASSERT_OK(env->Reset());
   const std::vector<float> before(env->obs(), env->obs() + 2 * 17);
   std::vector<float> actions(2 * 6, 0.1f);
   actions[8] = std::numeric_limits<float>::quiet_NaN();
-  const absl::Status status = env->Step(actions.data());
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find("env 1"), absl::string_view::npos) << status;
+  EXPECT_THAT(env->Step(actions.data()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("env 1")));
   EXPECT_EQ(std::vector<float>(env->obs(), env->obs() + 2 * 17), before);
   EXPECT_EQ(env->total_steps(), 0);
   actions[8] = 0.1f;
-  EXPECT_TRUE(env->Step(actions.data()).ok());
+  GORL_EXPECT_OK(env->Step(actions.data()));
 }
 
 TEST(VectorEnvTest, DivergenceEndsTheEpisodeAsACountedFailure) {
   DivergingFactory factory;
-  auto env = VectorEnv::Create(factory, {.num_envs = 2, .seed = 0, .num_threads = 2});
-  ASSERT_TRUE(env.ok());
-  ASSERT_TRUE((*env)->Reset().ok());
+  GORL_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<VectorEnv> env,
+      VectorEnv::Create(factory, {.num_envs = 2, .seed = 0, .num_threads = 2}));
+  GORL_ASSERT_OK(env->Reset());
   float actions[2] = {0.0f, 0.0f};
   for (int t = 1; t <= 12; ++t) {
-    ASSERT_TRUE((*env)->Step(actions).ok());
+    GORL_ASSERT_OK(env->Step(actions));
     const bool diverged = t == 5 || t == 10;
-    EXPECT_EQ((*env)->diverged()[1], diverged) << t;
-    EXPECT_EQ((*env)->terminated()[1], diverged) << t;
-    EXPECT_EQ((*env)->truncated()[1], 0);
-    if (diverged) EXPECT_EQ((*env)->final_obs()[1], 5.0f);
+    EXPECT_EQ(env->diverged()[1], diverged) << t;
+    EXPECT_EQ(env->terminated()[1], diverged) << t;
+    EXPECT_EQ(env->truncated()[1], 0);
+    if (diverged) {
+      EXPECT_EQ(env->final_obs()[1], 5.0f);
+    }
   }
-  EXPECT_EQ((*env)->total_divergences(), 4);
-  const std::vector<EpisodeRecord> finished = (*env)->TakeFinishedEpisodes();
+  EXPECT_EQ(env->total_divergences(), 4);
+  const std::vector<EpisodeRecord> finished = env->TakeFinishedEpisodes();
   ASSERT_EQ(finished.size(), 4u);
   for (const EpisodeRecord& record : finished) {
     EXPECT_TRUE(record.diverged);
@@ -186,14 +193,15 @@ TEST(VectorEnvTest, DivergenceEndsTheEpisodeAsACountedFailure) {
 
 TEST(VectorEnvTest, BadOptionsAndMisuseGiveClearErrors) {
   DivergingFactory factory;
-  EXPECT_EQ(VectorEnv::Create(factory, {.num_envs = 0}).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(VectorEnv::Create(factory, {.num_envs = 1, .num_threads = 0}).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  auto env = VectorEnv::Create(factory, {.num_envs = 1});
-  ASSERT_TRUE(env.ok());
+  EXPECT_THAT(VectorEnv::Create(factory, {.num_envs = 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(VectorEnv::Create(factory, {.num_envs = 1, .num_threads = 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  GORL_ASSERT_OK_AND_ASSIGN(std::unique_ptr<VectorEnv> env,
+                            VectorEnv::Create(factory, {.num_envs = 1}));
   float action = 0.0f;
-  EXPECT_EQ((*env)->Step(&action).code(), absl::StatusCode::kFailedPrecondition);
+  // Stepping before the first reset.
+  EXPECT_THAT(env->Step(&action), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 }  // namespace

@@ -14,17 +14,24 @@
 #include <string>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "learner/ppo_learner.h"
 #include "learner/training_loop.h"
 #include "tests/learner/fake_roles.h"
 #include "tests/learner/synthetic_rollout.h"
+#include "tests/status_matchers.h"
 #include "tests/test_files.h"
 
 namespace gorl::learner {
 namespace {
 
+using ::gorl::testing::IsOk;
+using ::gorl::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::DeterministicActors;
 using testing::SampleRollout;
 using testing::SyntheticOptions;
@@ -46,7 +53,7 @@ v1::TrainConfig LearnerConfig(const std::string& algo) {
 
 std::unique_ptr<PpoLearner> MakeLearner(const v1::TrainConfig& config, int obs = kObs) {
   auto learner = PpoLearner::Create(config, obs, kLatent);
-  EXPECT_TRUE(learner.ok()) << learner.status();
+  GORL_EXPECT_OK(learner);
   return std::move(learner).value();
 }
 
@@ -87,7 +94,7 @@ TEST_P(LearnerStateTest, RestoredLearnerContinuesIdentically) {
   auto original = MakeLearner(config);
   original->SetStage(1);
   for (uint64_t seed : {1, 2, 3}) {
-    ASSERT_TRUE(original->Update({Rollout(*original, seed)}).ok());
+    GORL_ASSERT_OK(original->Update({Rollout(*original, seed)}));
   }
   // Through bytes, as a checkpoint file carries it.
   v1::PpoLearnerState state;
@@ -98,7 +105,7 @@ TEST_P(LearnerStateTest, RestoredLearnerContinuesIdentically) {
 
   auto restored = MakeLearner(config);
   ASSERT_NE(Bytes(restored->Snapshot()), Bytes(original->Snapshot()));
-  ASSERT_TRUE(restored->RestoreState(state).ok());
+  GORL_ASSERT_OK(restored->RestoreState(state));
   EXPECT_EQ(Bytes(restored->Snapshot()), Bytes(original->Snapshot()));
   EXPECT_EQ(restored->encoder_version(), original->encoder_version());
   EXPECT_EQ(restored->Snapshot().stage(), 1);
@@ -108,7 +115,8 @@ TEST_P(LearnerStateTest, RestoredLearnerContinuesIdentically) {
   const v1::Rollout next = Rollout(*original, 4);
   const auto m_original = original->Update({next});
   const auto m_restored = restored->Update({next});
-  ASSERT_TRUE(m_original.ok() && m_restored.ok());
+  GORL_ASSERT_OK(m_original);
+  GORL_ASSERT_OK(m_restored);
   ExpectSameMetrics(*m_original, *m_restored);
   EXPECT_EQ(Bytes(restored->SaveState()), Bytes(original->SaveState()));
 
@@ -121,9 +129,8 @@ TEST_P(LearnerStateTest, RestoredLearnerContinuesIdentically) {
   other_shuffle.set_shuffle_draws(state.shuffle_draws() + 1);
   for (const v1::PpoLearnerState* variant : {&no_adam, &other_shuffle}) {
     auto learner = MakeLearner(config);
-    ASSERT_TRUE(learner->RestoreState(*variant).ok());
-    const auto metrics = learner->Update({next});
-    ASSERT_TRUE(metrics.ok());
+    GORL_ASSERT_OK(learner->RestoreState(*variant));
+    GORL_ASSERT_OK(learner->Update({next}));
     EXPECT_NE(Bytes(learner->Snapshot().encoder()), Bytes(original->Snapshot().encoder()));
   }
 }
@@ -133,18 +140,19 @@ TEST(LearnerStateTest, FreshLearnerRoundTripsWithoutAdamState) {
   const v1::PpoLearnerState state = learner->SaveState();
   EXPECT_EQ(state.encoder_adam().steps_size(), 0);
   auto other = MakeLearner(LearnerConfig("gorl-fm"));
-  ASSERT_TRUE(other->RestoreState(state).ok());
+  GORL_ASSERT_OK(other->RestoreState(state));
   const v1::Rollout rollout = Rollout(*learner, 5);
   const auto a = learner->Update({rollout});
   const auto b = other->Update({rollout});
-  ASSERT_TRUE(a.ok() && b.ok());
+  GORL_ASSERT_OK(a);
+  GORL_ASSERT_OK(b);
   ExpectSameMetrics(*a, *b);
 }
 
 TEST(LearnerStateTest, RefusesMismatchedStateAndChangesNothing) {
   const v1::TrainConfig config = LearnerConfig("gorl-fm");
   auto source = MakeLearner(config);
-  ASSERT_TRUE(source->Update({Rollout(*source, 1)}).ok());
+  GORL_ASSERT_OK(source->Update({Rollout(*source, 1)}));
   const v1::PpoLearnerState good = source->SaveState();
 
   auto target = MakeLearner(config);
@@ -198,9 +206,9 @@ TEST(LearnerStateTest, RefusesMismatchedStateAndChangesNothing) {
   for (const Case& c : cases) {
     v1::PpoLearnerState bad = good;
     c.corrupt(bad);
-    const absl::Status status = target->RestoreState(bad);
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.name << ": " << status;
-    EXPECT_NE(status.message().find(c.message), std::string::npos) << c.name << ": " << status;
+    EXPECT_THAT(target->RestoreState(bad),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.message)))
+        << c.name;
     EXPECT_EQ(Bytes(target->SaveState()), before) << c.name;
   }
 
@@ -208,10 +216,9 @@ TEST(LearnerStateTest, RefusesMismatchedStateAndChangesNothing) {
   v1::TrainConfig wider = config;
   wider.mutable_encoder()->set_critic_hidden(0, 64);
   auto other = MakeLearner(wider);
-  const absl::Status status = other->RestoreState(good);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find("critic"), std::string::npos) << status;
-  EXPECT_TRUE(target->RestoreState(good).ok());
+  EXPECT_THAT(other->RestoreState(good),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("critic")));
+  GORL_EXPECT_OK(target->RestoreState(good));
 }
 
 // ---------------------------------------------------------------------------
@@ -228,7 +235,7 @@ v1::TrainConfig LoopConfig(int checkpoint_every) {
 struct Session {
   Session(const v1::TrainConfig& config, const std::string& run_dir) {
     auto created = PpoLearner::Create(config, kObs, kLatent);
-    EXPECT_TRUE(created.ok()) << created.status();
+    GORL_EXPECT_OK(created);
     learner = std::move(created).value();
     TrainingLoopOptions options;
     options.config = config;
@@ -273,29 +280,26 @@ TEST(TrainingLoopCheckpointTest, WritesCheckpointsPeriodicallyAndAtTheEnd) {
     const auto checkpoint = ReadCheckpoint(CheckpointPath(dir));
     on_disk.push_back(checkpoint.ok() ? checkpoint->env_steps() : -1);
   };
-  const auto summary = session.loop->Run();
-  ASSERT_TRUE(summary.ok()) << summary.status();
+  GORL_ASSERT_OK(session.loop->Run());
   EXPECT_EQ(on_disk, (std::vector<int64_t>{-1, -1, 80, 80, 160, 160}));
 
-  const auto final_checkpoint = ReadCheckpoint(CheckpointPath(dir));
-  ASSERT_TRUE(final_checkpoint.ok()) << final_checkpoint.status();
-  EXPECT_EQ(final_checkpoint->stage(), 3);  // past the last stage: finished
-  EXPECT_EQ(final_checkpoint->iteration(), 0);
-  EXPECT_EQ(final_checkpoint->env_steps(), 240);
-  EXPECT_EQ(final_checkpoint->collect_env_steps(), 20);
-  EXPECT_EQ(final_checkpoint->evaluations_size(), 6);
-  EXPECT_EQ(final_checkpoint->decoder().version(), 2);
-  EXPECT_EQ(Bytes(final_checkpoint->learner()), Bytes(session.learner->SaveState()));
-  EXPECT_EQ(Bytes(final_checkpoint->config()), Bytes(LoopConfig(2)));
+  GORL_ASSERT_OK_AND_ASSIGN(const auto final_checkpoint, ReadCheckpoint(CheckpointPath(dir)));
+  EXPECT_EQ(final_checkpoint.stage(), 3);  // past the last stage: finished
+  EXPECT_EQ(final_checkpoint.iteration(), 0);
+  EXPECT_EQ(final_checkpoint.env_steps(), 240);
+  EXPECT_EQ(final_checkpoint.collect_env_steps(), 20);
+  EXPECT_EQ(final_checkpoint.evaluations_size(), 6);
+  EXPECT_EQ(final_checkpoint.decoder().version(), 2);
+  EXPECT_EQ(Bytes(final_checkpoint.learner()), Bytes(session.learner->SaveState()));
+  EXPECT_EQ(Bytes(final_checkpoint.config()), Bytes(LoopConfig(2)));
   struct stat st;
   EXPECT_NE(stat((CheckpointPath(dir) + ".tmp").c_str(), &st), 0) << "temp file left behind";
 
   // Resuming a finished run does nothing more and reports the same summary.
   Session again(LoopConfig(2), dir);
-  const auto resumed = again.loop->Resume(*final_checkpoint);
-  ASSERT_TRUE(resumed.ok()) << resumed.status();
-  EXPECT_EQ(resumed->env_steps, 240);
-  EXPECT_EQ(resumed->evaluations.size(), 6u);
+  GORL_ASSERT_OK_AND_ASSIGN(const auto resumed, again.loop->Resume(final_checkpoint));
+  EXPECT_EQ(resumed.env_steps, 240);
+  EXPECT_EQ(resumed.evaluations.size(), 6u);
   EXPECT_TRUE(again.actors.broadcasts.empty());
 }
 
@@ -345,8 +349,7 @@ TEST_P(ResumeTest, ResumedRunEndsLikeTheUninterruptedOne) {
 
   const std::string whole_dir = test_files::MakeTempDir(std::string("ckpt_whole_") + cut.name);
   Session whole(config, whole_dir);
-  const auto expected = whole.loop->Run();
-  ASSERT_TRUE(expected.ok()) << expected.status();
+  GORL_ASSERT_OK_AND_ASSIGN(const auto expected, whole.loop->Run());
   // Stage 1 collects with its best encoder (version 4), not its final one (5).
   ASSERT_EQ(whole.actors.collect_snapshots.size(), 2u);
   ASSERT_EQ(whole.actors.collect_snapshots[1].encoder_version(), 4);
@@ -361,29 +364,26 @@ TEST_P(ResumeTest, ResumedRunEndsLikeTheUninterruptedOne) {
     const absl::StatusCode code =
         cut.cancelled ? absl::StatusCode::kCancelled : absl::StatusCode::kUnavailable;
     interrupted.actors.fail_code = code;
-    const auto failed = interrupted.loop->Run();
-    ASSERT_EQ(failed.status().code(), code) << failed.status();
+    ASSERT_THAT(interrupted.loop->Run(), StatusIs(code));
   }
-  const auto checkpoint = ReadCheckpoint(CheckpointPath(dir));
-  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
-  EXPECT_EQ(checkpoint->stage(), cut.stage);
-  EXPECT_EQ(checkpoint->iteration(), cut.iteration);
+  GORL_ASSERT_OK_AND_ASSIGN(const auto checkpoint, ReadCheckpoint(CheckpointPath(dir)));
+  EXPECT_EQ(checkpoint.stage(), cut.stage);
+  EXPECT_EQ(checkpoint.iteration(), cut.iteration);
 
   // A fresh process: new learner (other weights until restored), new roles.
   Session resumed(config, dir);
-  const auto summary = resumed.loop->Resume(*checkpoint);
-  ASSERT_TRUE(summary.ok()) << summary.status();
+  GORL_ASSERT_OK_AND_ASSIGN(const auto summary, resumed.loop->Resume(checkpoint));
 
-  EXPECT_EQ(summary->env_steps, expected->env_steps);
-  EXPECT_EQ(summary->collect_env_steps, expected->collect_env_steps);
-  ASSERT_EQ(summary->evaluations.size(), expected->evaluations.size());
-  for (size_t i = 0; i < summary->evaluations.size(); ++i) {
-    EXPECT_EQ(summary->evaluations[i].env_steps, expected->evaluations[i].env_steps) << i;
-    EXPECT_EQ(summary->evaluations[i].deterministic_mean,
-              expected->evaluations[i].deterministic_mean) << i;
+  EXPECT_EQ(summary.env_steps, expected.env_steps);
+  EXPECT_EQ(summary.collect_env_steps, expected.collect_env_steps);
+  ASSERT_EQ(summary.evaluations.size(), expected.evaluations.size());
+  for (size_t i = 0; i < summary.evaluations.size(); ++i) {
+    EXPECT_EQ(summary.evaluations[i].env_steps, expected.evaluations[i].env_steps) << i;
+    EXPECT_EQ(summary.evaluations[i].deterministic_mean, expected.evaluations[i].deterministic_mean)
+        << i;
   }
-  EXPECT_EQ(summary->final_evaluation.deterministic_mean,
-            expected->final_evaluation.deterministic_mean);
+  EXPECT_EQ(summary.final_evaluation.deterministic_mean,
+            expected.final_evaluation.deterministic_mean);
   // Same final networks, Adam moments, normaliser, version and streams.
   EXPECT_EQ(Bytes(resumed.learner->SaveState()), Bytes(whole.learner->SaveState()));
   EXPECT_EQ(Bytes(resumed.loop->decoder()), Bytes(whole.loop->decoder()));
@@ -400,7 +400,7 @@ TEST_P(ResumeTest, ResumedRunEndsLikeTheUninterruptedOne) {
   EXPECT_EQ(metrics, MetricsWithoutTimes(whole_dir));
   // The progress of the resumed session counts on from the checkpoint.
   ASSERT_FALSE(resumed.progress.empty());
-  EXPECT_EQ(resumed.progress.front().env_steps, checkpoint->env_steps() + 40);
+  EXPECT_EQ(resumed.progress.front().env_steps, checkpoint.env_steps() + 40);
   EXPECT_EQ(resumed.progress.back().env_steps, 240);
 }
 
@@ -413,10 +413,8 @@ class DamagedCheckpointTest : public ::testing::Test {
     dir_ = test_files::MakeTempDir("ckpt_damaged");
     Session session(LoopConfig(1), dir_);
     session.actors.fail_eval_call = 3;  // stop in stage 1
-    ASSERT_FALSE(session.loop->Run().ok());
-    auto checkpoint = ReadCheckpoint(CheckpointPath(dir_));
-    ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
-    good_ = *checkpoint;
+    ASSERT_THAT(session.loop->Run(), Not(IsOk()));
+    GORL_ASSERT_OK_AND_ASSIGN(good_, ReadCheckpoint(CheckpointPath(dir_)));
     bytes_ = test_files::ReadFile(CheckpointPath(dir_));
   }
 
@@ -445,35 +443,33 @@ class DamagedCheckpointTest : public ::testing::Test {
   std::string bytes_;
 };
 
-void ExpectInvalid(const absl::Status& status, const std::string& needle) {
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
-  EXPECT_NE(status.message().find(needle), std::string::npos)
-      << "'" << needle << "' not in: " << status;
+// An InvalidArgument status whose message names `needle`.
+auto IsInvalid(const std::string& needle) {
+  return StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(needle));
 }
 
 TEST_F(DamagedCheckpointTest, DamagedFilesAreRefused) {
-  ASSERT_TRUE(ReadBytes(bytes_).ok());
-  EXPECT_EQ(ReadCheckpoint(dir_ + "/missing.pb").status().code(), absl::StatusCode::kNotFound);
-  ExpectInvalid(ReadBytes(bytes_.substr(0, bytes_.size() / 2)), "corrupted");
-  ExpectInvalid(ReadBytes("this is not a checkpoint"), "corrupted");
-  ExpectInvalid(ReadBytes(""), "format_version");
+  GORL_ASSERT_OK(ReadBytes(bytes_));
+  EXPECT_THAT(ReadCheckpoint(dir_ + "/missing.pb"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(ReadBytes(bytes_.substr(0, bytes_.size() / 2)), IsInvalid("corrupted"));
+  EXPECT_THAT(ReadBytes("this is not a checkpoint"), IsInvalid("corrupted"));
+  EXPECT_THAT(ReadBytes(""), IsInvalid("format_version"));
   // A flipped bit in the middle (a weight, most likely) still parses.
   std::string flipped = bytes_;
   flipped[flipped.size() / 2] ^= 0x10;
-  ExpectInvalid(ReadBytes(flipped), "corrupted");
+  EXPECT_THAT(ReadBytes(flipped), IsInvalid("corrupted"));
 
   v1::LearnerCheckpoint future = good_;
   future.set_format_version(kCheckpointFormatVersion + 1);
-  ExpectInvalid(ReadBytes(future.SerializeAsString()), "format_version");
+  EXPECT_THAT(ReadBytes(future.SerializeAsString()), IsInvalid("format_version"));
 }
 
 TEST_F(DamagedCheckpointTest, MismatchedCheckpointsAreRefusedByResume) {
   // Another run's settings.
   v1::TrainConfig other = LoopConfig(1);
   other.set_seed(6);
-  const absl::Status config_status = Resume(good_, other);
-  ExpectInvalid(config_status, "config");
-  EXPECT_NE(config_status.message().find("seed"), std::string::npos) << config_status;
+  EXPECT_THAT(Resume(good_, other), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             AllOf(HasSubstr("config"), HasSubstr("seed"))));
 
   struct Case {
     const char* name;
@@ -498,11 +494,10 @@ TEST_F(DamagedCheckpointTest, MismatchedCheckpointsAreRefusedByResume) {
     v1::LearnerCheckpoint bad = good_;
     c.corrupt(bad);
     SCOPED_TRACE(c.name);
-    ExpectInvalid(Resume(bad), c.needle);
+    EXPECT_THAT(Resume(bad), IsInvalid(c.needle));
   }
   // And the good one is accepted.
-  const absl::Status status = Resume(good_);
-  EXPECT_TRUE(status.ok()) << status;
+  GORL_EXPECT_OK(Resume(good_));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <limits>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -11,10 +12,14 @@
 #include "common/nn/tensor_codec.h"
 #include "common/running_normalizer.h"
 #include "tests/learner/synthetic_rollout.h"
+#include "tests/status_matchers.h"
 
 namespace gorl::learner {
 namespace {
 
+using ::gorl::testing::IsOk;
+using ::gorl::testing::StatusIs;
+using ::testing::Not;
 using testing::SampleRollout;
 using testing::Synthetic;
 using testing::SyntheticOptions;
@@ -33,7 +38,7 @@ v1::TrainConfig SmallConfig() {
 std::unique_ptr<PpoLearner> MakeLearner(const v1::TrainConfig& config, int obs = kObs,
                                         int latent = kLatent) {
   auto learner = PpoLearner::Create(config, obs, latent);
-  EXPECT_TRUE(learner.ok()) << learner.status();
+  GORL_EXPECT_OK(learner);
   return std::move(learner).value();
 }
 
@@ -42,15 +47,15 @@ std::string EncoderBytes(const v1::PolicySnapshot& snapshot) {
 }
 
 TEST(PpoLearnerTest, CreateRefusesBadSizesAndConfigs) {
-  EXPECT_FALSE(PpoLearner::Create(SmallConfig(), 0, kLatent).ok());
-  EXPECT_FALSE(PpoLearner::Create(SmallConfig(), kObs, 0).ok());
+  EXPECT_THAT(PpoLearner::Create(SmallConfig(), 0, kLatent), Not(IsOk()));
+  EXPECT_THAT(PpoLearner::Create(SmallConfig(), kObs, 0), Not(IsOk()));
   v1::TrainConfig config = SmallConfig();
   config.mutable_encoder()->set_min_std(0);
-  EXPECT_EQ(PpoLearner::Create(config, kObs, kLatent).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(PpoLearner::Create(config, kObs, kLatent),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   config = SmallConfig();
   config.mutable_ppo()->set_num_minibatches(0);
-  EXPECT_FALSE(PpoLearner::Create(config, kObs, kLatent).ok());
+  EXPECT_THAT(PpoLearner::Create(config, kObs, kLatent), Not(IsOk()));
 }
 
 TEST(PpoLearnerTest, SnapshotDescribesTheEncoder) {
@@ -63,7 +68,7 @@ TEST(PpoLearnerTest, SnapshotDescribesTheEncoder) {
   EXPECT_GT(snapshot.encoder().tensors_size(), 0);
   EXPECT_EQ(snapshot.decoder().weights().tensors_size(), 0);
   // The snapshot rebuilds into an encoder (what an actor does with it).
-  EXPECT_TRUE(nn::LatentPolicy::FromSnapshot(snapshot).ok());
+  GORL_EXPECT_OK(nn::LatentPolicy::FromSnapshot(snapshot));
 }
 
 TEST(PpoLearnerTest, RefusesMalformedRolloutsAndChangesNothing) {
@@ -97,10 +102,9 @@ TEST(PpoLearnerTest, RefusesMalformedRolloutsAndChangesNothing) {
     v1::Rollout bad = good;
     c.corrupt(bad);
     // A good rollout first: a bad one anywhere refuses the whole batch.
-    const auto result = learner->Update({good, bad});
-    EXPECT_EQ(result.status().code(), c.code) << c.name << ": " << result.status();
+    EXPECT_THAT(learner->Update({good, bad}), StatusIs(c.code)) << c.name;
   }
-  EXPECT_FALSE(learner->Update({}).ok());
+  EXPECT_THAT(learner->Update({}), Not(IsOk()));
   const v1::PolicySnapshot after = learner->Snapshot();
   EXPECT_EQ(learner->encoder_version(), before.encoder_version());
   EXPECT_EQ(EncoderBytes(after), EncoderBytes(before));
@@ -111,25 +115,24 @@ TEST(PpoLearnerTest, UpdateChangesWeightsAndIncrementsVersion) {
   auto learner = MakeLearner(SmallConfig());
   const v1::PolicySnapshot before = learner->Snapshot();
   const v1::Rollout rollout = SampleRollout(before, Synthetic(2));
-  const auto metrics = learner->Update({rollout});
-  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  GORL_ASSERT_OK_AND_ASSIGN(const auto metrics, learner->Update({rollout}));
   EXPECT_EQ(learner->encoder_version(), before.encoder_version() + 1);
   EXPECT_NE(EncoderBytes(learner->Snapshot()), EncoderBytes(before));
-  EXPECT_EQ(metrics->samples, 8 * 5);
-  for (double v : {metrics->policy_loss, metrics->value_loss, metrics->entropy,
-                   metrics->approx_kl, metrics->clip_fraction, metrics->grad_norm,
-                   metrics->mean_std, metrics->explained_variance}) {
+  EXPECT_EQ(metrics.samples, 8 * 5);
+  for (double v :
+       {metrics.policy_loss, metrics.value_loss, metrics.entropy, metrics.approx_kl,
+        metrics.clip_fraction, metrics.grad_norm, metrics.mean_std, metrics.explained_variance}) {
     EXPECT_TRUE(std::isfinite(v));
   }
-  EXPECT_GT(metrics->value_loss, 0.0);
-  EXPECT_GT(metrics->grad_norm, 0.0);
-  EXPECT_GE(metrics->approx_kl, 0.0);
+  EXPECT_GT(metrics.value_loss, 0.0);
+  EXPECT_GT(metrics.grad_norm, 0.0);
+  EXPECT_GE(metrics.approx_kl, 0.0);
   // The untrained encoder's std is softplus(~0) + min_std ~ 0.69.
-  EXPECT_GT(metrics->mean_std, 0.3);
-  EXPECT_LT(metrics->mean_std, 1.5);
+  EXPECT_GT(metrics.mean_std, 0.3);
+  EXPECT_LT(metrics.mean_std, 1.5);
 
   // The old version's rollouts are stale now.
-  EXPECT_EQ(learner->Update({rollout}).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(learner->Update({rollout}), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST(PpoLearnerTest, SeveralRolloutsConcatenateAlongEnvs) {
@@ -137,24 +140,24 @@ TEST(PpoLearnerTest, SeveralRolloutsConcatenateAlongEnvs) {
   const v1::PolicySnapshot snapshot = learner->Snapshot();
   SyntheticOptions small = Synthetic(4);
   small.num_envs = 3;
-  const auto metrics =
-      learner->Update({SampleRollout(snapshot, small), SampleRollout(snapshot, Synthetic(5))});
-  ASSERT_TRUE(metrics.ok()) << metrics.status();
-  EXPECT_EQ(metrics->samples, (3 + 8) * 5);
+  GORL_ASSERT_OK_AND_ASSIGN(
+      const auto metrics,
+      learner->Update({SampleRollout(snapshot, small), SampleRollout(snapshot, Synthetic(5))}));
+  EXPECT_EQ(metrics.samples, (3 + 8) * 5);
   EXPECT_EQ(learner->Snapshot().normalizer().count(), (3 + 8) * 5);
 
   // Too few sequences for the minibatches is an error, not a silent no-op.
   SyntheticOptions one = Synthetic(6);
   one.num_envs = 1;
-  EXPECT_EQ(learner->Update({SampleRollout(learner->Snapshot(), one)}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(learner->Update({SampleRollout(learner->Snapshot(), one)}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(PpoLearnerTest, NormalizerSeesTheUnrollRowsButNotTheBootstrapRow) {
   auto learner = MakeLearner(SmallConfig());
   SyntheticOptions options = Synthetic(7);
   const v1::Rollout rollout = SampleRollout(learner->Snapshot(), options);
-  ASSERT_TRUE(learner->Update({rollout}).ok());
+  GORL_ASSERT_OK(learner->Update({rollout}));
   const v1::NormalizerState state = learner->Snapshot().normalizer();
   const int rows = options.unroll_length * options.num_envs;
   EXPECT_EQ(state.count(), rows);
@@ -169,13 +172,13 @@ TEST(PpoLearnerTest, NormalizerSeesTheUnrollRowsButNotTheBootstrapRow) {
   v1::TrainConfig config = SmallConfig();
   config.mutable_ppo()->set_normalize_observations(false);
   auto plain = MakeLearner(config);
-  ASSERT_TRUE(plain->Update({SampleRollout(plain->Snapshot(), options)}).ok());
+  GORL_ASSERT_OK(plain->Update({SampleRollout(plain->Snapshot(), options)}));
   EXPECT_EQ(plain->Snapshot().normalizer().count(), 0.0);
 }
 
 TEST(PpoLearnerTest, ReinitializeEncoderRedrawsTheSeededWeights) {
   auto learner = MakeLearner(SmallConfig());
-  ASSERT_TRUE(learner->Update({SampleRollout(learner->Snapshot(), Synthetic(8))}).ok());
+  GORL_ASSERT_OK(learner->Update({SampleRollout(learner->Snapshot(), Synthetic(8))}));
   const v1::PolicySnapshot trained = learner->Snapshot();
   learner->ReinitializeEncoder(99);
   EXPECT_EQ(learner->encoder_version(), trained.encoder_version() + 1);
@@ -206,7 +209,7 @@ TEST(PpoLearnerTest, ReinitializeEncoderRedrawsTheSeededWeights) {
   learner->ReinitializeCritic(7);
   EXPECT_EQ(learner->encoder_version(), reinit.encoder_version());
   EXPECT_EQ(EncoderBytes(learner->Snapshot()), EncoderBytes(reinit));
-  EXPECT_TRUE(learner->Update({SampleRollout(learner->Snapshot(), Synthetic(9))}).ok());
+  GORL_EXPECT_OK(learner->Update({SampleRollout(learner->Snapshot(), Synthetic(9))}));
 }
 
 TEST(PpoLearnerTest, StageZeroUsesTheFirstStageClip) {
@@ -223,7 +226,8 @@ TEST(PpoLearnerTest, StageZeroUsesTheFirstStageClip) {
   const v1::Rollout rollout = SampleRollout(stage0->Snapshot(), Synthetic(10));
   const auto m0 = stage0->Update({rollout});
   const auto m1 = stage1->Update({rollout});
-  ASSERT_TRUE(m0.ok() && m1.ok());
+  GORL_ASSERT_OK(m0);
+  GORL_ASSERT_OK(m1);
   EXPECT_GT(m0->clip_fraction, 0.05);
   EXPECT_EQ(m1->clip_fraction, 0.0);
   EXPECT_EQ(stage0->Snapshot().stage(), 0);
@@ -240,7 +244,8 @@ TEST(PpoLearnerTest, GaussianPpoEntropyIncludesTheTanhCorrection) {
   const v1::Rollout rollout = SampleRollout(gorl->Snapshot(), Synthetic(11));
   const auto mg = gorl->Update({rollout});
   const auto mp = ppo->Update({rollout});
-  ASSERT_TRUE(mg.ok() && mp.ok());
+  GORL_ASSERT_OK(mg);
+  GORL_ASSERT_OK(mp);
   EXPECT_LT(mp->entropy, mg->entropy - 0.05);
 }
 
@@ -264,7 +269,8 @@ TEST(PpoLearnerTest, LearnsABandit) {
     const v1::PolicySnapshot snapshot = learner->Snapshot();
     auto encoder = nn::LatentPolicy::FromSnapshot(snapshot);
     auto normalizer = RunningNormalizer::FromProto(snapshot.normalizer());
-    EXPECT_TRUE(encoder.ok() && normalizer.ok());
+    GORL_EXPECT_OK(encoder);
+    GORL_EXPECT_OK(normalizer);
     torch::Tensor obs = probe.clone();
     (*normalizer).Normalize(obs.data_ptr<float>(), obs.size(0));
     torch::NoGradGuard no_grad;
@@ -274,8 +280,7 @@ TEST(PpoLearnerTest, LearnsABandit) {
   ASSERT_GT(std::abs(initial - 0.5), 0.3) << "the untrained encoder should start near 0";
   for (int it = 0; it < 300; ++it) {
     options.seed = 1000 + it;
-    const auto metrics = learner->Update({SampleRollout(learner->Snapshot(), options)});
-    ASSERT_TRUE(metrics.ok()) << metrics.status();
+    GORL_ASSERT_OK(learner->Update({SampleRollout(learner->Snapshot(), options)}));
   }
   const double trained = mean_latent();
   EXPECT_LT(std::abs(trained - 0.5), 0.1) << "initial " << initial << ", trained " << trained;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "common/nn/decoder.h"
@@ -19,11 +20,13 @@
 #include "runtime/in_process.h"
 #include "tests/learner/fake_roles.h"
 #include "tests/learner/synthetic_rollout.h"
+#include "tests/status_matchers.h"
 #include "tests/test_files.h"
 
 namespace gorl::learner {
 namespace {
 
+using ::gorl::testing::StatusIs;
 using testing::DeterministicActors;
 using testing::VersionRefiner;
 
@@ -49,17 +52,14 @@ struct Outcome {
 
 void Train(const v1::TrainConfig& config, const v1::Decoder& initial_decoder,
            const std::string& name, Outcome& out) {
-  auto learner = PpoLearner::Create(config, kObs, kAction);
-  ASSERT_TRUE(learner.ok()) << learner.status();
-  out.learner = std::move(learner).value();
+  GORL_ASSERT_OK_AND_ASSIGN(out.learner, PpoLearner::Create(config, kObs, kAction));
   TrainingLoopOptions options;
   options.config = config;
   options.run_dir = test_files::MakeTempDir("ablation_" + name);
   options.initial_decoder = initial_decoder;
   TrainingLoop loop(options, *out.learner, out.actors, out.refiner);
-  const auto summary = loop.Run();
-  ASSERT_TRUE(summary.ok()) << summary.status();
-  EXPECT_EQ(summary->env_steps, 240);
+  GORL_ASSERT_OK_AND_ASSIGN(const auto summary, loop.Run());
+  EXPECT_EQ(summary.env_steps, 240);
   out.final_decoder = loop.decoder();
 }
 
@@ -127,7 +127,7 @@ TEST(StageAblationTest, FrozenDecoderIsNeverRefined) {
   v1::TrainConfig config = AblationConfig();
   RunningNormalizer normalizer(kObs);
   const std::vector<float> rows = {0.5f, -1.0f, 2.0f, 1.5f, 0.0f, -2.0f};
-  ASSERT_TRUE(normalizer.Update(rows.data(), 2).ok());
+  GORL_ASSERT_OK(normalizer.Update(rows.data(), 2));
   const v1::Decoder frozen =
       nn::DecoderModel::NewTrainable(v1::DECODER_KIND_FLOW, kObs, kAction, config.decoder(),
                                      normalizer, nn::MakeGenerator(3))
@@ -138,12 +138,11 @@ TEST(StageAblationTest, FrozenDecoderIsNeverRefined) {
     ASSERT_TRUE(frozen.SerializeToOstream(&out));
   }
   config.mutable_stages()->set_frozen_decoder(path);
-  const auto initial = runtime::InitialDecoder(config, kObs, kAction);
-  ASSERT_TRUE(initial.ok()) << initial.status();
-  EXPECT_EQ(initial->SerializeAsString(), frozen.SerializeAsString());
+  GORL_ASSERT_OK_AND_ASSIGN(const auto initial, runtime::InitialDecoder(config, kObs, kAction));
+  EXPECT_EQ(initial.SerializeAsString(), frozen.SerializeAsString());
 
   Outcome out;
-  Train(config, *initial, "frozen", out);
+  Train(config, initial, "frozen", out);
   EXPECT_TRUE(out.refiner.versions.empty());
   EXPECT_EQ(out.actors.collect_calls, 0);
   EXPECT_EQ(out.final_decoder.SerializeAsString(), frozen.SerializeAsString());
@@ -159,8 +158,8 @@ TEST(StageAblationTest, FrozenDecoderIsNeverRefined) {
             SnapshotBeforeTrainBroadcast(out.actors, 2).encoder().SerializeAsString());
 
   // A decoder file for other sizes is refused up front.
-  EXPECT_EQ(runtime::InitialDecoder(config, kObs + 1, kAction).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(runtime::InitialDecoder(config, kObs + 1, kAction),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_format.h"
 #include "tests/learner/synthetic_rollout.h"
+#include "tests/status_matchers.h"
 #include "tests/test_files.h"
 
 namespace gorl::learner {
@@ -141,9 +142,7 @@ struct LoopRun {
 };
 
 void RunLoop(const v1::TrainConfig& config, const std::string& name, LoopRun& run) {
-  auto learner = PpoLearner::Create(config, kObs, kAction);
-  ASSERT_TRUE(learner.ok()) << learner.status();
-  run.learner = std::move(learner).value();
+  GORL_ASSERT_OK_AND_ASSIGN(run.learner, PpoLearner::Create(config, kObs, kAction));
   run.run_dir = test_files::MakeTempDir("loop_" + name);
   TrainingLoopOptions options;
   options.config = config;
@@ -153,7 +152,7 @@ void RunLoop(const v1::TrainConfig& config, const std::string& name, LoopRun& ru
   options.on_progress = [&run](const Progress& p) { run.progress.push_back(p); };
   TrainingLoop loop(options, *run.learner, run.actors, run.refiner);
   run.summary = loop.Run();
-  ASSERT_TRUE(run.summary.ok()) << run.summary.status();
+  GORL_ASSERT_OK(run.summary);
 }
 
 // Train-mode broadcasts, in order.
@@ -168,7 +167,7 @@ std::vector<v1::PolicySnapshot> TrainBroadcasts(const RecordingActors& actors) {
 TEST(TrainingLoopTest, RefinesOncePerBoundaryAndSwapsTheDecoderIn) {
   LoopRun run;
   RunLoop(LoopConfig("gorl-fm", "best"), "boundaries", run);
-  ASSERT_TRUE(run.summary.ok());
+  GORL_ASSERT_OK(run.summary);
   EXPECT_EQ(run.summary->env_steps, 240);
   EXPECT_EQ(run.summary->collect_env_steps, 2 * 10);
   EXPECT_EQ(run.summary->evaluations.size(), 6u);
@@ -202,7 +201,7 @@ TEST(TrainingLoopTest, RefinesOncePerBoundaryAndSwapsTheDecoderIn) {
 TEST(TrainingLoopTest, CollectsWithTheBestEvaluatedEncoder) {
   LoopRun run;
   RunLoop(LoopConfig("gorl-fm", "best"), "best", run);
-  ASSERT_TRUE(run.summary.ok());
+  GORL_ASSERT_OK(run.summary);
   ASSERT_EQ(run.actors.eval_versions.size(), 6u);
   ASSERT_EQ(run.actors.collect_snapshots.size(), 2u);
   for (int stage = 0; stage < 2; ++stage) {
@@ -217,7 +216,7 @@ TEST(TrainingLoopTest, CollectsWithTheBestEvaluatedEncoder) {
 TEST(TrainingLoopTest, CollectsWithTheFinalEncoderWhenAsked) {
   LoopRun run;
   RunLoop(LoopConfig("gorl-fm", "final"), "final", run);
-  ASSERT_TRUE(run.summary.ok());
+  GORL_ASSERT_OK(run.summary);
   ASSERT_EQ(run.actors.collect_snapshots.size(), 2u);
   for (int stage = 0; stage < 2; ++stage) {
     EXPECT_EQ(run.actors.collect_snapshots[stage].encoder_version(),
@@ -228,7 +227,7 @@ TEST(TrainingLoopTest, CollectsWithTheFinalEncoderWhenAsked) {
 TEST(TrainingLoopTest, WritesMetricsAndDecoders) {
   LoopRun run;
   RunLoop(LoopConfig("gorl-fm", "best"), "outputs", run);
-  ASSERT_TRUE(run.summary.ok());
+  GORL_ASSERT_OK(run.summary);
   std::map<std::string, int> events;
   for (const std::string& line : ReadLines(run.run_dir + "/metrics.jsonl")) {
     ASSERT_EQ(line.front(), '{');
@@ -295,7 +294,7 @@ TEST(TrainingLoopTest, WritesMetricsAndDecoders) {
 TEST(TrainingLoopTest, GaussianPpoIsOneStageWithoutRefinement) {
   LoopRun run;
   RunLoop(LoopConfig("ppo", "best"), "ppo", run);
-  ASSERT_TRUE(run.summary.ok());
+  GORL_ASSERT_OK(run.summary);
   EXPECT_TRUE(run.refiner.versions.empty());
   EXPECT_TRUE(run.actors.collect_snapshots.empty());
   const std::vector<v1::PolicySnapshot> train = TrainBroadcasts(run.actors);

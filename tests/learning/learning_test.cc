@@ -18,6 +18,7 @@
 #include "common/running_normalizer.h"
 #include "envs/task_registry.h"
 #include "runtime/train_in_process.h"
+#include "tests/status_matchers.h"
 #include "tests/test_files.h"
 
 namespace gorl {
@@ -26,25 +27,23 @@ namespace {
 v1::TrainConfig Config(const std::string& task, const std::string& algo,
                        const std::vector<std::string>& overrides) {
   absl::StatusOr<v1::TrainConfig> config = LoadPreset("local");
-  EXPECT_TRUE(config.ok()) << config.status();
+  GORL_EXPECT_OK(config);
   config->set_task(task);
   config->set_algo(ParseEnum<v1::Algo>(algo).value());
   for (const std::string& assignment : overrides) {
-    const absl::Status status = ApplyOverride(assignment, *config);
-    EXPECT_TRUE(status.ok()) << status;
+    GORL_EXPECT_OK(ApplyOverride(assignment, *config));
   }
-  const absl::Status valid = ValidateConfig(*config);
-  EXPECT_TRUE(valid.ok()) << valid;
+  GORL_EXPECT_OK(ValidateConfig(*config));
   return *config;
 }
 
 runtime::TrainResult TrainOrDie(const v1::TrainConfig& config, const std::string& name) {
   auto factory = envs::MakeTaskFactory(config.task(), "");
-  EXPECT_TRUE(factory.ok()) << factory.status();
+  GORL_EXPECT_OK(factory);
   if (!factory.ok()) return {};
   absl::StatusOr<runtime::TrainResult> result =
       runtime::TrainInProcess(config, **factory, test_files::MakeTempDir("learning_" + name));
-  EXPECT_TRUE(result.ok()) << result.status();
+  GORL_EXPECT_OK(result);
   if (!result.ok()) return {};
   for (const learner::EvalPoint& point : result->summary.evaluations) {
     std::printf("[%s] %lld steps, stage %d: return %.2f (stochastic %.2f)\n", name.c_str(),
@@ -62,7 +61,9 @@ std::vector<float> SampleActions(const v1::PolicySnapshot& policy, const std::ve
   auto encoder = nn::LatentPolicy::FromSnapshot(policy);
   auto decoder = nn::DecoderModel::FromProto(policy.decoder());
   auto normalizer = RunningNormalizer::FromProto(policy.normalizer());
-  EXPECT_TRUE(encoder.ok() && decoder.ok() && normalizer.ok());
+  GORL_EXPECT_OK(encoder);
+  GORL_EXPECT_OK(decoder);
+  GORL_EXPECT_OK(normalizer);
   if (!encoder.ok() || !decoder.ok() || !normalizer.ok()) return {};
   const int n = samples, d = static_cast<int>(obs.size());
   std::vector<float> raw(static_cast<size_t>(n) * d), norm;

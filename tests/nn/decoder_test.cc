@@ -8,10 +8,12 @@
 #include <gtest/gtest.h>
 
 #include "common/nn/tensor_codec.h"
+#include "tests/status_matchers.h"
 
 namespace gorl::nn {
 namespace {
 
+using ::gorl::testing::StatusIs;
 using ::testing::HasSubstr;
 
 constexpr int kObs = 4;
@@ -28,7 +30,7 @@ v1::DecoderConfig Config(int steps = 10) {
 RunningNormalizer FittedNormalizer(uint64_t seed) {
   RunningNormalizer normalizer(kObs);
   const torch::Tensor data = torch::randn({64, kObs}, MakeGenerator(seed)) * 2.0 + 3.0;
-  EXPECT_TRUE(normalizer.Update(data.data_ptr<float>(), 64).ok());
+  GORL_EXPECT_OK(normalizer.Update(data.data_ptr<float>(), 64));
   return normalizer;
 }
 
@@ -219,12 +221,11 @@ TEST(DecoderTest, ProtoRoundTripKeepsEverything) {
     EXPECT_EQ(proto.schedule(), kind == v1::DECODER_KIND_DIFFUSION
                                     ? v1::NOISE_SCHEDULE_COSINE
                                     : v1::NOISE_SCHEDULE_UNSPECIFIED);
-    auto restored = DecoderModel::FromProto(proto);
-    ASSERT_TRUE(restored.ok()) << restored.status();
-    EXPECT_EQ((*restored)->kind(), kind);
+    GORL_ASSERT_OK_AND_ASSIGN(auto restored, DecoderModel::FromProto(proto));
+    EXPECT_EQ(restored->kind(), kind);
     const torch::Tensor obs = Obs(12, 3), z = Latent(12, 4);
-    EXPECT_TRUE(torch::equal((*restored)->Decode(obs, z), decoder->Decode(obs, z)));
-    EXPECT_EQ((*restored)->ToProto(42).SerializeAsString(), proto.SerializeAsString());
+    EXPECT_TRUE(torch::equal(restored->Decode(obs, z), decoder->Decode(obs, z)));
+    EXPECT_EQ(restored->ToProto(42).SerializeAsString(), proto.SerializeAsString());
   }
 }
 
@@ -232,18 +233,16 @@ TEST(DecoderTest, IdentityRoundTripAndBareIdentityProto) {
   auto decoder = DecoderModel::Identity(v1::DECODER_KIND_IDENTITY, kObs, kAct, Config());
   const v1::Decoder proto = decoder->ToProto(1);
   EXPECT_EQ(proto.weights().tensors_size(), 0);
-  auto restored = DecoderModel::FromProto(proto);
-  ASSERT_TRUE(restored.ok()) << restored.status();
-  EXPECT_EQ((*restored)->kind(), v1::DECODER_KIND_IDENTITY);
+  GORL_ASSERT_OK_AND_ASSIGN(auto restored, DecoderModel::FromProto(proto));
+  EXPECT_EQ(restored->kind(), v1::DECODER_KIND_IDENTITY);
   // Hand-written identity protos need no normaliser.
   v1::Decoder bare;
   bare.set_kind(v1::DECODER_KIND_IDENTITY);
   bare.set_obs_size(kObs);
   bare.set_action_size(kAct);
-  auto from_bare = DecoderModel::FromProto(bare);
-  ASSERT_TRUE(from_bare.ok()) << from_bare.status();
+  GORL_ASSERT_OK_AND_ASSIGN(auto from_bare, DecoderModel::FromProto(bare));
   const torch::Tensor z = Latent(3, 1);
-  EXPECT_TRUE(torch::equal((*from_bare)->Decode(Obs(3, 2), z), z));
+  EXPECT_TRUE(torch::equal(from_bare->Decode(Obs(3, 2), z), z));
 }
 
 TEST(DecoderTest, NormaliserSnapshotSurvivesLaterUpdates) {
@@ -255,24 +254,22 @@ TEST(DecoderTest, NormaliserSnapshotSurvivesLaterUpdates) {
   const torch::Tensor before = decoder->Decode(obs, z);
   // The encoder's normaliser moves on after the decoder was built.
   const torch::Tensor more = torch::randn({100, kObs}, MakeGenerator(8)) * 10.0 - 4.0;
-  ASSERT_TRUE(live.Update(more.data_ptr<float>(), 100).ok());
+  GORL_ASSERT_OK(live.Update(more.data_ptr<float>(), 100));
   ASSERT_NE(live.mean(), frozen.mean());
 
-  auto restored = DecoderModel::FromProto(decoder->ToProto(1));
-  ASSERT_TRUE(restored.ok()) << restored.status();
-  EXPECT_EQ((*restored)->normalizer().mean(), frozen.mean());
-  EXPECT_EQ((*restored)->normalizer().Std(), frozen.Std());
-  EXPECT_EQ((*restored)->normalizer().count(), frozen.count());
-  EXPECT_TRUE(torch::equal((*restored)->Decode(obs, z), before));
+  GORL_ASSERT_OK_AND_ASSIGN(auto restored, DecoderModel::FromProto(decoder->ToProto(1)));
+  EXPECT_EQ(restored->normalizer().mean(), frozen.mean());
+  EXPECT_EQ(restored->normalizer().Std(), frozen.Std());
+  EXPECT_EQ(restored->normalizer().count(), frozen.count());
+  EXPECT_TRUE(torch::equal(restored->Decode(obs, z), before));
   EXPECT_TRUE(torch::equal(decoder->Decode(obs, z), before));
 
   // The normaliser really is used: the same weights under the live
   // statistics decode differently.
   v1::Decoder moved = decoder->ToProto(1);
   *moved.mutable_normalizer() = live.ToProto();
-  auto with_live = DecoderModel::FromProto(moved);
-  ASSERT_TRUE(with_live.ok());
-  EXPECT_FALSE(torch::equal((*with_live)->Decode(obs, z), before));
+  GORL_ASSERT_OK_AND_ASSIGN(auto with_live, DecoderModel::FromProto(moved));
+  EXPECT_FALSE(torch::equal(with_live->Decode(obs, z), before));
 }
 
 class FromProtoRejects : public ::testing::Test {
@@ -281,14 +278,12 @@ class FromProtoRejects : public ::testing::Test {
     proto_ = DecoderModel::NewTrainable(v1::DECODER_KIND_DIFFUSION, kObs, kAct, Config(),
                                         FittedNormalizer(1), MakeGenerator(2))
                  ->ToProto(3);
-    ASSERT_TRUE(DecoderModel::FromProto(proto_).ok());
+    GORL_ASSERT_OK(DecoderModel::FromProto(proto_));
   }
 
   void ExpectRejected(const std::string& fragment) {
-    auto decoder = DecoderModel::FromProto(proto_);
-    ASSERT_FALSE(decoder.ok());
-    EXPECT_EQ(decoder.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(decoder.status().message()), HasSubstr(fragment));
+    EXPECT_THAT(DecoderModel::FromProto(proto_),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(fragment)));
   }
 
   v1::Decoder proto_;

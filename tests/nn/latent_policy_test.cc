@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 
 #include "common/nn/tensor_codec.h"
+#include "tests/status_matchers.h"
 
 namespace gorl::nn {
 namespace {
 
+using ::gorl::testing::StatusIs;
 using ::testing::HasSubstr;
 
 LatentPolicyOptions Options() {
@@ -60,11 +62,10 @@ TEST(LatentPolicyTest, SnapshotRoundTripGivesIdenticalOutputs) {
   EXPECT_FLOAT_EQ(snapshot.max_std(), 10.0f);
   EXPECT_EQ(snapshot.encoder().tensors_size(), 6);
 
-  auto restored = LatentPolicy::FromSnapshot(snapshot);
-  ASSERT_TRUE(restored.ok()) << restored.status();
+  GORL_ASSERT_OK_AND_ASSIGN(auto restored, LatentPolicy::FromSnapshot(snapshot));
   const torch::Tensor obs = torch::randn({9, 5}, MakeGenerator(4)) * 3.0;
   const auto [mean_a, std_a] = policy.Distribution(obs);
-  const auto [mean_b, std_b] = (*restored)->Distribution(obs);
+  const auto [mean_b, std_b] = restored->Distribution(obs);
   EXPECT_TRUE(torch::equal(mean_a, mean_b));
   EXPECT_TRUE(torch::equal(std_a, std_b));
 }
@@ -101,10 +102,8 @@ class FromSnapshotRejects : public ::testing::Test {
   void SetUp() override { LatentPolicy(Options(), MakeGenerator(1)).WriteTo(snapshot_); }
 
   void ExpectRejected(const std::string& fragment) {
-    auto policy = LatentPolicy::FromSnapshot(snapshot_);
-    ASSERT_FALSE(policy.ok());
-    EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(policy.status().message()), HasSubstr(fragment));
+    EXPECT_THAT(LatentPolicy::FromSnapshot(snapshot_),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(fragment)));
   }
 
   v1::PolicySnapshot snapshot_;

@@ -9,10 +9,13 @@
 #include <gtest/gtest.h>
 
 #include "common/nn/mlp.h"
+#include "tests/status_matchers.h"
 
 namespace gorl::nn {
 namespace {
 
+using ::gorl::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 Mlp MakeMlp(uint64_t seed) {
@@ -67,7 +70,7 @@ TEST(TensorCodecTest, RoundTripIsExact) {
   Mlp source = MakeMlp(1);
   Mlp target = MakeMlp(2);
   ASSERT_FALSE(torch::equal(source->parameters()[0], target->parameters()[0]));
-  ASSERT_TRUE(DecodeModule(EncodeModule(*source), *target).ok());
+  GORL_ASSERT_OK(DecodeModule(EncodeModule(*source), *target));
   const auto expected = source->parameters(), actual = target->parameters();
   for (size_t i = 0; i < expected.size(); ++i) {
     EXPECT_TRUE(torch::equal(expected[i], actual[i])) << i;
@@ -91,7 +94,7 @@ TEST(TensorCodecTest, BuffersTravelToo) {
   const v1::TensorBundle bundle = EncodeModule(source);
   ASSERT_EQ(bundle.tensors_size(), 2);
   EXPECT_EQ(bundle.tensors(1).name(), "stats");
-  ASSERT_TRUE(DecodeModule(bundle, target).ok());
+  GORL_ASSERT_OK(DecodeModule(bundle, target));
   EXPECT_TRUE(torch::equal(target.stats, torch::full({3}, 4.0f)));
 }
 
@@ -100,10 +103,9 @@ TEST(TensorCodecTest, RefusesWrongShape) {
   Find(bundle, "layer0.weight")->set_shape(0, 4);  // [6, 4] -> [4, 4]
   Mlp target = MakeMlp(2);
   const auto before = Snapshot(*target);
-  const absl::Status status = DecodeModule(bundle, *target);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(status.message()), HasSubstr("layer0.weight"));
-  EXPECT_THAT(std::string(status.message()), HasSubstr("shape"));
+  EXPECT_THAT(DecodeModule(bundle, *target),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("layer0.weight"), HasSubstr("shape"))));
   EXPECT_TRUE(Unchanged(*target, before));
 }
 
@@ -112,9 +114,8 @@ TEST(TensorCodecTest, RefusesWrongValueCount) {
   Find(bundle, "layer1.bias")->add_values(1.0f);
   Mlp target = MakeMlp(2);
   const auto before = Snapshot(*target);
-  const absl::Status status = DecodeModule(bundle, *target);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(status.message()), HasSubstr("layer1.bias"));
+  EXPECT_THAT(DecodeModule(bundle, *target),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("layer1.bias")));
   EXPECT_TRUE(Unchanged(*target, before));
 }
 
@@ -123,10 +124,9 @@ TEST(TensorCodecTest, RefusesMissingTensor) {
   bundle.mutable_tensors()->DeleteSubrange(3, 1);  // layer1.bias
   Mlp target = MakeMlp(2);
   const auto before = Snapshot(*target);
-  const absl::Status status = DecodeModule(bundle, *target);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(status.message()), HasSubstr("layer1.bias"));
-  EXPECT_THAT(std::string(status.message()), HasSubstr("missing"));
+  EXPECT_THAT(DecodeModule(bundle, *target),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("layer1.bias"), HasSubstr("missing"))));
   EXPECT_TRUE(Unchanged(*target, before));
 }
 
@@ -138,9 +138,8 @@ TEST(TensorCodecTest, RefusesExtraTensor) {
   extra->add_values(0.0f);
   Mlp target = MakeMlp(2);
   const auto before = Snapshot(*target);
-  const absl::Status status = DecodeModule(bundle, *target);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(status.message()), HasSubstr("layer9.weight"));
+  EXPECT_THAT(DecodeModule(bundle, *target),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("layer9.weight")));
   EXPECT_TRUE(Unchanged(*target, before));
 }
 
@@ -149,9 +148,8 @@ TEST(TensorCodecTest, RefusesDuplicateTensor) {
   *bundle.add_tensors() = bundle.tensors(0);
   Mlp target = MakeMlp(2);
   const auto before = Snapshot(*target);
-  const absl::Status status = DecodeModule(bundle, *target);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(status.message()), HasSubstr("layer0.weight"));
+  EXPECT_THAT(DecodeModule(bundle, *target),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("layer0.weight")));
   EXPECT_TRUE(Unchanged(*target, before));
 }
 
@@ -163,10 +161,9 @@ TEST(TensorCodecTest, RefusesNonFiniteValuesWithoutPartialCopy) {
     Find(bundle, "layer1.bias")->set_values(2, bad);
     Mlp target = MakeMlp(2);
     const auto before = Snapshot(*target);
-    const absl::Status status = DecodeModule(bundle, *target);
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(status.message()), HasSubstr("layer1.bias"));
-    EXPECT_THAT(std::string(status.message()), HasSubstr("is not finite"));
+    EXPECT_THAT(DecodeModule(bundle, *target),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         AllOf(HasSubstr("layer1.bias"), HasSubstr("is not finite"))));
     EXPECT_TRUE(Unchanged(*target, before));
   }
 }
@@ -176,7 +173,7 @@ TEST(TensorCodecTest, WorksUnderInferenceMode) {
   Mlp target = MakeMlp(2);
   {
     c10::InferenceMode guard;
-    ASSERT_TRUE(DecodeModule(EncodeModule(*source), *target).ok());
+    GORL_ASSERT_OK(DecodeModule(EncodeModule(*source), *target));
   }
   EXPECT_TRUE(torch::equal(source->parameters()[2], target->parameters()[2]));
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -20,18 +21,19 @@
 #include "learner/ppo_learner.h"
 #include "runtime/in_process.h"
 #include "tests/learner/synthetic_rollout.h"
+#include "tests/status_matchers.h"
 
 namespace gorl::actor {
 namespace {
+
+using ::gorl::testing::StatusIs;
 
 constexpr int kEpisodeLength = 100;  // twin-peaks
 
 class RolloutWorkerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto factory = envs::MakeTaskFactory("twin-peaks", "");
-    ASSERT_TRUE(factory.ok()) << factory.status();
-    factory_ = std::move(factory).value();
+    GORL_ASSERT_OK_AND_ASSIGN(factory_, envs::MakeTaskFactory("twin-peaks", ""));
     ASSERT_EQ(factory_->spec().obs_size, 1);
     ASSERT_EQ(factory_->spec().action_size, 1);
     ASSERT_EQ(factory_->spec().episode_length, kEpisodeLength);
@@ -54,7 +56,7 @@ class RolloutWorkerTest : public ::testing::Test {
     v1::PolicySnapshot snapshot = learner.Snapshot();
     snapshot.set_mode(v1::ACTOR_MODE_TRAIN);
     auto decoder = runtime::InitialDecoder(config, obs, action);
-    EXPECT_TRUE(decoder.ok()) << decoder.status();
+    GORL_EXPECT_OK(decoder);
     *snapshot.mutable_decoder() = *decoder;
     return snapshot;
   }
@@ -62,7 +64,7 @@ class RolloutWorkerTest : public ::testing::Test {
   std::unique_ptr<learner::PpoLearner> MakeLearner(const v1::TrainConfig& config, int obs = 1,
                                                    int latent = 1) {
     auto learner = learner::PpoLearner::Create(config, obs, latent);
-    EXPECT_TRUE(learner.ok()) << learner.status();
+    GORL_EXPECT_OK(learner);
     return std::move(learner).value();
   }
 
@@ -72,7 +74,7 @@ class RolloutWorkerTest : public ::testing::Test {
     options.num_threads = 1;
     options.seed = seed;
     auto worker = RolloutWorker::Create(*factory_, options);
-    EXPECT_TRUE(worker.ok()) << worker.status();
+    GORL_EXPECT_OK(worker);
     return std::move(worker).value();
   }
 
@@ -85,51 +87,49 @@ TEST_F(RolloutWorkerTest, UnrollShapesAndRecordedLogProbs) {
   auto worker = MakeWorker(/*num_envs=*/4, /*seed=*/7);
   // One PPO update on the worker's own data, so the snapshot has trained
   // weights and a non-trivial normaliser.
-  ASSERT_TRUE(worker->Unroll(5).status().code() == absl::StatusCode::kFailedPrecondition);
-  ASSERT_TRUE(worker->SetPolicy(WithDecoder(*learner, config)).ok());
-  const auto first = worker->Unroll(5);
-  ASSERT_TRUE(first.ok()) << first.status();
-  ASSERT_TRUE(learner->Update({*first}).ok());
+  ASSERT_THAT(worker->Unroll(5), StatusIs(absl::StatusCode::kFailedPrecondition));
+  GORL_ASSERT_OK(worker->SetPolicy(WithDecoder(*learner, config)));
+  GORL_ASSERT_OK_AND_ASSIGN(const auto first, worker->Unroll(5));
+  GORL_ASSERT_OK(learner->Update({first}));
   const v1::PolicySnapshot snapshot = WithDecoder(*learner, config);
   ASSERT_GT(snapshot.normalizer().count(), 0);
-  ASSERT_TRUE(worker->SetPolicy(snapshot).ok());
+  GORL_ASSERT_OK(worker->SetPolicy(snapshot));
 
   constexpr int T = 20, N = 4;
-  const auto rollout = worker->Unroll(T);
-  ASSERT_TRUE(rollout.ok()) << rollout.status();
-  EXPECT_EQ(rollout->encoder_version(), 1);
-  EXPECT_EQ(rollout->num_envs(), N);
-  EXPECT_EQ(rollout->unroll_length(), T);
-  EXPECT_EQ(rollout->obs_size(), 1);
-  EXPECT_EQ(rollout->latent_size(), 1);
-  ASSERT_EQ(rollout->observations_size(), (T + 1) * N * 1);
-  ASSERT_EQ(rollout->latents_size(), T * N * 1);
-  ASSERT_EQ(rollout->log_probs_size(), T * N);
-  EXPECT_EQ(rollout->rewards_size(), T * N);
-  EXPECT_EQ(rollout->terminated_size(), T * N);
-  EXPECT_EQ(rollout->truncated_size(), T * N);
+  GORL_ASSERT_OK_AND_ASSIGN(const auto rollout, worker->Unroll(T));
+  EXPECT_EQ(rollout.encoder_version(), 1);
+  EXPECT_EQ(rollout.num_envs(), N);
+  EXPECT_EQ(rollout.unroll_length(), T);
+  EXPECT_EQ(rollout.obs_size(), 1);
+  EXPECT_EQ(rollout.latent_size(), 1);
+  ASSERT_EQ(rollout.observations_size(), (T + 1) * N * 1);
+  ASSERT_EQ(rollout.latents_size(), T * N * 1);
+  ASSERT_EQ(rollout.log_probs_size(), T * N);
+  EXPECT_EQ(rollout.rewards_size(), T * N);
+  EXPECT_EQ(rollout.terminated_size(), T * N);
+  EXPECT_EQ(rollout.truncated_size(), T * N);
   EXPECT_EQ(worker->train_env_steps(), (5 + T) * N);
   // The unroll continues the episodes of the first one: its first row is
   // the first unroll's bootstrap row.
-  EXPECT_EQ(rollout->observations(0), first->observations(5 * N));
+  EXPECT_EQ(rollout.observations(0), first.observations(5 * N));
 
   // log N(z; mu, sigma) of the snapshot's encoder on the normalised rows.
   auto encoder = nn::LatentPolicy::FromSnapshot(snapshot);
   auto normalizer = RunningNormalizer::FromProto(snapshot.normalizer());
-  ASSERT_TRUE(encoder.ok() && normalizer.ok());
-  std::vector<float> obs(rollout->observations().begin(),
-                         rollout->observations().begin() + T * N);
+  GORL_ASSERT_OK(encoder);
+  GORL_ASSERT_OK(normalizer);
+  std::vector<float> obs(rollout.observations().begin(), rollout.observations().begin() + T * N);
   normalizer->Normalize(obs.data(), T * N);
   torch::NoGradGuard no_grad;
   const auto [mean, std_dev] =
       (*encoder)->Distribution(torch::from_blob(obs.data(), {T * N, 1}, torch::kFloat32));
   const torch::Tensor z =
-      torch::from_blob(const_cast<float*>(rollout->latents().data()), {T * N, 1}, torch::kFloat32);
+      torch::from_blob(const_cast<float*>(rollout.latents().data()), {T * N, 1}, torch::kFloat32);
   const torch::Tensor expected = nn::DiagGaussian{mean, std_dev}.LogProb(z).contiguous();
   double spread = 0;
   for (int i = 0; i < T * N; ++i) {
-    EXPECT_NEAR(rollout->log_probs(i), expected.data_ptr<float>()[i], 1e-4) << "row " << i;
-    spread += std::abs(rollout->latents(i) - mean[i][0].item<float>());
+    EXPECT_NEAR(rollout.log_probs(i), expected.data_ptr<float>()[i], 1e-4) << "row " << i;
+    spread += std::abs(rollout.latents(i) - mean[i][0].item<float>());
   }
   EXPECT_GT(spread, 0.1) << "latents should be sampled, not the mean";
 }
@@ -140,51 +140,50 @@ TEST_F(RolloutWorkerTest, EpisodesEndByTruncationAndTheNextRowIsAFreshEpisode) {
   constexpr int N = 3, T = 30, kUnrolls = 4;  // 120 steps: one episode end each
   constexpr uint64_t kSeed = 21;
   auto worker = MakeWorker(N, kSeed);
-  ASSERT_TRUE(worker->SetPolicy(WithDecoder(*learner, config)).ok());
+  GORL_ASSERT_OK(worker->SetPolicy(WithDecoder(*learner, config)));
 
   // A reference env with the worker's seed, stepped with the same actions.
   envs::VectorEnvOptions options;
   options.num_envs = N;
   options.seed = kSeed;
-  auto reference = envs::VectorEnv::Create(*factory_, options);
-  ASSERT_TRUE(reference.ok()) << reference.status();
-  envs::VectorEnv& env = **reference;
-  ASSERT_TRUE(env.Reset().ok());
+  GORL_ASSERT_OK_AND_ASSIGN(std::unique_ptr<envs::VectorEnv> reference,
+                            envs::VectorEnv::Create(*factory_, options));
+  envs::VectorEnv& env = *reference;
+  GORL_ASSERT_OK(env.Reset());
 
   std::vector<double> returns(N, 0.0);
   int step = 0;
   for (int u = 0; u < kUnrolls; ++u) {
-    const auto rollout = worker->Unroll(T);
-    ASSERT_TRUE(rollout.ok()) << rollout.status();
-    for (int i = 0; i < N; ++i) ASSERT_EQ(rollout->observations(i), env.obs()[i]) << "unroll " << u;
+    GORL_ASSERT_OK_AND_ASSIGN(const auto rollout, worker->Unroll(T));
+    for (int i = 0; i < N; ++i) ASSERT_EQ(rollout.observations(i), env.obs()[i]) << "unroll " << u;
     std::vector<double> ended;  // returns of the episodes that ended, in order
     for (int t = 0; t < T; ++t, ++step) {
       std::vector<float> actions(N);
-      for (int i = 0; i < N; ++i) actions[i] = std::tanh(rollout->latents(t * N + i));
-      ASSERT_TRUE(env.Step(actions.data()).ok());
+      for (int i = 0; i < N; ++i) actions[i] = std::tanh(rollout.latents(t * N + i));
+      GORL_ASSERT_OK(env.Step(actions.data()));
       const bool episode_end = (step + 1) % kEpisodeLength == 0;
       for (int i = 0; i < N; ++i) {
         const int row = t * N + i;
-        EXPECT_FALSE(rollout->terminated(row)) << "step " << step;
-        ASSERT_EQ(rollout->truncated(row), episode_end) << "step " << step << " env " << i;
-        EXPECT_NEAR(rollout->rewards(row), env.rewards()[i], 1e-5);
-        returns[i] += rollout->rewards(row);
+        EXPECT_FALSE(rollout.terminated(row)) << "step " << step;
+        ASSERT_EQ(rollout.truncated(row), episode_end) << "step " << step << " env " << i;
+        EXPECT_NEAR(rollout.rewards(row), env.rewards()[i], 1e-5);
+        returns[i] += rollout.rewards(row);
         // Row t + 1 is the env's observation after the step: after an
         // episode end, the next episode's first one, not the final one.
-        ASSERT_EQ(rollout->observations((t + 1) * N + i), env.obs()[i]) << "step " << step;
+        ASSERT_EQ(rollout.observations((t + 1) * N + i), env.obs()[i]) << "step " << step;
         if (episode_end) {
-          EXPECT_NE(rollout->observations((t + 1) * N + i), env.final_obs()[i]);
+          EXPECT_NE(rollout.observations((t + 1) * N + i), env.final_obs()[i]);
           ended.push_back(returns[i]);
           returns[i] = 0.0;
         }
       }
     }
     // Each episode's return is reported by the unroll it ended in.
-    ASSERT_EQ(rollout->episode_returns_size(), static_cast<int>(ended.size())) << "unroll " << u;
+    ASSERT_EQ(rollout.episode_returns_size(), static_cast<int>(ended.size())) << "unroll " << u;
     for (size_t e = 0; e < ended.size(); ++e) {
-      EXPECT_NEAR(rollout->episode_returns(e), ended[e], 1e-3);
-      EXPECT_GT(rollout->episode_returns(e), 0.0);
-      EXPECT_LE(rollout->episode_returns(e), kEpisodeLength);
+      EXPECT_NEAR(rollout.episode_returns(e), ended[e], 1e-3);
+      EXPECT_GT(rollout.episode_returns(e), 0.0);
+      EXPECT_LE(rollout.episode_returns(e), kEpisodeLength);
     }
   }
   EXPECT_EQ(step, kUnrolls * T);
@@ -195,7 +194,7 @@ TEST_F(RolloutWorkerTest, SetPolicyRefusesOtherSizesAndKeepsTheOldPolicy) {
   auto learner = MakeLearner(config);
   auto worker = MakeWorker(2, 3);
   const v1::PolicySnapshot good = WithDecoder(*learner, config);
-  ASSERT_TRUE(worker->SetPolicy(good).ok());
+  GORL_ASSERT_OK(worker->SetPolicy(good));
 
   auto wide_learner = MakeLearner(config, /*obs=*/3, /*latent=*/1);
   v1::PolicySnapshot wrong_latent = good;
@@ -217,11 +216,10 @@ TEST_F(RolloutWorkerTest, SetPolicyRefusesOtherSizesAndKeepsTheOldPolicy) {
   for (const auto& [name, snapshot] : bad) {
     v1::PolicySnapshot newer = snapshot;
     newer.set_encoder_version(good.encoder_version() + 5);
-    const absl::Status status = worker->SetPolicy(newer);
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << name << ": " << status;
+    EXPECT_THAT(worker->SetPolicy(newer), StatusIs(absl::StatusCode::kInvalidArgument)) << name;
     // The old policy still acts.
     const auto rollout = worker->Unroll(2);
-    ASSERT_TRUE(rollout.ok()) << name << ": " << rollout.status();
+    GORL_ASSERT_OK(rollout) << name;
     EXPECT_EQ(rollout->encoder_version(), good.encoder_version()) << name;
   }
 }
@@ -234,31 +232,29 @@ TEST_F(RolloutWorkerTest, CollectReturnsExactlyTheRequestedPairs) {
     const v1::TrainConfig config = Config(algo);
     auto learner = MakeLearner(config);
     auto worker = MakeWorker(4, 5);
-    EXPECT_EQ(worker->Collect(10, 4, 1).status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(worker->Collect(10, 4, 1), StatusIs(absl::StatusCode::kFailedPrecondition));
     const v1::PolicySnapshot snapshot = WithDecoder(*learner, config);
-    ASSERT_TRUE(worker->SetPolicy(snapshot).ok());
+    GORL_ASSERT_OK(worker->SetPolicy(snapshot));
     constexpr int64_t kPairs = 37;  // not a multiple of the 8 envs
-    const auto data = worker->Collect(kPairs, /*num_envs=*/8, /*seed=*/5);
-    ASSERT_TRUE(data.ok()) << data.status();
-    EXPECT_EQ(data->obs_size(), 1);
-    EXPECT_EQ(data->action_size(), 1);
-    ASSERT_EQ(data->observations_size(), kPairs);
-    ASSERT_EQ(data->actions_size(), kPairs);
-    ASSERT_EQ(data->latents_size(), kPairs);
+    GORL_ASSERT_OK_AND_ASSIGN(const auto data, worker->Collect(kPairs, /*num_envs=*/8, /*seed=*/5));
+    EXPECT_EQ(data.obs_size(), 1);
+    EXPECT_EQ(data.action_size(), 1);
+    ASSERT_EQ(data.observations_size(), kPairs);
+    ASSERT_EQ(data.actions_size(), kPairs);
+    ASSERT_EQ(data.latents_size(), kPairs);
     float largest = 0;
     for (int i = 0; i < kPairs; ++i) {
-      ASSERT_TRUE(std::isfinite(data->actions(i))) << i;
-      EXPECT_EQ(data->actions(i), data->latents(i)) << i;
-      EXPECT_GE(data->observations(i), -1.0f);
-      EXPECT_LE(data->observations(i), 1.0f);
-      largest = std::max(largest, std::abs(data->actions(i)));
+      ASSERT_TRUE(std::isfinite(data.actions(i))) << i;
+      EXPECT_EQ(data.actions(i), data.latents(i)) << i;
+      EXPECT_GE(data.observations(i), -1.0f);
+      EXPECT_LE(data.observations(i), 1.0f);
+      largest = std::max(largest, std::abs(data.actions(i)));
     }
     // Pre-tanh: with sigma ~0.7 some of 37 samples leave (-1, 1).
     EXPECT_GT(largest, 1.0f);
     // Reproducible for a fixed seed.
-    const auto again = worker->Collect(kPairs, 8, 5);
-    ASSERT_TRUE(again.ok());
-    EXPECT_EQ(again->SerializeAsString(), data->SerializeAsString());
+    GORL_ASSERT_OK_AND_ASSIGN(const auto again, worker->Collect(kPairs, 8, 5));
+    EXPECT_EQ(again.SerializeAsString(), data.SerializeAsString());
   }
 }
 
@@ -268,38 +264,33 @@ TEST_F(RolloutWorkerTest, DeterministicEvaluationIsReproducible) {
   auto worker = MakeWorker(4, 9);
   v1::PolicySnapshot snapshot = WithDecoder(*learner, config);
   snapshot.set_mode(v1::ACTOR_MODE_EVAL);
-  ASSERT_TRUE(worker->SetPolicy(snapshot).ok());
+  GORL_ASSERT_OK(worker->SetPolicy(snapshot));
 
   constexpr int kEpisodes = 5;
-  const auto first = worker->Evaluate(kEpisodes, /*deterministic=*/true, /*seed=*/13);
-  ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_TRUE(first->deterministic());
-  EXPECT_EQ(first->encoder_version(), snapshot.encoder_version());
-  ASSERT_EQ(first->episode_returns_size(), kEpisodes);  // one per episode
-  for (float r : first->episode_returns()) {
+  GORL_ASSERT_OK_AND_ASSIGN(const auto first,
+                            worker->Evaluate(kEpisodes, /*deterministic=*/true, /*seed=*/13));
+  EXPECT_TRUE(first.deterministic());
+  EXPECT_EQ(first.encoder_version(), snapshot.encoder_version());
+  ASSERT_EQ(first.episode_returns_size(), kEpisodes);  // one per episode
+  for (float r : first.episode_returns()) {
     EXPECT_GT(r, 0.0f);
     EXPECT_LE(r, kEpisodeLength);
   }
   // Train-mode sampling in between must not change an evaluation.
-  ASSERT_TRUE(worker->Unroll(7).ok());
-  const auto second = worker->Evaluate(kEpisodes, true, 13);
-  ASSERT_TRUE(second.ok());
-  EXPECT_EQ(second->SerializeAsString(), first->SerializeAsString());
+  GORL_ASSERT_OK(worker->Unroll(7));
+  GORL_ASSERT_OK_AND_ASSIGN(const auto second, worker->Evaluate(kEpisodes, true, 13));
+  EXPECT_EQ(second.SerializeAsString(), first.SerializeAsString());
 
-  const auto other_seed = worker->Evaluate(kEpisodes, true, 14);
-  ASSERT_TRUE(other_seed.ok());
-  EXPECT_NE(std::vector<float>(other_seed->episode_returns().begin(),
-                               other_seed->episode_returns().end()),
-            std::vector<float>(first->episode_returns().begin(),
-                               first->episode_returns().end()));
-  const auto stochastic = worker->Evaluate(kEpisodes, false, 13);
-  ASSERT_TRUE(stochastic.ok());
-  EXPECT_FALSE(stochastic->deterministic());
-  EXPECT_EQ(stochastic->episode_returns_size(), kEpisodes);
-  EXPECT_NE(std::vector<float>(stochastic->episode_returns().begin(),
-                               stochastic->episode_returns().end()),
-            std::vector<float>(first->episode_returns().begin(),
-                               first->episode_returns().end()));
+  GORL_ASSERT_OK_AND_ASSIGN(const auto other_seed, worker->Evaluate(kEpisodes, true, 14));
+  EXPECT_NE(
+      std::vector<float>(other_seed.episode_returns().begin(), other_seed.episode_returns().end()),
+      std::vector<float>(first.episode_returns().begin(), first.episode_returns().end()));
+  GORL_ASSERT_OK_AND_ASSIGN(const auto stochastic, worker->Evaluate(kEpisodes, false, 13));
+  EXPECT_FALSE(stochastic.deterministic());
+  EXPECT_EQ(stochastic.episode_returns_size(), kEpisodes);
+  EXPECT_NE(
+      std::vector<float>(stochastic.episode_returns().begin(), stochastic.episode_returns().end()),
+      std::vector<float>(first.episode_returns().begin(), first.episode_returns().end()));
 }
 
 }  // namespace

@@ -12,10 +12,12 @@
 #include "common/nn/decoder.h"
 #include "common/nn/tensor_codec.h"
 #include "common/random.h"
+#include "tests/status_matchers.h"
 
 namespace gorl::refiner {
 namespace {
 
+using ::gorl::testing::StatusIs;
 using ::testing::HasSubstr;
 
 constexpr int kObs = 2;
@@ -67,13 +69,12 @@ TEST(DecoderTrainerTest, RefusesMalformedData) {
     return TrainDecoder(data, kind, decoder, r, 1, 1);
   };
   const v1::RefinementData good = Bimodal(50, 1);
-  ASSERT_TRUE(train(good).ok()) << train(good).status();
+  GORL_ASSERT_OK(train(good));
 
   v1::RefinementData short_obs = good;
   short_obs.mutable_observations()->RemoveLast();
-  auto r = train(short_obs);
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Message(r), HasSubstr("observation values"));
+  EXPECT_THAT(train(short_obs),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("observation values")));
 
   v1::RefinementData no_size = good;
   no_size.set_obs_size(0);
@@ -92,16 +93,15 @@ TEST(DecoderTrainerTest, RefusesMalformedData) {
 
   v1::RefineConfig ablation = refine;
   ablation.set_inputs(v1::REFINE_INPUTS_ENCODER);
-  r = train(good, v1::DECODER_KIND_FLOW, ablation);
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Message(r), HasSubstr("latents"));
-  EXPECT_TRUE(train(Bimodal(50, 1, /*with_latents=*/true), v1::DECODER_KIND_FLOW, ablation).ok());
+  EXPECT_THAT(train(good, v1::DECODER_KIND_FLOW, ablation),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("latents")));
+  GORL_EXPECT_OK(train(Bimodal(50, 1, /*with_latents=*/true), v1::DECODER_KIND_FLOW, ablation));
 }
 
 // Decodes z ~ N(0, 1) at random observations from the trained decoder.
 torch::Tensor DecodeSamples(const v1::Decoder& proto, int n) {
   auto decoder = nn::DecoderModel::FromProto(proto);
-  EXPECT_TRUE(decoder.ok()) << decoder.status();
+  GORL_EXPECT_OK(decoder);
   torch::Generator gen = nn::MakeGenerator(4242);
   const torch::Tensor obs = 5.0 + 2.0 * torch::randn({n, kObs}, gen);
   const torch::Tensor z = torch::randn({n, 1}, gen);
@@ -113,30 +113,29 @@ class BimodalTest : public ::testing::TestWithParam<v1::DecoderKind> {};
 
 TEST_P(BimodalTest, LearnsBothModesFromThePrior) {
   const int pairs = 2000;
-  const auto result = TrainDecoder(Bimodal(pairs, 7), GetParam(), SmallDecoder(),
-                                   Refine(/*epochs=*/60, /*lr=*/3e-3), /*seed=*/11,
-                                   /*version=*/3);
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->decoder.version(), 3);
-  EXPECT_EQ(result->decoder.kind(), GetParam());
-  EXPECT_EQ(result->epochs_run, 60);
-  ASSERT_EQ(result->validation_losses.size(), 60u);
-  ASSERT_EQ(result->train_losses.size(), 60u);
+  GORL_ASSERT_OK_AND_ASSIGN(
+      const auto result,
+      TrainDecoder(Bimodal(pairs, 7), GetParam(), SmallDecoder(),
+                   Refine(/*epochs=*/60, /*lr=*/3e-3), /*seed=*/11, /*version=*/3));
+  EXPECT_EQ(result.decoder.version(), 3);
+  EXPECT_EQ(result.decoder.kind(), GetParam());
+  EXPECT_EQ(result.epochs_run, 60);
+  ASSERT_EQ(result.validation_losses.size(), 60u);
+  ASSERT_EQ(result.train_losses.size(), 60u);
   // Validation loss goes down, and the reported best is the minimum.
-  EXPECT_LT(result->best_validation_loss, 0.8 * result->validation_losses.front());
-  EXPECT_DOUBLE_EQ(result->best_validation_loss,
-                   *std::min_element(result->validation_losses.begin(),
-                                     result->validation_losses.end()));
+  EXPECT_LT(result.best_validation_loss, 0.8 * result.validation_losses.front());
+  EXPECT_DOUBLE_EQ(result.best_validation_loss, *std::min_element(result.validation_losses.begin(),
+                                                                  result.validation_losses.end()));
 
   // The decoder normalises with the training split's statistics.
-  const v1::NormalizerState& norm = result->decoder.normalizer();
+  const v1::NormalizerState& norm = result.decoder.normalizer();
   EXPECT_EQ(norm.count(), pairs - 200);
   ASSERT_EQ(norm.mean_size(), kObs);
   for (int d = 0; d < kObs; ++d) EXPECT_NEAR(norm.mean(d), 5.0, 0.3);
 
   // Bimodal samples: few between the modes, both modes populated. (The
   // identity map of z ~ N(0, 1) would put 38% of the mass in |u| < 0.5.)
-  const torch::Tensor u = DecodeSamples(result->decoder, 2000);
+  const torch::Tensor u = DecodeSamples(result.decoder, 2000);
   const double middle = (u.abs() < 0.5).to(torch::kFloat64).mean().item<double>();
   const double near_modes = ((u.abs() - 1.0).abs() < 0.4).to(torch::kFloat64).mean().item<double>();
   const double positive = (u > 0).to(torch::kFloat64).mean().item<double>();
@@ -166,36 +165,36 @@ size_t ArgMin(const std::vector<double>& v) {
 TEST(DecoderTrainerTest, KeepsTheBestWeights) {
   const v1::RefinementData data = Bimodal(40, 3);
   const int epochs = 60;
-  const auto full = TrainDecoder(data, v1::DECODER_KIND_FLOW, SmallDecoder(), Bouncy(epochs, 0),
-                                 5, 1);
-  ASSERT_TRUE(full.ok()) << full.status();
-  const size_t best = ArgMin(full->validation_losses);
+  GORL_ASSERT_OK_AND_ASSIGN(const auto full, TrainDecoder(data, v1::DECODER_KIND_FLOW,
+                                                          SmallDecoder(), Bouncy(epochs, 0), 5, 1));
+  const size_t best = ArgMin(full.validation_losses);
   ASSERT_LT(best + 1, static_cast<size_t>(epochs))
       << "setup: the last epoch should not be best: "
-      << ::testing::PrintToString(full->validation_losses);
-  EXPECT_DOUBLE_EQ(full->best_validation_loss, full->validation_losses[best]);
+      << ::testing::PrintToString(full.validation_losses);
+  EXPECT_DOUBLE_EQ(full.best_validation_loss, full.validation_losses[best]);
   // Training is deterministic per seed, so a run stopped right after the
   // best epoch ends with the weights that the full run must have restored.
-  const auto truncated = TrainDecoder(data, v1::DECODER_KIND_FLOW, SmallDecoder(),
-                                      Bouncy(static_cast<int>(best) + 1, 0), 5, 1);
-  ASSERT_TRUE(truncated.ok());
-  EXPECT_EQ(truncated->validation_losses.back(), full->validation_losses[best]);
+  GORL_ASSERT_OK_AND_ASSIGN(const auto truncated,
+                            TrainDecoder(data, v1::DECODER_KIND_FLOW, SmallDecoder(),
+                                         Bouncy(static_cast<int>(best) + 1, 0), 5, 1));
+  EXPECT_EQ(truncated.validation_losses.back(), full.validation_losses[best]);
   // (Compared as a bool: printing two weight bundles helps nobody.)
-  EXPECT_TRUE(full->decoder.weights().SerializeAsString() ==
-              truncated->decoder.weights().SerializeAsString())
+  EXPECT_TRUE(full.decoder.weights().SerializeAsString() ==
+              truncated.decoder.weights().SerializeAsString())
       << "the full run did not restore epoch " << best << "'s weights";
 }
 
 TEST(DecoderTrainerTest, StopsEarlyAfterPatienceEpochsWithoutImprovement) {
   const v1::RefinementData data = Bimodal(40, 3);
   const int patience = 2;
-  const auto result = TrainDecoder(data, v1::DECODER_KIND_DIFFUSION, SmallDecoder(),
-                                   Bouncy(/*epochs=*/200, patience), 5, 1);
-  ASSERT_TRUE(result.ok()) << result.status();
-  ASSERT_LT(result->epochs_run, 200);
-  ASSERT_EQ(result->validation_losses.size(), static_cast<size_t>(result->epochs_run));
+  GORL_ASSERT_OK_AND_ASSIGN(const auto result,
+                            TrainDecoder(data, v1::DECODER_KIND_DIFFUSION, SmallDecoder(),
+                                         Bouncy(/*epochs=*/200, patience), 5, 1));
+  ASSERT_LT(result.epochs_run, 200);
+  ASSERT_EQ(result.validation_losses.size(), static_cast<size_t>(result.epochs_run));
   // The run ends `patience` epochs after its best one.
-  EXPECT_EQ(static_cast<size_t>(result->epochs_run), ArgMin(result->validation_losses) + 1 + patience);
+  EXPECT_EQ(static_cast<size_t>(result.epochs_run),
+            ArgMin(result.validation_losses) + 1 + patience);
 }
 
 }  // namespace
