@@ -1,50 +1,47 @@
-// `gorl actor`: one actor process. Steps its envs with the policy the
-// learner at --learner streams to it, until the run is over or SIGINT /
-// SIGTERM. The task and the env settings come from the same preset, config
-// and overrides as `gorl train`.
+// `gorl actor`: one actor process (runtime/actor_role.h).
 #include <cstdio>
 #include <memory>
-#include <string>
-#include <vector>
 
-#include "absl/flags/flag.h"
+#include <CLI/CLI.hpp>
+
 #include "cli/commands.h"
-#include "cli/role_flags.h"
-#include "cli/train_support.h"
-#include "common/status_macros.h"
-#include "envs/task_registry.h"
-#include "runtime/actor_process.h"
-#include "runtime/shutdown_signals.h"
+#include "cli/flags.h"
+#include "runtime/actor_role.h"
+#include "runtime/exit_codes.h"
 
 namespace gorl::cli {
 namespace {
 
-absl::Status RunActor(const std::vector<std::string>& args) {
-  runtime::InstallShutdownSignals();
-  GORL_ASSIGN_OR_RETURN(const std::vector<std::string> overrides, ParseOverrides(args));
-  GORL_ASSIGN_OR_RETURN(const v1::TrainConfig config, BuildConfig(overrides));
-  GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::TaskFactory> factory,
-                        envs::MakeTaskFactory(config.task(), absl::GetFlag(FLAGS_assets)));
-  runtime::ActorProcessOptions options;
-  options.learner_address = absl::GetFlag(FLAGS_learner);
-  options.actor_id = absl::GetFlag(FLAGS_actor_id);
-  options.num_envs = absl::GetFlag(FLAGS_actor_envs) > 0 ? absl::GetFlag(FLAGS_actor_envs)
-                                                         : config.rollout().num_envs();
-  options.num_threads = config.rollout().num_threads();
-  std::unique_ptr<RoleMetrics> metrics = MakeRoleMetrics("actor", options.actor_id);
-  runtime::ActorProcess actor(options, *factory, *metrics);
-  runtime::OnShutdownSignal([&](int) { actor.Stop(); });
-  const absl::Status status = actor.Run();
-  runtime::OnShutdownSignal(nullptr);
-  return status;
+int RunActor(const runtime::ActorRoleOptions& options) {
+  const absl::Status status = runtime::RunActorRole(options);
+  if (!status.ok()) std::fprintf(stderr, "gorl actor: %s\n", status.ToString().c_str());
+  return runtime::ExitCodeFor(status);
 }
 
 }  // namespace
 
-int RunActorCommand(const std::vector<std::string>& args) {
-  const absl::Status status = RunActor(args);
-  if (!status.ok()) std::fprintf(stderr, "gorl actor: %s\n", status.ToString().c_str());
-  return ExitCodeFor(status);
+Command AddActorCommand(CLI::App& gorl) {
+  CLI::App* app = gorl.add_subcommand(
+      "actor", "One actor: steps envs for the learner at --learner");
+  auto options = std::make_shared<runtime::ActorRoleOptions>();
+  AddConfigFlags(*app, options->config);
+  app->add_option("--learner", options->learner, "The learner's address");
+  app->add_option("--actor_id", options->actor_id,
+                  "This actor's id (default: the learner picks one)");
+  app->add_option("--actor_envs", options->num_envs,
+                  "Environments this actor steps (0: rollout.num_envs)");
+  AddMetricsFlags(*app, options->metrics);
+  AddAssetsFlag(*app, options->assets);
+  app->footer(
+      "Steps its environments with the policy the learner streams to it, until the run is "
+      "over or SIGINT / SIGTERM. The task and env settings come from the same configuration "
+      "flags and overrides as the learner's.\n"
+      "\n"
+      "Examples:\n"
+      "  gorl actor --learner learner:50051 --task cheetah-run --actor_envs 16\n"
+      "  gorl actor --learner learner:50051 --config run.textproto --actor_id a0 "
+      "--metrics_port 9102");
+  return {app, [options] { return RunActor(*options); }};
 }
 
 }  // namespace gorl::cli

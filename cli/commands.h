@@ -1,35 +1,37 @@
-// The `gorl` subcommands. Each returns the process exit code.
+// The `gorl` subcommands. Each Add*Command registers one subcommand, with
+// only the flags that command reads, on its parent CLI::App and returns
+// what to run once the command line has been parsed. The commands parse
+// and check flags; the work is done by one runtime/ (or bench/) function
+// per command.
 #ifndef GORL_CLI_COMMANDS_H_
 #define GORL_CLI_COMMANDS_H_
 
-#include <string>
-#include <vector>
+#include <functional>
 
-#include "absl/flags/declare.h"
-
-// Flags shared by several subcommands (defined in main.cc).
-ABSL_DECLARE_FLAG(std::string, assets);
-ABSL_DECLARE_FLAG(std::string, task);
-ABSL_DECLARE_FLAG(int64_t, seed);
-ABSL_DECLARE_FLAG(int, threads);
-ABSL_DECLARE_FLAG(bool, json);
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace gorl::cli {
 
-// Exit codes: 0 success, 1 runtime failure, 2 bad usage or input.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;
-inline constexpr int kExitUsage = 2;
+struct Command {
+  CLI::App* app = nullptr;  // owned by its parent
+  // Reads the flags bound on `app`; returns the process exit code
+  // (runtime/exit_codes.h).
+  std::function<int()> run;
+};
 
-int RunTasksCommand(const std::vector<std::string>& args);
-int RunEvalCommand(const std::vector<std::string>& args);
-int RunTrainCommand(const std::vector<std::string>& args);
-int RunBenchCommand(const std::vector<std::string>& args);
+Command AddTasksCommand(CLI::App& gorl);
+Command AddEvalCommand(CLI::App& gorl);
+Command AddTrainCommand(CLI::App& gorl);
 // The distributed runtime's roles, one process each (`gorl train` starts
 // them all on one machine).
-int RunLearnerCommand(const std::vector<std::string>& args);
-int RunRefinerCommand(const std::vector<std::string>& args);
-int RunActorCommand(const std::vector<std::string>& args);
+Command AddLearnerCommand(CLI::App& gorl);
+Command AddRefinerCommand(CLI::App& gorl);
+Command AddActorCommand(CLI::App& gorl);
+// Under `gorl bench`.
+Command AddBenchEnvsCommand(CLI::App& bench);
+Command AddBenchTrainCommand(CLI::App& bench);
 
 }  // namespace gorl::cli
 

@@ -1,26 +1,39 @@
 // `gorl eval`: run K episodes of a fixed policy and report the return.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
+#include <CLI/CLI.hpp>
+
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "common/random.h"
+#include "common/seed_streams.h"
 #include "envs/vector_env.h"
-
-ABSL_FLAG(std::string, policy, "random",
-          "Policy to evaluate: random (uniform in [-1, 1]) or zero (all-zero actions)");
-ABSL_FLAG(int, episodes, 10, "Number of episodes");
-ABSL_FLAG(int, num_envs, 16, "Environments stepped in parallel (results depend on it)");
+#include "runtime/exit_codes.h"
 
 namespace gorl::cli {
 namespace {
 
-// Seed stream of the policy's own random numbers (streams 0..N-1 are the envs).
-constexpr uint64_t kPolicyStream = 1u << 20;
+using runtime::kExitFailure;
+using runtime::kExitOk;
+using runtime::kExitUsage;
+
+struct EvalOptions {
+  std::string task = "cheetah-run";
+  std::string policy = "random";
+  int episodes = 10;
+  int num_envs = 16;
+  int64_t seed = 0;
+  int threads = 1;
+  bool json = false;
+  std::string assets;
+};
 
 struct EvalSummary {
   std::vector<double> returns;
@@ -33,7 +46,7 @@ struct EvalSummary {
 absl::StatusOr<EvalSummary> Evaluate(envs::VectorEnv& env, const std::string& policy, int episodes,
                                      uint64_t seed) {
   EvalSummary summary;
-  Rng rng(DeriveSeed(seed, kPolicyStream));
+  Rng rng(DeriveSeed(seed, kEvalCommandPolicyStream));
   std::vector<float> actions(static_cast<size_t>(env.num_envs()) * env.action_size(), 0.0f);
   const auto start = std::chrono::steady_clock::now();
   absl::Status status = env.Reset();
@@ -56,16 +69,10 @@ absl::StatusOr<EvalSummary> Evaluate(envs::VectorEnv& env, const std::string& po
   return summary;
 }
 
-}  // namespace
-
-int RunEvalCommand(const std::vector<std::string>& args) {
-  if (!args.empty()) {
-    std::fprintf(stderr, "gorl eval: unexpected argument '%s'\n", args[0].c_str());
-    return kExitUsage;
-  }
-  const std::string policy = absl::GetFlag(FLAGS_policy);
-  const int episodes = absl::GetFlag(FLAGS_episodes);
-  const uint64_t seed = std::max<int64_t>(0, absl::GetFlag(FLAGS_seed));
+int RunEval(const EvalOptions& flags) {
+  const std::string& policy = flags.policy;
+  const int episodes = flags.episodes;
+  const uint64_t seed = std::max<int64_t>(0, flags.seed);
   if (policy != "random" && policy != "zero") {
     std::fprintf(stderr, "gorl eval: --policy must be random or zero, got '%s'\n", policy.c_str());
     return kExitUsage;
@@ -74,16 +81,15 @@ int RunEvalCommand(const std::vector<std::string>& args) {
     std::fprintf(stderr, "gorl eval: --episodes must be >= 1\n");
     return kExitUsage;
   }
-  std::string task_name = absl::GetFlag(FLAGS_task);
-  if (task_name.empty()) task_name = "cheetah-run";
-  auto factory = envs::MakeTaskFactory(task_name, absl::GetFlag(FLAGS_assets));
+  const std::string task_name = flags.task.empty() ? "cheetah-run" : flags.task;
+  auto factory = envs::MakeTaskFactory(task_name, flags.assets);
   if (!factory.ok()) {
     std::fprintf(stderr, "gorl eval: %s\n", factory.status().ToString().c_str());
     return kExitUsage;
   }
   envs::VectorEnvOptions options;
-  options.num_envs = std::max(1, std::min(episodes, absl::GetFlag(FLAGS_num_envs)));
-  options.num_threads = absl::GetFlag(FLAGS_threads);
+  options.num_envs = std::max(1, std::min(episodes, flags.num_envs));
+  options.num_threads = flags.threads;
   options.seed = seed;
   auto env = envs::VectorEnv::Create(**factory, options);
   if (!env.ok()) {
@@ -101,7 +107,7 @@ int RunEvalCommand(const std::vector<std::string>& args) {
   for (int l : summary->lengths) mean_length += static_cast<double>(l) / episodes;
   const double std_dev = std::sqrt(var);
   const std::string& task = (*factory)->spec().name;
-  if (absl::GetFlag(FLAGS_json)) {
+  if (flags.json) {
     std::printf(
         "{\"task\": \"%s\", \"policy\": \"%s\", \"episodes\": %d, \"seed\": %llu, "
         "\"num_envs\": %d, \"return_mean\": %.6f, \"return_std\": %.6f, \"mean_length\": %.3f, "
@@ -118,6 +124,32 @@ int RunEvalCommand(const std::vector<std::string>& args) {
                 summary->steps / std::max(summary->seconds, 1e-9));
   }
   return kExitOk;
+}
+
+}  // namespace
+
+Command AddEvalCommand(CLI::App& gorl) {
+  CLI::App* app = gorl.add_subcommand(
+      "eval", "Evaluate a policy (random|zero) on a task: mean/std of the return");
+  auto flags = std::make_shared<EvalOptions>();
+  app->add_option("--task", flags->task, "Task name (see `gorl tasks`)");
+  app->add_option("--policy", flags->policy,
+                  "Policy to evaluate: random (uniform in [-1, 1]) or zero (all-zero actions)");
+  app->add_option("--episodes", flags->episodes, "Number of episodes");
+  app->add_option("--num_envs", flags->num_envs,
+                  "Environments stepped in parallel (results depend on it)");
+  app->add_option("--seed", flags->seed, "Random seed");
+  AddThreadsFlag(*app, flags->threads);
+  AddJsonFlag(*app, flags->json);
+  AddAssetsFlag(*app, flags->assets);
+  app->footer(
+      "Runs --episodes episodes on --num_envs environments; the result depends only on the "
+      "task, the policy, --episodes, --num_envs and --seed.\n"
+      "\n"
+      "Examples:\n"
+      "  gorl eval --task cheetah-run --policy random --episodes 10 --seed 0\n"
+      "  gorl eval --task hopper-v2 --policy zero --episodes 5 --json");
+  return {app, [flags] { return RunEval(*flags); }};
 }
 
 }  // namespace gorl::cli

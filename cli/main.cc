@@ -1,38 +1,24 @@
-// gorl: GoRL training and tooling. `gorl help` lists the subcommands.
+// gorl: GoRL training and tooling. One CLI::App with a subcommand per
+// command; each command owns its flags (cli/README.md says why CLI11).
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "cli/commands.h"
-#include "common/process_init.h"
+#include <CLI/CLI.hpp>
 
-ABSL_FLAG(std::string, assets, "",
-          "Model assets root holding dm_control/ and gym/ (default: $GORL_ASSETS)");
-ABSL_FLAG(std::string, task, "", "Task name (see `gorl tasks`); eval defaults to cheetah-run, train to the preset's");
-ABSL_FLAG(int64_t, seed, -1, "Random seed (default: 0, or the preset's for train)");
-ABSL_FLAG(int, threads, 1, "Threads that step environments");
-ABSL_FLAG(bool, json, false, "Print machine-readable JSON instead of text");
+#include "cli/commands.h"
+#include "cli/usage.h"
+#include "common/process_init.h"
+#include "runtime/exit_codes.h"
 
 namespace {
 
-constexpr char kUsage[] =
-    "gorl <command> [flags]\n"
-    "\n"
-    "Commands:\n"
-    "  tasks   List every task with observation/action sizes and timing\n"
-    "  eval    Evaluate a policy (random|zero) on a task: mean/std of the return\n"
-    "  train   Train ppo / gorl-fm / gorl-diff (presets: local, paper, reference): starts\n"
-    "          the learner, refiner and actors as local processes (--in_process: one process)\n"
-    "  learner The learner role: serves actors (--listen), calls the refiner (--refiner)\n"
-    "  refiner The refiner role: trains decoders for the learner (--listen)\n"
-    "  actor   One actor: steps envs for the learner at --learner\n"
-    "  bench   Benchmarks: `bench envs` times every task against raw mj_step,\n"
-    "          `bench train` the gRPC runtime against the in-process driver\n"
-    "  help    This text\n"
+constexpr char kDescription[] =
+    "gorl: GoRL training and tooling. The learner, the refiner and the actors run as separate "
+    "processes over gRPC; `gorl train` starts them all on this machine.";
+
+constexpr char kExamples[] =
+    "Run 'gorl <command> --help' (or 'gorl help <command>') for a command's flags.\n"
     "\n"
     "Examples:\n"
     "  gorl tasks --json\n"
@@ -41,45 +27,57 @@ constexpr char kUsage[] =
     "  gorl bench envs --tasks cheetah-run,walker-walk --threads 1\n"
     "  gorl bench train --task cheetah-run --iterations 10 --actors 1\n"
     "  gorl learner --listen 0.0.0.0:50051 --refiner refiner:50052 --task cheetah-run\n"
-    "  gorl actor --learner learner:50051 --task cheetah-run --actor_envs 16\n"
-    "\n"
-    "Run `gorl <command> --helpfull` for every flag.";
-
-struct Command {
-  const char* name;
-  int (*run)(const std::vector<std::string>&);
-};
-
-constexpr Command kCommands[] = {
-    {"tasks", gorl::cli::RunTasksCommand},
-    {"eval", gorl::cli::RunEvalCommand},
-    {"train", gorl::cli::RunTrainCommand},
-    {"bench", gorl::cli::RunBenchCommand},
-    {"learner", gorl::cli::RunLearnerCommand},
-    {"refiner", gorl::cli::RunRefinerCommand},
-    {"actor", gorl::cli::RunActorCommand},
-};
+    "  gorl actor --learner learner:50051 --task cheetah-run --actor_envs 16";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   gorl::InitProcess(argv[0]);
-  absl::SetProgramUsageMessage(kUsage);
-  if (argc < 2 || std::strcmp(argv[1], "help") == 0 || std::strcmp(argv[1], "--help") == 0) {
-    std::printf("%s\n", kUsage);
-    return argc < 2 ? gorl::cli::kExitUsage : gorl::cli::kExitOk;
+  using gorl::cli::Command;
+  CLI::App gorl_app(kDescription, "gorl");
+  gorl::cli::ConfigureHelp(gorl_app);
+
+  std::vector<Command> commands = {
+      gorl::cli::AddTasksCommand(gorl_app),   gorl::cli::AddEvalCommand(gorl_app),
+      gorl::cli::AddTrainCommand(gorl_app),   gorl::cli::AddLearnerCommand(gorl_app),
+      gorl::cli::AddRefinerCommand(gorl_app), gorl::cli::AddActorCommand(gorl_app),
+  };
+  CLI::App* bench = gorl_app.add_subcommand(
+      "bench",
+      "Benchmarks: `bench envs` times every task against raw mj_step, `bench train` the gRPC "
+      "runtime against the in-process driver");
+  bench->footer("Run 'gorl bench envs --help' or 'gorl bench train --help' for their flags.");
+  commands.push_back(gorl::cli::AddBenchEnvsCommand(*bench));
+  commands.push_back(gorl::cli::AddBenchTrainCommand(*bench));
+  std::vector<std::string> help_topic;
+  CLI::App* help = gorl_app.add_subcommand(
+      "help", "List the commands, or show one command's usage, flags and examples");
+  help->add_option("command", help_topic, "A command, e.g. train or bench envs")->default_str("");
+  help->footer("Examples:\n  gorl help\n  gorl help train\n  gorl help bench envs");
+
+  gorl_app.footer(kExamples);  // after the subcommands: they would inherit it
+
+  if (argc < 2) {
+    std::printf("%s", gorl_app.help().c_str());
+    return gorl::runtime::kExitUsage;
   }
-  const std::string name = argv[1];
-  for (const Command& command : kCommands) {
-    if (name != command.name) continue;
-    // Parse the flags after the subcommand; positional words are passed on.
-    std::vector<char*> rest = {argv[0]};
-    for (int i = 2; i < argc; ++i) rest.push_back(argv[i]);
-    std::vector<char*> positional =
-        absl::ParseCommandLine(static_cast<int>(rest.size()), rest.data());
-    std::vector<std::string> args(positional.begin() + 1, positional.end());
-    return command.run(args);
+  try {
+    gorl_app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::printf("%s", gorl_app.help().c_str());  // the selected command's help
+    return gorl::runtime::kExitOk;
+  } catch (const CLI::ParseError& error) {
+    return gorl::cli::ReportUsageError(gorl_app, error.what());
   }
-  std::fprintf(stderr, "gorl: unknown command '%s'\n\n%s\n", name.c_str(), kUsage);
-  return gorl::cli::kExitUsage;
+  if (const int code = gorl::cli::CheckLeftovers(gorl_app); code != gorl::runtime::kExitOk) {
+    return code;
+  }
+  if (help->parsed()) return gorl::cli::PrintHelpFor(gorl_app, help_topic);
+  for (const Command& command : commands) {
+    if (command.app->parsed()) return command.run();
+  }
+  if (bench->parsed()) {
+    return gorl::cli::ReportUsageError(gorl_app, "name a benchmark: envs or train");
+  }
+  return gorl::cli::ReportUsageError(gorl_app, "name a command");
 }

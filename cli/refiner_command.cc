@@ -1,66 +1,39 @@
-// `gorl refiner`: the refiner role as its own process. Serves
-// gorl.v1.Refiner until SIGINT / SIGTERM. Every refinement request carries
-// its own settings, so this role takes no run configuration.
-#include <condition_variable>
+// `gorl refiner`: the refiner role as its own process (runtime/refiner_role.h).
 #include <cstdio>
 #include <memory>
-#include <mutex>
-#include <string>
-#include <vector>
 
-#include <glog/logging.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
-#include "cli/role_flags.h"
-#include "cli/train_support.h"
-#include "common/status_macros.h"
-#include "runtime/grpc_refiner_service.h"
-#include "runtime/grpc_util.h"
-#include "runtime/shutdown_signals.h"
+#include "cli/flags.h"
+#include "runtime/exit_codes.h"
+#include "runtime/refiner_role.h"
 
 namespace gorl::cli {
 namespace {
 
-constexpr char kDefaultListen[] = "0.0.0.0:50052";
-
-absl::Status RunRefiner() {
-  runtime::InstallShutdownSignals();
-  std::unique_ptr<RoleMetrics> metrics = MakeRoleMetrics("refiner", "");
-  runtime::RefinerService service(*metrics);
-  std::string address;
-  GORL_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
-                        runtime::StartServer(ListenAddress(kDefaultListen), {&service}, &address));
-  AnnounceListening("refiner", address);
-  LOG(INFO) << "refiner serving on " << address;
-  std::mutex mu;
-  std::condition_variable stop;
-  bool stopping = false;
-  runtime::OnShutdownSignal([&](int) {
-    std::lock_guard<std::mutex> lock(mu);
-    stopping = true;
-    stop.notify_all();
-  });
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    stop.wait(lock, [&] { return stopping; });
-  }
-  runtime::OnShutdownSignal(nullptr);
-  // A refinement in progress is abandoned: the learner retries elsewhere.
-  server->Shutdown(runtime::DeadlineIn(std::chrono::seconds(2)));
-  return absl::OkStatus();
+int RunRefiner(const runtime::RefinerRoleOptions& options) {
+  const absl::Status status = runtime::RunRefinerRole(options);
+  if (!status.ok()) std::fprintf(stderr, "gorl refiner: %s\n", status.ToString().c_str());
+  return runtime::ExitCodeFor(status);
 }
 
 }  // namespace
 
-int RunRefinerCommand(const std::vector<std::string>& args) {
-  if (!args.empty()) {
-    std::fprintf(stderr, "gorl refiner: unexpected argument '%s' (the learner sends the "
-                         "refinement settings)\n", args[0].c_str());
-    return kExitUsage;
-  }
-  const absl::Status status = RunRefiner();
-  if (!status.ok()) std::fprintf(stderr, "gorl refiner: %s\n", status.ToString().c_str());
-  return ExitCodeFor(status);
+Command AddRefinerCommand(CLI::App& gorl) {
+  CLI::App* app = gorl.add_subcommand(
+      "refiner", "The refiner role: trains decoders for the learner (--listen)");
+  auto options = std::make_shared<runtime::RefinerRoleOptions>();
+  AddListenFlag(*app, options->listen);
+  AddMetricsFlags(*app, options->metrics);
+  app->footer(
+      "Serves until SIGINT / SIGTERM. Takes no run configuration: the learner sends the "
+      "settings with each request.\n"
+      "\n"
+      "Examples:\n"
+      "  gorl refiner --listen 0.0.0.0:50052\n"
+      "  gorl refiner --listen unix:/tmp/gorl/refiner.sock --metrics_port 9101");
+  return {app, [options] { return RunRefiner(*options); }};
 }
 
 }  // namespace gorl::cli

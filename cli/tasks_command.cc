@@ -1,20 +1,21 @@
 // `gorl tasks`: the task catalogue. Needs no model files.
 #include <cstdio>
+#include <memory>
 
-#include "absl/flags/flag.h"
+#include <CLI/CLI.hpp>
+
 #include "absl/strings/str_format.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "envs/task_registry.h"
+#include "runtime/exit_codes.h"
 
 namespace gorl::cli {
+namespace {
 
-int RunTasksCommand(const std::vector<std::string>& args) {
-  if (!args.empty()) {
-    std::fprintf(stderr, "gorl tasks: unexpected argument '%s'\n", args[0].c_str());
-    return kExitUsage;
-  }
+int ListTasks(bool json) {
   const auto& tasks = envs::AllTasks();
-  if (absl::GetFlag(FLAGS_json)) {
+  if (json) {
     std::printf("[\n");
     for (size_t i = 0; i < tasks.size(); ++i) {
       const envs::TaskSpec& s = tasks[i].spec;
@@ -27,7 +28,7 @@ int RunTasksCommand(const std::vector<std::string>& args) {
           s.model_file.c_str(), i + 1 < tasks.size() ? "," : "");
     }
     std::printf("]\n");
-    return kExitOk;
+    return runtime::kExitOk;
   }
   std::printf("%-18s %-11s %5s %5s %10s %9s %9s  %s\n", "task", "family", "obs", "act",
               "control_dt", "substeps", "episode", "terminates");
@@ -37,7 +38,18 @@ int RunTasksCommand(const std::vector<std::string>& args) {
                 s.obs_size, s.action_size, absl::StrFormat("%gs", s.control_timestep).c_str(),
                 s.physics_substeps, s.episode_length, s.can_terminate ? "yes" : "no");
   }
-  return kExitOk;
+  return runtime::kExitOk;
+}
+
+}  // namespace
+
+Command AddTasksCommand(CLI::App& gorl) {
+  CLI::App* app = gorl.add_subcommand(
+      "tasks", "List every task with observation/action sizes and timing");
+  auto json = std::make_shared<bool>(false);
+  AddJsonFlag(*app, *json);
+  app->footer("Needs no model files.\n\nExamples:\n  gorl tasks\n  gorl tasks --json");
+  return {app, [json] { return ListTasks(*json); }};
 }
 
 }  // namespace gorl::cli

@@ -1,126 +1,96 @@
-// `gorl train`: a training run of ppo, gorl-fm or gorl-diff.
-//
-// The configuration is a preset (--preset NAME or --config FILE) plus the
-// flags below plus any number of `path.to.field=value` arguments; the merged
-// result is printed and written to <run_dir>/config.textproto.
-//
-// By default the roles run as separate processes on this machine (the learner,
-// the refiner and --actors actors, see cli/launcher.h); --in_process runs
-// them all in this process (the learning-core driver, used by the learning
-// tests and the benchmark).
-//
-// `gorl train --resume RUN_DIR` continues an interrupted run from
-// RUN_DIR/checkpoint.pb with RUN_DIR/config.textproto (nothing else may be
-// set: the resumed run must be the same run).
+// `gorl train`: a training run of ppo, gorl-fm or gorl-diff on this machine
+// (runtime/train_run.h). The configuration is a preset (--preset NAME or
+// --config FILE) plus the flags plus any number of `path.to.field=value`
+// arguments; the merged result is printed and written to
+// <run_dir>/config.textproto.
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <vector>
 
-#include "absl/flags/flag.h"
+#include <CLI/CLI.hpp>
+
 #include "cli/commands.h"
-#include "cli/launcher.h"
-#include "cli/role_flags.h"
-#include "cli/train_support.h"
-#include "common/config.h"
-#include "common/status_macros.h"
-#include "learner/checkpoint.h"
-#include "learner/training_loop.h"
-#include "runtime/shutdown_signals.h"
-#include "runtime/train_in_process.h"
+#include "cli/flags.h"
+#include "runtime/exit_codes.h"
+#include "runtime/train_run.h"
 
 namespace gorl::cli {
 namespace {
 
-// Either runs in this process or hands the prepared run to the launcher;
-// returns the exit code.
-int TrainPrepared(const v1::TrainConfig& config, const std::string& run_dir,
-                  const v1::LearnerCheckpoint* checkpoint) {
-  if (!absl::GetFlag(FLAGS_in_process)) {
-    LaunchOptions launch;
-    launch.config = config;
-    launch.run_dir = run_dir;
-    launch.resume = checkpoint != nullptr;
-    launch.actors =
-        absl::GetFlag(FLAGS_actors) > 0 ? absl::GetFlag(FLAGS_actors) : DefaultActorCount();
-    launch.metrics_port = absl::GetFlag(FLAGS_metrics_port);
-    launch.assets = absl::GetFlag(FLAGS_assets);
-    return RunLauncher(launch);
-  }
-  absl::StatusOr<std::unique_ptr<envs::TaskFactory>> factory =
-      envs::MakeTaskFactory(config.task(), absl::GetFlag(FLAGS_assets));
-  absl::StatusOr<runtime::TrainResult> run =
-      factory.ok() ? runtime::TrainInProcess(config, **factory, run_dir, PrintProgress, checkpoint)
-                   : absl::StatusOr<runtime::TrainResult>(factory.status());
-  std::fprintf(stderr, "\n");
-  if (!run.ok()) {
-    std::fprintf(stderr, "gorl train: %s\n", run.status().ToString().c_str());
-    return ExitCodeFor(run.status());
-  }
-  ReportResult(config, run_dir, run->summary);
-  return kExitOk;
-}
+struct TrainFlags {
+  runtime::TrainRunOptions options;
+  ConfigFlags config;
+  CLI::Option* run_dir = nullptr;
+};
 
-absl::StatusOr<int> Train(const std::vector<std::string>& overrides) {
-  GORL_ASSIGN_OR_RETURN(v1::TrainConfig config, BuildConfig(overrides));
-  // Fail on an unknown task or missing assets before starting anything.
-  GORL_RETURN_IF_ERROR(
-      envs::MakeTaskFactory(config.task(), absl::GetFlag(FLAGS_assets)).status());
-  const std::string run_dir = RunDirFor(config);
-  GORL_RETURN_IF_ERROR(PrepareRunDir(config, run_dir));
-  std::fprintf(stderr, "[gorl] %s\n[gorl] run directory: %s\n", DescribeConfig(config).c_str(),
-               run_dir.c_str());
-  return TrainPrepared(config, run_dir, nullptr);
-}
+constexpr char kDescription[] =
+    "Train ppo / gorl-fm / gorl-diff on this machine (presets: local, paper, reference)";
 
-absl::StatusOr<int> Resume(const std::string& run_dir, const std::vector<std::string>& overrides) {
-  // Debian's Abseil keeps IsSpecifiedOnCommandLine private: a flag counts as
-  // set when it differs from its default.
-  auto set = [](const absl::CommandLineFlag& flag) {
-    return flag.CurrentValue() != flag.DefaultValue();
-  };
-  const bool other_settings =
-      !overrides.empty() || set(absl::GetFlagReflectionHandle(FLAGS_preset)) ||
-      set(absl::GetFlagReflectionHandle(FLAGS_config)) ||
-      set(absl::GetFlagReflectionHandle(FLAGS_algo)) ||
-      set(absl::GetFlagReflectionHandle(FLAGS_task)) ||
-      set(absl::GetFlagReflectionHandle(FLAGS_seed)) ||
-      set(absl::GetFlagReflectionHandle(FLAGS_run_dir));
-  if (other_settings) {
-    return absl::InvalidArgumentError(
-        "--resume continues a run with its own config.textproto: overrides, --preset, --config, "
-        "--algo, --task, --seed and --run_dir are not allowed with it");
+constexpr char kFooter[] =
+    "Starts the refiner, the learner and --actors actors as processes talking gRPC "
+    "(--in_process: every role in this one process). The configuration is the preset (or "
+    "--config), then --task/--algo/--seed, then the FIELD=VALUE overrides; it is written to "
+    "<run_dir>/config.textproto. --resume RUN_DIR continues an interrupted run from its "
+    "checkpoint.pb (nothing else may be set then).\n"
+    "\n"
+    "Examples:\n"
+    "  gorl train --preset local --algo gorl-fm --task cheetah-run --seed 0\n"
+    "  gorl train --preset reference --algo gorl-diff --task walker-walk ppo.clip_epsilon=0.25\n"
+    "  gorl train --in_process --algo ppo --task cheetah-run total_env_steps=100000\n"
+    "  gorl train --resume runs/cheetah-run-gorl-fm-s0-20261126-120000";
+
+int Train(const TrainFlags& flags) {
+  const runtime::TrainRunOptions& options = flags.options;
+  if (const absl::Status checked = runtime::CheckOverrides(options.config.overrides);
+      !checked.ok()) {
+    std::fprintf(stderr, "gorl train: %s\n", std::string(checked.message()).c_str());
+    return runtime::kExitUsage;
   }
-  GORL_ASSIGN_OR_RETURN(v1::TrainConfig config, LoadPreset(run_dir + "/config.textproto"));
-  GORL_RETURN_IF_ERROR(ValidateConfig(config));
-  GORL_ASSIGN_OR_RETURN(v1::LearnerCheckpoint checkpoint,
-                        learner::ReadCheckpoint(learner::CheckpointPath(run_dir)));
-  GORL_RETURN_IF_ERROR(
-      envs::MakeTaskFactory(config.task(), absl::GetFlag(FLAGS_assets)).status());
-  std::fprintf(stderr, "[gorl] %s\n[gorl] resuming %s at %lld env steps\n",
-               DescribeConfig(config).c_str(), run_dir.c_str(),
-               static_cast<long long>(checkpoint.env_steps()));
-  return TrainPrepared(config, run_dir, &checkpoint);
+  if (!options.resume_dir.empty()) {
+    // The resumed run must be the same run: its own config.textproto only.
+    const ConfigFlags& c = flags.config;
+    const bool other_settings = !options.config.overrides.empty() || c.preset->count() > 0 ||
+                                c.config->count() > 0 || c.algo->count() > 0 ||
+                                c.task->count() > 0 || c.seed->count() > 0 ||
+                                flags.run_dir->count() > 0;
+    if (other_settings) {
+      std::fprintf(stderr,
+                   "\ngorl train: INVALID_ARGUMENT: --resume continues a run with its own "
+                   "config.textproto: overrides, --preset, --config, --algo, --task, --seed and "
+                   "--run_dir are not allowed with it\n");
+      return runtime::kExitUsage;
+    }
+  }
+  const absl::StatusOr<int> code = runtime::RunTraining(options);
+  if (!code.ok()) {
+    std::fprintf(stderr, "\ngorl train: %s\n", code.status().ToString().c_str());
+    return runtime::ExitCodeFor(code.status());
+  }
+  return *code;
 }
 
 }  // namespace
 
-int RunTrainCommand(const std::vector<std::string>& args) {
-  // The launcher forwards Ctrl-C / SIGTERM to its children; block the
-  // signals before any thread exists.
-  if (!absl::GetFlag(FLAGS_in_process)) runtime::InstallShutdownSignals();
-  absl::StatusOr<std::vector<std::string>> overrides = ParseOverrides(args);
-  if (!overrides.ok()) {
-    std::fprintf(stderr, "gorl train: %s\n", std::string(overrides.status().message()).c_str());
-    return kExitUsage;
-  }
-  const std::string resume = absl::GetFlag(FLAGS_resume);
-  const absl::StatusOr<int> code = resume.empty() ? Train(*overrides) : Resume(resume, *overrides);
-  if (!code.ok()) {
-    std::fprintf(stderr, "\ngorl train: %s\n", code.status().ToString().c_str());
-    return ExitCodeFor(code.status());
-  }
-  return *code;
+Command AddTrainCommand(CLI::App& gorl) {
+  CLI::App* app = gorl.add_subcommand("train", kDescription);
+  auto flags = std::make_shared<TrainFlags>();
+  runtime::TrainRunOptions& options = flags->options;
+  flags->config = AddConfigFlags(*app, options.config);
+  flags->run_dir = app->add_option("--run_dir", options.run_dir,
+                                   "Run directory (default: runs/<task>-<algo>-s<seed>-<time>)");
+  app->add_option("--resume", options.resume_dir,
+                  "Continue the run in this directory from its checkpoint.pb and "
+                  "config.textproto");
+  app->add_flag("--in_process", options.in_process,
+                "Run every role in this one process instead of starting processes");
+  app->add_option("--actors", options.actors,
+                  "Actor processes to start (0: one per spare core, at least 1)");
+  app->add_option("--metrics_port", options.metrics_port,
+                  "Serve the roles' Prometheus metrics from this port on: the learner here, the "
+                  "refiner on the next port and actor i on port + 2 + i (0: not served)");
+  AddAssetsFlag(*app, options.assets);
+  app->footer(kFooter);
+  return {app, [flags] { return Train(*flags); }};
 }
 
 }  // namespace gorl::cli

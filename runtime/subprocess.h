@@ -27,6 +27,11 @@ struct ChildOptions {
 class Child {
  public:
   static absl::StatusOr<std::unique_ptr<Child>> Spawn(const ChildOptions& options);
+  // One owner of the process and the pipe: a copy would kill / reap the
+  // child and close the fd twice. (No move either: declaring the copy
+  // operations suppresses the implicit moves; hold a Child by unique_ptr.)
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
   // Kills (SIGKILL) and reaps a child that is still running.
   ~Child();
 

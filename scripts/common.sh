@@ -11,8 +11,8 @@ GORL_PACKAGES=(
   libtorch-dev libopenblas0-openmp
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libmujoco-dev libqhull-dev
-  libabsl-dev prometheus-cpp-dev prometheus
-  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
+  libabsl-dev libcli11-dev prometheus-cpp-dev prometheus
+  libgtest-dev libgmock-dev libbenchmark-dev
   clang clang-format clang-tidy
 )
 

@@ -55,6 +55,72 @@ check "bench train prints positive gRPC/in-process ratios" awk '
   /^ratio grpc\/in-process / { found = 1; ok = $3 ~ /^[0-9]+\.[0-9]+$/ && $3 > 0 && $4 ~ /^[0-9]+\.[0-9]+$/ && $4 > 0 }
   END { exit !(found && ok) }' "$tmp/train.txt"
 
+# The command line: per-command flags and help, usage errors (exit 2).
+src_dir=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=$(cd "$(dirname "$gorl")/.." && pwd)
+: > "$tmp/all_output"  # every help text and usage error, checked for build paths at the end
+"$gorl" train --help > "$tmp/help" 2>&1; code=$?
+cat "$tmp/help" >> "$tmp/all_output"
+check "train --help exits 0" test "$code" -eq 0
+check "train --help shows --preset with its default" grep -q -- '--preset TEXT=local' "$tmp/help"
+check "train --help shows an example" grep -q '^  gorl train --' "$tmp/help"
+check "train --help shows only train's flags" bash -c '! grep -q -- "--actor_envs\|--listen\|--episodes" "$0"' "$tmp/help"
+for command in tasks eval train learner refiner actor "bench envs" "bench train" help; do
+  # shellcheck disable=SC2086  # "bench envs" is two words
+  "$gorl" $command --help > "$tmp/help" 2>&1; code=$?
+  cat "$tmp/help" >> "$tmp/all_output"
+  check "$command --help exits 0 with usage and examples" \
+    bash -c '[ "$1" -eq 0 ] && grep -q "^Usage: gorl $2 " "$0" && grep -q "^Examples:" "$0"' \
+    "$tmp/help" "$code" "$command"
+done
+"$gorl" help train > "$tmp/help_train"; "$gorl" train --help > "$tmp/train_help"
+check "help train is train --help" cmp -s "$tmp/help_train" "$tmp/train_help"
+
+"$gorl" --help > "$tmp/help" 2>&1; code=$?
+cat "$tmp/help" >> "$tmp/all_output"
+check "--help exits 0" test "$code" -eq 0
+check "--help lists every command" bash -c 'for c in tasks eval train learner refiner actor bench help; do
+  grep -q "^  $c  " "$0" || exit 1; done' "$tmp/help"
+"$gorl" help > "$tmp/help2"; code=$?
+check "help exits 0 and prints the same list" bash -c '[ "$1" -eq 0 ] && cmp -s "$0" "$2"' \
+  "$tmp/help" "$code" "$tmp/help2"
+"$gorl" > "$tmp/help3" 2>&1; code=$?
+check "bare gorl lists the commands and exits 2" \
+  bash -c '[ "$1" -eq 2 ] && cmp -s "$0" "$2"' "$tmp/help" "$code" "$tmp/help3"
+
+"$gorl" actor --in_process > /dev/null 2> "$tmp/err"; code=$?
+cat "$tmp/err" >> "$tmp/all_output"
+check "a flag of another command exits 2" test "$code" -eq 2
+check "the error names the command and the flag" grep -q '^gorl actor: unknown flag --in_process' "$tmp/err"
+check "the error points at the command's help" grep -q "Run 'gorl actor --help'" "$tmp/err"
+"$gorl" tasks --preset local > /dev/null 2> "$tmp/err"; code=$?
+cat "$tmp/err" >> "$tmp/all_output"
+check "tasks --preset exits 2 naming tasks and --preset" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "^gorl tasks: unknown flag --preset" "$0"' "$tmp/err" "$code"
+"$gorl" eval --episodes abc > /dev/null 2> "$tmp/err"; code=$?
+cat "$tmp/err" >> "$tmp/all_output"
+check "a malformed flag value exits 2 naming the flag" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "^gorl eval: .*--episodes" "$0"' "$tmp/err" "$code"
+"$gorl" frobnicate > /dev/null 2> "$tmp/err"
+cat "$tmp/err" >> "$tmp/all_output"
+check "unknown command is named" grep -q "unknown command 'frobnicate'" "$tmp/err"
+"$gorl" train not-an-override > /dev/null 2> "$tmp/err"; code=$?
+check "train: a word that is not path=value exits 2" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "not-an-override" "$0"' "$tmp/err" "$code"
+"$gorl" train --resume "$tmp/no-run" --seed 3 > /dev/null 2> "$tmp/err"; code=$?
+check "train --resume with --seed exits 2" test "$code" -eq 2
+
+"$gorl" eval --task twin-peaks --episodes 1 --seed 3 --json > "$tmp/e1.json"; code=$?
+check "eval --episodes 1 (space form) runs one episode" \
+  bash -c '[ "$1" -eq 0 ] && grep -q "\"episodes\": 1, \"seed\": 3," "$0"' "$tmp/e1.json" "$code"
+"$gorl" eval --task=twin-peaks --episodes=1 --seed=3 --json > "$tmp/e2.json"
+check "eval --flag=value gives the same result" test "$(strip "$tmp/e1.json")" = "$(strip "$tmp/e2.json")"
+"$gorl" tasks --json=false > "$tmp/tasks2.txt"
+check "tasks --json=false prints the table" cmp -s "$tmp/tasks.txt" "$tmp/tasks2.txt"
+
+check "no output names the build or source directory" \
+  bash -c '! grep -q -F -e "$1" -e "$2" "$0"' "$tmp/all_output" "$build_dir" "$src_dir"
+
 passed=$(( total - failures ))
 echo "$passed passed, $failures failed"
 test "$failures" -eq 0

@@ -14,14 +14,18 @@
 // actor that dies (a few times each), forwards SIGINT / SIGTERM by shutting
 // every child down, and prints the final result like `--in_process` does.
 // Children's logs go to <run_dir>/logs/<role>.log.
-#ifndef GORL_CLI_LAUNCHER_H_
-#define GORL_CLI_LAUNCHER_H_
+//
+// The children are this executable (/proc/self/exe) run as `gorl refiner`,
+// `gorl learner` and `gorl actor` with --flag=value arguments: those
+// commands' flag names are part of this contract (cli/*_command.cc).
+#ifndef GORL_RUNTIME_LAUNCHER_H_
+#define GORL_RUNTIME_LAUNCHER_H_
 
 #include <string>
 
 #include "gorl/v1/config.pb.h"
 
-namespace gorl::cli {
+namespace gorl::runtime {
 
 struct LaunchOptions {
   v1::TrainConfig config;
@@ -39,12 +43,16 @@ struct LaunchOptions {
   bool quiet = false;
 };
 
-// Needs runtime::InstallShutdownSignals() first. Returns the exit code.
+// Runs the roles to the end of the run. Returns the exit code for the
+// whole run: 0, the learner's code when it fails, 1 when the launcher
+// cannot go on (a role that never listens, every actor failing), 128 + N
+// after signal N. Reports failures on stderr. Needs InstallShutdownSignals()
+// first (the launcher polls ShutdownSignalReceived()).
 int RunLauncher(const LaunchOptions& options);
 
 // One actor per core the learner leaves spare, at least 1.
 int DefaultActorCount();
 
-}  // namespace gorl::cli
+}  // namespace gorl::runtime
 
-#endif  // GORL_CLI_LAUNCHER_H_
+#endif  // GORL_RUNTIME_LAUNCHER_H_

@@ -1,4 +1,4 @@
-#include "cli/launcher.h"
+#include "runtime/launcher.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -20,14 +20,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "cli/commands.h"
-#include "cli/train_support.h"
 #include "learner/training_loop.h"
+#include "runtime/exit_codes.h"
 #include "common/json_line.h"
+#include "runtime/progress_report.h"
+#include "runtime/role_lines.h"
+#include "runtime/run_directory.h"
 #include "runtime/shutdown_signals.h"
 #include "runtime/subprocess.h"
 
-namespace gorl::cli {
+namespace gorl::runtime {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -50,12 +52,14 @@ std::string MakeSocketDir() {
   return dir;
 }
 
+// One child slot. Move-only (it owns the child process), so that the
+// actors can live in a vector.
 struct Role {
   std::string name;               // "refiner", "learner", "actor-0", ...
   std::vector<std::string> args;  // after the binary path
   std::vector<std::string> env;
   bool capture_stdout = false;
-  std::unique_ptr<runtime::Child> child;
+  std::unique_ptr<Child> child;
   int restarts = 0;
   bool given_up = false;
 };
@@ -64,6 +68,9 @@ class Launcher {
  public:
   Launcher(const LaunchOptions& options, std::string binary)
       : options_(options), binary_(std::move(binary)), log_dir_(options.run_dir + "/logs") {}
+  // Owns the children and the socket directory: one owner only.
+  Launcher(const Launcher&) = delete;
+  Launcher& operator=(const Launcher&) = delete;
   // Every child has been stopped by then; a socket a killed one left is
   // removed with its directory.
   ~Launcher() {
@@ -108,13 +115,13 @@ std::vector<std::string> Launcher::CommonArgs() const {
 }
 
 absl::Status Launcher::Start(Role& role) {
-  runtime::ChildOptions child;
+  ChildOptions child;
   child.argv = {binary_};
   child.argv.insert(child.argv.end(), role.args.begin(), role.args.end());
   child.env = role.env;
   child.capture_stdout = role.capture_stdout;
   child.stderr_path = LogPath(role);
-  absl::StatusOr<std::unique_ptr<runtime::Child>> spawned = runtime::Child::Spawn(child);
+  absl::StatusOr<std::unique_ptr<Child>> spawned = Child::Spawn(child);
   if (!spawned.ok()) return spawned.status();
   role.child = *std::move(spawned);
   return absl::OkStatus();
@@ -123,7 +130,7 @@ absl::Status Launcher::Start(Role& role) {
 absl::StatusOr<std::string> Launcher::AwaitListening(Role& role) {
   const auto deadline = Clock::now() + kStartTimeout;
   while (Clock::now() < deadline) {
-    if (runtime::ShutdownSignalReceived() != 0) return absl::CancelledError("interrupted");
+    if (ShutdownSignalReceived() != 0) return absl::CancelledError("interrupted");
     std::optional<std::string> line = role.child->ReadLine(std::chrono::milliseconds(200));
     if (line.has_value()) {
       if (JsonField(*line, "event") == "listening") {
@@ -166,16 +173,10 @@ void Launcher::Supervise(Role& role) {
 }
 
 void Launcher::HandleLearnerLine(const std::string& line) {
-  if (options_.quiet || JsonField(line, "event") != "progress") return;
-  learner::Progress p;
-  p.env_steps = static_cast<int64_t>(JsonNumber(line, "env_steps"));
-  p.total_env_steps = static_cast<int64_t>(JsonNumber(line, "total_env_steps"));
-  p.stage = static_cast<int>(JsonNumber(line, "stage"));
-  p.num_stages = static_cast<int>(JsonNumber(line, "num_stages"));
-  p.steps_per_second = JsonNumber(line, "steps_per_second");
-  p.elapsed_seconds = JsonNumber(line, "elapsed_seconds");
-  p.last_eval_return = JsonNumber(line, "last_eval_return");
-  PrintProgress(p);
+  if (options_.quiet) return;
+  const std::optional<learner::Progress> progress = ProgressFromLine(line);
+  if (!progress.has_value()) return;
+  PrintProgress(*progress);
   progress_shown_ = true;
 }
 
@@ -219,7 +220,7 @@ int Launcher::Run() {
   auto fail = [&](const absl::Status& status) {
     std::fprintf(stderr, "\ngorl train: %s\n", status.ToString().c_str());
     StopAll();
-    return runtime::ShutdownSignalReceived() != 0 ? 128 + runtime::ShutdownSignalReceived()
+    return ShutdownSignalReceived() != 0 ? 128 + ShutdownSignalReceived()
                                                   : kExitFailure;
   };
   const std::string learner_threads = absl::StrCat(options_.config.learner_threads());
@@ -249,9 +250,13 @@ int Launcher::Run() {
     refiner_.args[1] = "--listen=" + *refiner_address;
   }
 
+  // rollout.num_envs split over the actors as evenly as whole envs allow;
+  // the learner starts training once all of them have joined.
+  const int num_envs = options_.config.rollout().num_envs();
+  const int count = std::max(1, std::min(options_.actors, num_envs));
   learner_.name = "learner";
   learner_.args = {"learner", "--listen=" + learner_listen, "--refiner=" + *refiner_address,
-                   "--progress_json"};
+                   "--progress_json", absl::StrCat("--min_actors=", count)};
   if (options_.resume) {
     learner_.args.push_back("--resume=" + options_.run_dir);
   } else {
@@ -268,9 +273,6 @@ int Launcher::Run() {
     if (!learner_address.ok()) return fail(learner_address.status());
   }
 
-  // Split rollout.num_envs over the actors as evenly as whole envs allow.
-  const int num_envs = options_.config.rollout().num_envs();
-  const int count = std::max(1, std::min(options_.actors, num_envs));
   actors_.resize(count);
   for (int i = 0; i < count; ++i) {
     Role& actor = actors_[i];
@@ -300,10 +302,10 @@ int Launcher::Run() {
   }
 
   while (!learner_.child->Poll()) {
-    if (runtime::ShutdownSignalReceived() != 0) {
+    if (ShutdownSignalReceived() != 0) {
       std::fprintf(stderr, "\n[gorl] stopping every role\n");
       StopAll();
-      return 128 + runtime::ShutdownSignalReceived();
+      return 128 + ShutdownSignalReceived();
     }
     if (std::optional<std::string> line = learner_.child->ReadLine(std::chrono::milliseconds(100));
         line.has_value()) {
@@ -345,7 +347,7 @@ int DefaultActorCount() {
 }
 
 int RunLauncher(const LaunchOptions& options) {
-  absl::StatusOr<std::string> binary = runtime::SelfExecutable();
+  absl::StatusOr<std::string> binary = SelfExecutable();
   if (!binary.ok()) {
     std::fprintf(stderr, "gorl train: %s\n", binary.status().ToString().c_str());
     return kExitFailure;
@@ -354,4 +356,4 @@ int RunLauncher(const LaunchOptions& options) {
   return launcher.Run();
 }
 
-}  // namespace gorl::cli
+}  // namespace gorl::runtime

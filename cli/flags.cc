@@ -1,0 +1,52 @@
+#include "cli/flags.h"
+
+namespace gorl::cli {
+
+void AddAssetsFlag(CLI::App& command, std::string& assets) {
+  command.add_option("--assets", assets,
+                     "Model assets root holding dm_control/ and gym/ (default: $GORL_ASSETS)");
+}
+
+void AddJsonFlag(CLI::App& command, bool& json) {
+  command.add_flag("--json", json, "Print machine-readable JSON instead of text");
+}
+
+void AddThreadsFlag(CLI::App& command, int& threads) {
+  command.add_option("--threads", threads, "Threads that step environments");
+}
+
+ConfigFlags AddConfigFlags(CLI::App& command, runtime::ConfigSource& source) {
+  ConfigFlags flags;
+  flags.preset =
+      command.add_option("--preset", source.preset, "Built-in preset: local, paper or reference");
+  flags.config = command.add_option("--config", source.config_file,
+                                    "A text-format gorl.v1.TrainConfig file (instead of --preset)");
+  flags.task = command.add_option("--task", source.task,
+                                  "Task name (see `gorl tasks`; default: the preset's)");
+  flags.algo = command.add_option("--algo", source.algo,
+                                  "ppo, gorl-fm or gorl-diff (default: the preset's)");
+  flags.seed = command.add_option("--seed", source.seed,
+                                  "Random seed (-1: the preset's)");
+  // A vector's captured default would print as "[]".
+  flags.overrides = command
+                        .add_option("overrides", source.overrides,
+                                    "Config fields to set after the preset and the flags above, "
+                                    "e.g. ppo.clip_epsilon=0.2 rollout.num_envs=32")
+                        ->type_name("FIELD=VALUE")
+                        ->default_str("");
+  return flags;
+}
+
+void AddListenFlag(CLI::App& command, std::string& listen) {
+  command.add_option("--listen", listen,
+                     "host:port to serve gRPC on (port 0 picks a free one), or unix:PATH for a "
+                     "Unix socket");
+}
+
+void AddMetricsFlags(CLI::App& command, runtime::MetricsEndpoint& metrics) {
+  command.add_option("--metrics_port", metrics.port,
+                     "Serve Prometheus metrics on this port (0: not served)");
+  command.add_option("--metrics_host", metrics.host, "Interface the metrics exporter binds");
+}
+
+}  // namespace gorl::cli

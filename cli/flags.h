@@ -1,0 +1,45 @@
+// Flags that several commands share, so that each has one name, one help
+// text and one default wherever it appears. Each command adds only those it
+// reads (see cli/README.md).
+#ifndef GORL_CLI_FLAGS_H_
+#define GORL_CLI_FLAGS_H_
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "runtime/metrics_endpoint.h"
+#include "runtime/run_config.h"
+
+namespace gorl::cli {
+
+// --assets (model files; "" means $GORL_ASSETS).
+void AddAssetsFlag(CLI::App& command, std::string& assets);
+
+// --json.
+void AddJsonFlag(CLI::App& command, bool& json);
+
+// --threads: threads that step environments.
+void AddThreadsFlag(CLI::App& command, int& threads);
+
+// The run configuration: --preset, --config, --task, --algo, --seed and the
+// positional path.to.field=value overrides.
+struct ConfigFlags {
+  CLI::Option* preset;
+  CLI::Option* config;
+  CLI::Option* task;
+  CLI::Option* algo;
+  CLI::Option* seed;
+  CLI::Option* overrides;
+};
+ConfigFlags AddConfigFlags(CLI::App& command, runtime::ConfigSource& source);
+
+// --listen with the role's default address.
+void AddListenFlag(CLI::App& command, std::string& listen);
+
+// --metrics_port and --metrics_host of one role.
+void AddMetricsFlags(CLI::App& command, runtime::MetricsEndpoint& metrics);
+
+}  // namespace gorl::cli
+
+#endif  // GORL_CLI_FLAGS_H_

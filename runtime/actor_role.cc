@@ -1,0 +1,31 @@
+#include "runtime/actor_role.h"
+
+#include <memory>
+
+#include "common/status_macros.h"
+#include "envs/task_registry.h"
+#include "runtime/actor_process.h"
+#include "runtime/shutdown_signals.h"
+
+namespace gorl::runtime {
+
+absl::Status RunActorRole(const ActorRoleOptions& options) {
+  InstallShutdownSignals();
+  GORL_ASSIGN_OR_RETURN(const v1::TrainConfig config, BuildTrainConfig(options.config));
+  GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::TaskFactory> factory,
+                        envs::MakeTaskFactory(config.task(), options.assets));
+  ActorProcessOptions process;
+  process.learner_address = options.learner;
+  process.actor_id = options.actor_id;
+  process.num_envs = options.num_envs > 0 ? options.num_envs : config.rollout().num_envs();
+  process.num_threads = config.rollout().num_threads();
+  std::unique_ptr<RoleMetrics> metrics = MakeRoleMetrics("actor", process.actor_id,
+                                                         options.metrics);
+  ActorProcess actor(process, *factory, *metrics);
+  OnShutdownSignal([&](int) { actor.Stop(); });
+  const absl::Status status = actor.Run();
+  OnShutdownSignal(nullptr);
+  return status;
+}
+
+}  // namespace gorl::runtime

@@ -1,0 +1,156 @@
+#include "runtime/learner_role.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <glog/logging.h>
+
+#include "common/config.h"
+#include "common/metrics.h"
+#include "common/status_macros.h"
+#include "envs/task_registry.h"
+#include "learner/ppo_learner.h"
+#include "learner/training_loop.h"
+#include "runtime/grpc_learner_service.h"
+#include "runtime/grpc_refiner_service.h"
+#include "runtime/grpc_util.h"
+#include "runtime/in_process.h"
+#include "runtime/progress_report.h"
+#include "runtime/role_lines.h"
+#include "runtime/run_directory.h"
+#include "runtime/shutdown_signals.h"
+
+namespace gorl::runtime {
+namespace {
+
+constexpr char kDefaultListen[] = "0.0.0.0:50051";
+
+// The last iteration's statistics, for the exporter.
+void PublishProgress(const learner::Progress& p, RoleMetrics& metrics) {
+  metrics.AddPpoUpdates(1);
+  metrics.SetStepsPerSecond(p.steps_per_second);
+  if (std::isfinite(p.last_eval_return)) metrics.SetEvalReturn(p.last_eval_return);
+  metrics.SetPolicyLoss(p.ppo.policy_loss);
+  metrics.SetValueLoss(p.ppo.value_loss);
+  metrics.SetApproxKl(p.ppo.approx_kl);
+  metrics.SetClipFraction(p.ppo.clip_fraction);
+  metrics.SetEntropy(p.ppo.entropy);
+  metrics.SetExplainedVariance(p.ppo.explained_variance);
+  if (std::isfinite(p.decoder_validation_loss)) metrics.SetDecoderLoss(p.decoder_validation_loss);
+}
+
+// The run to train: a new one (its directory prepared) or a saved one.
+struct LearnerRun {
+  v1::TrainConfig config;
+  std::string run_dir;
+  std::optional<v1::LearnerCheckpoint> checkpoint;
+};
+
+absl::StatusOr<LearnerRun> OpenRun(const LearnerRoleOptions& options) {
+  LearnerRun run;
+  if (!options.resume_dir.empty()) {
+    if (!options.config.overrides.empty()) {
+      return absl::InvalidArgumentError("--resume takes no overrides");
+    }
+    GORL_ASSIGN_OR_RETURN(SavedRun saved, LoadSavedRun(options.resume_dir));
+    run.config = std::move(saved.config);
+    run.run_dir = options.resume_dir;
+    run.checkpoint = std::move(saved.checkpoint);
+    return run;
+  }
+  GORL_ASSIGN_OR_RETURN(run.config, BuildTrainConfig(options.config));
+  run.run_dir = options.run_dir.empty() ? DefaultRunDir(run.config) : options.run_dir;
+  GORL_RETURN_IF_ERROR(PrepareRunDir(run.config, run.run_dir));
+  return run;
+}
+
+ActorFleetOptions FleetOptions(const LearnerRoleOptions& options, const v1::TrainConfig& config,
+                               const envs::TaskSpec& spec) {
+  ActorFleetOptions group;
+  group.task = spec.name;
+  group.obs_size = spec.obs_size;
+  group.action_size = spec.action_size;
+  group.run_seed = config.seed();
+  group.unroll_length = config.rollout().unroll_length();
+  const int64_t batch = int64_t{config.ppo().batch_size()} * config.ppo().num_minibatches();
+  group.queue_capacity = options.queue_capacity > 0 ? options.queue_capacity : batch;
+  group.max_policy_lag = options.max_policy_lag;
+  group.work_shares = options.work_shares;
+  group.share_timeout = std::chrono::seconds(options.share_timeout_s);
+  group.min_actors = options.min_actors;
+  return group;
+}
+
+}  // namespace
+
+absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
+  InstallShutdownSignals();
+  GORL_ASSIGN_OR_RETURN(const LearnerRun run, OpenRun(options));
+  const v1::TrainConfig& config = run.config;
+  GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::TaskFactory> factory,
+                        envs::MakeTaskFactory(config.task(), options.assets));
+  const envs::TaskSpec& spec = factory->spec();
+  std::unique_ptr<RoleMetrics> metrics = MakeRoleMetrics("learner", "", options.metrics);
+
+  ActorFleet actors(FleetOptions(options, config, spec), *metrics);
+  LearnerService service(actors, *metrics);
+  std::string address;
+  GORL_ASSIGN_OR_RETURN(
+      std::unique_ptr<grpc::Server> server,
+      StartServer(options.listen.empty() ? kDefaultListen : options.listen, {&service}, &address));
+  AnnounceListening("learner", address);
+
+  RefinerClientOptions refiner_options;
+  refiner_options.address = options.refiner;
+  refiner_options.config = config;
+  GrpcRefinerClient refiner(refiner_options, *metrics);
+  GORL_ASSIGN_OR_RETURN(std::unique_ptr<learner::PpoLearner> ppo,
+                        learner::PpoLearner::Create(config, spec.obs_size, spec.action_size));
+  LOG(INFO) << "learner for " << spec.name << " (" << EnumUserName(config.algo()) << ") on " << address
+            << ", refiner at " << refiner_options.address << ", run directory " << run.run_dir;
+  OnShutdownSignal([&](int) {
+    actors.Shutdown();
+    refiner.Cancel();
+  });
+
+  learner::TrainingLoopOptions loop_options;
+  loop_options.config = config;
+  loop_options.run_dir = run.run_dir;
+  if (!run.checkpoint.has_value()) {
+    GORL_ASSIGN_OR_RETURN(loop_options.initial_decoder,
+                          InitialDecoder(config, spec.obs_size, spec.action_size));
+  }
+  const bool json = options.progress_json;
+  loop_options.on_progress = [&](const learner::Progress& p) {
+    PublishProgress(p, *metrics);
+    if (json) {
+      PrintProgressLine(p);
+    } else {
+      PrintProgress(p);
+    }
+  };
+  learner::TrainingLoop loop(loop_options, *ppo, actors, refiner);
+  absl::StatusOr<learner::TrainingSummary> summary =
+      run.checkpoint.has_value() ? loop.Resume(*run.checkpoint) : loop.Run();
+  if (!json) std::fprintf(stderr, "\n");
+  OnShutdownSignal(nullptr);
+
+  if (summary.ok()) {
+    // Tell the actors the run is over (they exit) and give them a moment.
+    actors.Finish();
+    actors.WaitForActorsToLeave(std::chrono::seconds(5));
+  } else {
+    // The actors keep retrying: a restarted learner resumes the run.
+    actors.Shutdown();
+  }
+  server->Shutdown(DeadlineIn(std::chrono::seconds(2)));
+  if (!summary.ok()) return summary.status();
+  ReportResult(config, run.run_dir, *summary);
+  return absl::OkStatus();
+}
+
+}  // namespace gorl::runtime

@@ -1,0 +1,54 @@
+// The learner role as its own process (`gorl learner`): serves
+// gorl.v1.Learner to the actors, calls the refiner, and runs the stage
+// coordinator (learner/training_loop.h) over them, writing the run
+// directory like the in-process driver does.
+#ifndef GORL_RUNTIME_LEARNER_ROLE_H_
+#define GORL_RUNTIME_LEARNER_ROLE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "runtime/metrics_endpoint.h"
+#include "runtime/run_config.h"
+
+namespace gorl::runtime {
+
+struct LearnerRoleOptions {
+  // A new run: its configuration, written to run_dir ("" = DefaultRunDir).
+  ConfigSource config;
+  std::string run_dir;
+  // Or continue the run in this directory from its checkpoint.pb and
+  // config.textproto (then `config` must hold no overrides and run_dir is
+  // ignored).
+  std::string resume_dir;
+  std::string assets;  // model files; "" = $GORL_ASSETS
+  // host:port (port 0 picks a free one) or unix:PATH; "" = the default.
+  std::string listen = "0.0.0.0:50051";
+  std::string refiner = "localhost:50052";
+  MetricsEndpoint metrics;
+  // Env-unroll sequences buffered before actors' sends block (0: one PPO batch).
+  int queue_capacity = 0;
+  // Encoder versions a rollout may lag and still be used (0: on-policy).
+  int max_policy_lag = 0;
+  // Shares per collect / evaluation (0: one per connected actor).
+  int work_shares = 0;
+  // Seconds before an unfinished share goes to another actor.
+  int share_timeout_s = 1800;
+  // Actors that must have joined before training starts (the launcher
+  // passes the number it starts).
+  int min_actors = 1;
+  // Progress as JSON lines on stdout (for the launcher) instead of the
+  // status line on stderr.
+  bool progress_json = false;
+};
+
+// Prints the "listening" line once it serves, trains to the end and prints
+// the final result (and writes final_eval.json). SIGINT / SIGTERM stop it
+// after a checkpoint; the actors are then left to retry, so that a
+// restarted learner resumes the run. Installs the shutdown signals: call
+// it on the main thread before any other thread exists.
+absl::Status RunLearnerRole(const LearnerRoleOptions& options);
+
+}  // namespace gorl::runtime
+
+#endif  // GORL_RUNTIME_LEARNER_ROLE_H_

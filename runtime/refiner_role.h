@@ -1,0 +1,28 @@
+// The refiner role as its own process (`gorl refiner`): serves
+// gorl.v1.Refiner until SIGINT / SIGTERM. Every refinement request carries
+// its own settings, so this role takes no run configuration.
+#ifndef GORL_RUNTIME_REFINER_ROLE_H_
+#define GORL_RUNTIME_REFINER_ROLE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "runtime/metrics_endpoint.h"
+
+namespace gorl::runtime {
+
+struct RefinerRoleOptions {
+  // host:port (port 0 picks a free one) or unix:PATH; "" = the default.
+  std::string listen = "0.0.0.0:50052";
+  MetricsEndpoint metrics;
+};
+
+// Prints the "listening" line once it serves; returns after a shutdown
+// signal (a refinement in progress is abandoned: the learner retries).
+// Installs the shutdown signals: call it on the main thread before any
+// other thread exists.
+absl::Status RunRefinerRole(const RefinerRoleOptions& options);
+
+}  // namespace gorl::runtime
+
+#endif  // GORL_RUNTIME_REFINER_ROLE_H_

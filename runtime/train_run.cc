@@ -1,0 +1,74 @@
+#include "runtime/train_run.h"
+
+#include <cstdio>
+#include <memory>
+
+#include "common/config.h"
+#include "common/status_macros.h"
+#include "envs/task_registry.h"
+#include "runtime/exit_codes.h"
+#include "runtime/launcher.h"
+#include "runtime/progress_report.h"
+#include "runtime/run_directory.h"
+#include "runtime/shutdown_signals.h"
+#include "runtime/train_in_process.h"
+
+namespace gorl::runtime {
+namespace {
+
+// Runs the prepared run in this process or hands it to the launcher;
+// returns the exit code.
+int TrainPrepared(const TrainRunOptions& options, const v1::TrainConfig& config,
+                  const std::string& run_dir, const v1::LearnerCheckpoint* checkpoint) {
+  if (!options.in_process) {
+    LaunchOptions launch;
+    launch.config = config;
+    launch.run_dir = run_dir;
+    launch.resume = checkpoint != nullptr;
+    launch.actors = options.actors > 0 ? options.actors : DefaultActorCount();
+    launch.metrics_port = options.metrics_port;
+    launch.assets = options.assets;
+    return RunLauncher(launch);
+  }
+  absl::StatusOr<std::unique_ptr<envs::TaskFactory>> factory =
+      envs::MakeTaskFactory(config.task(), options.assets);
+  absl::StatusOr<TrainResult> run =
+      factory.ok() ? TrainInProcess(config, **factory, run_dir, PrintProgress, checkpoint)
+                   : absl::StatusOr<TrainResult>(factory.status());
+  std::fprintf(stderr, "\n");
+  if (!run.ok()) {
+    std::fprintf(stderr, "gorl train: %s\n", run.status().ToString().c_str());
+    return ExitCodeFor(run.status());
+  }
+  ReportResult(config, run_dir, run->summary);
+  return kExitOk;
+}
+
+absl::StatusOr<int> TrainNew(const TrainRunOptions& options) {
+  GORL_ASSIGN_OR_RETURN(const v1::TrainConfig config, BuildTrainConfig(options.config));
+  // Fail on an unknown task or missing assets before starting anything.
+  GORL_RETURN_IF_ERROR(envs::MakeTaskFactory(config.task(), options.assets).status());
+  const std::string run_dir = options.run_dir.empty() ? DefaultRunDir(config) : options.run_dir;
+  GORL_RETURN_IF_ERROR(PrepareRunDir(config, run_dir));
+  std::fprintf(stderr, "[gorl] %s\n[gorl] run directory: %s\n", DescribeConfig(config).c_str(),
+               run_dir.c_str());
+  return TrainPrepared(options, config, run_dir, nullptr);
+}
+
+absl::StatusOr<int> TrainResumed(const TrainRunOptions& options) {
+  GORL_ASSIGN_OR_RETURN(const SavedRun saved, LoadSavedRun(options.resume_dir));
+  GORL_RETURN_IF_ERROR(envs::MakeTaskFactory(saved.config.task(), options.assets).status());
+  std::fprintf(stderr, "[gorl] %s\n[gorl] resuming %s at %lld env steps\n",
+               DescribeConfig(saved.config).c_str(), options.resume_dir.c_str(),
+               static_cast<long long>(saved.checkpoint.env_steps()));
+  return TrainPrepared(options, saved.config, options.resume_dir, &saved.checkpoint);
+}
+
+}  // namespace
+
+absl::StatusOr<int> RunTraining(const TrainRunOptions& options) {
+  if (!options.in_process) InstallShutdownSignals();
+  return options.resume_dir.empty() ? TrainNew(options) : TrainResumed(options);
+}
+
+}  // namespace gorl::runtime
