@@ -72,8 +72,8 @@ struct ActorFleetOptions {
   int max_actor_envs = 65536;
   // The first Broadcast waits until this many actors have joined, so that
   // all of them start from the first snapshot (a launcher that starts N
-  // actors passes N). 0 or 1: start with whoever is there.
-  int min_actors = 1;
+  // actors passes N). 0: broadcast at once, to whoever is there.
+  int min_actors = 0;
 };
 
 class ActorFleet : public learner::ActorGroup {

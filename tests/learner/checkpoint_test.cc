@@ -174,7 +174,7 @@ TEST(LearnerStateTest, RefusesMismatchedStateAndChangesNothing) {
        [](v1::PpoLearnerState& s) {
          s.mutable_critic()->mutable_tensors(0)->set_values(0, std::nanf(""));
        },
-       "non-finite"},
+       "is not finite"},
       {"Adam moment size",
        [](v1::PpoLearnerState& s) {
          s.mutable_encoder_adam()->mutable_exp_avg()->mutable_tensors(1)->mutable_values()

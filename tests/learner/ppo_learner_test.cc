@@ -94,9 +94,13 @@ TEST(PpoLearnerTest, RefusesMalformedRolloutsAndChangesNothing) {
       {"infinite observation",
        [](v1::Rollout& r) { r.set_observations(7, std::numeric_limits<float>::infinity()); },
        absl::StatusCode::kInvalidArgument},
-      {"stale encoder version",
-       [](v1::Rollout& r) { r.set_encoder_version(r.encoder_version() - 1); },
+      // The learner is at version 0: any other version is not its policy's.
+      {"other encoder version",
+       [](v1::Rollout& r) { r.set_encoder_version(r.encoder_version() + 1); },
        absl::StatusCode::kFailedPrecondition},
+      {"negative encoder version",
+       [](v1::Rollout& r) { r.set_encoder_version(-1); },
+       absl::StatusCode::kInvalidArgument},
   };
   for (const Case& c : cases) {
     v1::Rollout bad = good;
