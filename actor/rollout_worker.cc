@@ -7,12 +7,12 @@
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/message_checks.h"
 #include "common/nn/decoder.h"
 #include "common/nn/latent_policy.h"
-#include "common/message_checks.h"
 #include "common/random.h"
-#include "common/seed_streams.h"
 #include "common/running_normalizer.h"
+#include "common/seed_streams.h"
 #include "common/status_macros.h"
 #include "envs/vector_env.h"
 
@@ -46,8 +46,8 @@ void Act(const Policy& policy, const float* obs_raw, int n, int obs_size, bool d
   // Diagonal Gaussian log-density of z, summed over latent dimensions.
   const torch::Tensor log_prob =
       (-0.5 * ((z - mean) / std_dev).pow(2) - std_dev.log() - 0.5 * std::log(2 * M_PI)).sum(-1);
-  const torch::Tensor raw_obs_t = torch::from_blob(const_cast<float*>(obs_raw), {n, obs_size},
-                                                   torch::kFloat32);
+  const torch::Tensor raw_obs_t =
+      torch::from_blob(const_cast<float*>(obs_raw), {n, obs_size}, torch::kFloat32);
   const torch::Tensor u = policy.decoder->Decode(raw_obs_t, z).contiguous();
   const torch::Tensor action = torch::tanh(u).contiguous();
   const torch::Tensor z_c = z.contiguous();
@@ -126,10 +126,10 @@ absl::Status RolloutWorker::SetPolicy(const v1::PolicySnapshot& snapshot) {
   // A decoder for other sizes would only fail (in LibTorch) at the first step.
   if (policy->decoder->obs_size() != spec.obs_size ||
       policy->decoder->action_size() != spec.action_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "policy snapshot decoder is for obs ", policy->decoder->obs_size(), " / action ",
-        policy->decoder->action_size(), ", but task ", spec.name, " has obs ", spec.obs_size,
-        " / action ", spec.action_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy snapshot decoder is for obs ", policy->decoder->obs_size(),
+                     " / action ", policy->decoder->action_size(), ", but task ", spec.name,
+                     " has obs ", spec.obs_size, " / action ", spec.action_size));
   }
   policy->encoder_version = snapshot.encoder_version();
   impl_->policy = std::move(policy);

@@ -55,8 +55,8 @@ double MeasureRaw(const envs::TaskSpec& spec, const mjModel* model, const EnvBen
   const auto start = Clock::now();
   for (int t = 0; t < options.threads; ++t) {
     threads.emplace_back([&, t] {
-      steps[t] = RawPhysicsLoop(spec, model, DeriveSeed(options.seed, 1000 * round + t),
-                                options.seconds);
+      steps[t] =
+          RawPhysicsLoop(spec, model, DeriveSeed(options.seed, 1000 * round + t), options.seconds);
     });
   }
   for (std::thread& thread : threads) thread.join();

@@ -11,9 +11,9 @@
 namespace gorl::bench {
 
 struct EnvBenchOptions {
-  int threads = 1;        // envs = threads: one env per thread
-  double seconds = 1.0;   // per measurement; each is taken `rounds` times
-  int rounds = 3;         // raw and vector measurements alternate
+  int threads = 1;       // envs = threads: one env per thread
+  double seconds = 1.0;  // per measurement; each is taken `rounds` times
+  int rounds = 3;        // raw and vector measurements alternate
   uint64_t seed = 0;
 };
 

@@ -12,9 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/config.h"
+#include "common/json_line.h"
 #include "common/metrics_log.h"
 #include "common/status_macros.h"
-#include "common/json_line.h"
 
 namespace gorl::bench {
 namespace {
@@ -146,8 +146,8 @@ std::string FormatTrainBenchTable(const TrainBenchResult& result) {
                                     "first iteration s", "wall s");
   auto row = [&](const std::string& name, double iteration, double end_to_end, double first,
                  double wall) {
-    absl::StrAppendFormat(&out, kRow, name, Cell(iteration, 0), Cell(end_to_end, 0),
-                          Cell(first, 2), Cell(wall, 2));
+    absl::StrAppendFormat(&out, kRow, name, Cell(iteration, 0), Cell(end_to_end, 0), Cell(first, 2),
+                          Cell(wall, 2));
   };
   for (const TrainRunTiming& run : result.runs) {
     row(absl::StrCat(DriverName(run.driver), " #", run.round), run.iterations.steps_per_second,
@@ -169,17 +169,18 @@ std::string FormatTrainBenchJson(const TrainBenchResult& result, const v1::Train
                                  int actors) {
   std::string out;
   for (const TrainRunTiming& run : result.runs) {
-    absl::StrAppend(&out, JsonRow()
-                              .Add("event", "run")
-                              .Add("driver", DriverName(run.driver))
-                              .Add("round", run.round)
-                              .Add("iterations", run.iterations.iterations)
-                              .Add("env_steps", run.iterations.env_steps)
-                              .Add("iteration_steps_per_s", run.iterations.steps_per_second)
-                              .Add("end_to_end_steps_per_s", run.end_to_end_steps_per_second())
-                              .Add("first_iteration_seconds", run.iterations.first_iteration_seconds)
-                              .Add("wall_seconds", run.wall_seconds)
-                              .ToString(),
+    absl::StrAppend(&out,
+                    JsonRow()
+                        .Add("event", "run")
+                        .Add("driver", DriverName(run.driver))
+                        .Add("round", run.round)
+                        .Add("iterations", run.iterations.iterations)
+                        .Add("env_steps", run.iterations.env_steps)
+                        .Add("iteration_steps_per_s", run.iterations.steps_per_second)
+                        .Add("end_to_end_steps_per_s", run.end_to_end_steps_per_second())
+                        .Add("first_iteration_seconds", run.iterations.first_iteration_seconds)
+                        .Add("wall_seconds", run.wall_seconds)
+                        .ToString(),
                     "\n");
   }
   // A missing figure is null, not 0, so that no reader mistakes it for a rate.
@@ -193,10 +194,12 @@ std::string FormatTrainBenchJson(const TrainBenchResult& result, const v1::Train
           .Add("env_steps_per_iteration", EnvStepsPerIteration(config))
           .Add("actors", actors)
           .Add("rounds", static_cast<int>(result.runs.size() / 2))
-          .Add("in_process_iteration_steps_per_s", figure(result.in_process.iteration_steps_per_second))
+          .Add("in_process_iteration_steps_per_s",
+               figure(result.in_process.iteration_steps_per_second))
           .Add("grpc_iteration_steps_per_s", figure(result.grpc.iteration_steps_per_second))
           .Add("iteration_ratio", figure(result.iteration_ratio()))
-          .Add("in_process_end_to_end_steps_per_s", figure(result.in_process.end_to_end_steps_per_second))
+          .Add("in_process_end_to_end_steps_per_s",
+               figure(result.in_process.end_to_end_steps_per_second))
           .Add("grpc_end_to_end_steps_per_s", figure(result.grpc.end_to_end_steps_per_second))
           .Add("end_to_end_ratio", figure(result.end_to_end_ratio()))
           .ToString(),

@@ -26,8 +26,8 @@ const char* DriverName(TrainDriver driver);
 
 // Trains `config` to the end with `driver`; `run_dir` exists and holds
 // config.textproto. Returns when every process of the run has exited.
-using TrainRunner = std::function<absl::Status(
-    TrainDriver driver, const v1::TrainConfig& config, const std::string& run_dir)>;
+using TrainRunner = std::function<absl::Status(TrainDriver driver, const v1::TrainConfig& config,
+                                               const std::string& run_dir)>;
 
 // `base` cut to `iterations` PPO iterations, with evaluation only at the
 // end (one deterministic pass of `eval_episodes`), so that the run times

@@ -21,8 +21,8 @@ int RunActor(const runtime::ActorRoleOptions& options) {
 }  // namespace
 
 Command AddActorCommand(CLI::App& gorl) {
-  CLI::App* app = gorl.add_subcommand(
-      "actor", "One actor: steps envs for the learner at --learner");
+  CLI::App* app =
+      gorl.add_subcommand("actor", "One actor: steps envs for the learner at --learner");
   auto options = std::make_shared<runtime::ActorRoleOptions>();
   AddConfigFlags(*app, options->config);
   app->add_option("--learner", options->learner, "The learner's address");

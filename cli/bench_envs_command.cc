@@ -41,8 +41,8 @@ int RunEnvBench(const BenchEnvsFlags& flags) {
   options.rounds = flags.rounds > 0 ? flags.rounds : 3;
   options.seed = std::max<int64_t>(0, flags.seed);
   if (!flags.json) {
-    std::printf("one env per thread, %d thread(s), %d x %.1f s per measurement\n",
-                options.threads, options.rounds, options.seconds);
+    std::printf("one env per thread, %d thread(s), %d x %.1f s per measurement\n", options.threads,
+                options.rounds, options.seconds);
     std::printf("%-18s %16s %16s %8s\n", "task", "vector steps/s", "raw steps/s", "ratio");
   }
   int failures = 0;
@@ -60,10 +60,11 @@ int RunEnvBench(const BenchEnvsFlags& flags) {
       continue;
     }
     if (flags.json) {
-      std::printf("{\"task\": \"%s\", \"threads\": %d, \"vector_steps_per_s\": %.1f, "
-                  "\"raw_steps_per_s\": %.1f, \"ratio\": %.4f}\n",
-                  name.c_str(), result->threads, result->vector_steps_per_s,
-                  result->raw_steps_per_s, result->ratio());
+      std::printf(
+          "{\"task\": \"%s\", \"threads\": %d, \"vector_steps_per_s\": %.1f, "
+          "\"raw_steps_per_s\": %.1f, \"ratio\": %.4f}\n",
+          name.c_str(), result->threads, result->vector_steps_per_s, result->raw_steps_per_s,
+          result->ratio());
     } else if (result->raw_steps_per_s > 0) {
       std::printf("%-18s %16.0f %16.0f %8.3f\n", name.c_str(), result->vector_steps_per_s,
                   result->raw_steps_per_s, result->ratio());
@@ -78,8 +79,8 @@ int RunEnvBench(const BenchEnvsFlags& flags) {
 }  // namespace
 
 Command AddBenchEnvsCommand(CLI::App& bench) {
-  CLI::App* app = bench.add_subcommand(
-      "envs", "Time every task's vector env against a raw mj_step loop");
+  CLI::App* app =
+      bench.add_subcommand("envs", "Time every task's vector env against a raw mj_step loop");
   auto flags = std::make_shared<BenchEnvsFlags>();
   app->add_option("--tasks", flags->tasks, "Comma-separated tasks to benchmark (default: all)");
   AddThreadsFlag(*app, flags->threads);

@@ -91,8 +91,8 @@ absl::Status RunTrainBench(const BenchTrainFlags& flags) {
   const bool temporary = work_dir.empty();
   if (temporary) {
     const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp",
-                                       "/gorl-bench-train-XXXXXX");
+    std::string pattern =
+        absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/gorl-bench-train-XXXXXX");
     if (mkdtemp(pattern.data()) == nullptr) {
       return absl::UnavailableError(absl::StrCat("cannot create ", pattern));
     }

@@ -113,15 +113,16 @@ int RunEval(const EvalOptions& flags) {
         "\"num_envs\": %d, \"return_mean\": %.6f, \"return_std\": %.6f, \"mean_length\": %.3f, "
         "\"divergences\": %lld, \"env_steps\": %lld, \"seconds\": %.3f, \"returns\": [%s]}\n",
         task.c_str(), policy.c_str(), episodes, static_cast<unsigned long long>(seed),
-        options.num_envs, mean, std_dev, mean_length,
-        static_cast<long long>(summary->divergences), static_cast<long long>(summary->steps),
-        summary->seconds, absl::StrJoin(summary->returns, ", ").c_str());
+        options.num_envs, mean, std_dev, mean_length, static_cast<long long>(summary->divergences),
+        static_cast<long long>(summary->steps), summary->seconds,
+        absl::StrJoin(summary->returns, ", ").c_str());
   } else {
-    std::printf("%s, %s policy, %d episodes (seed %llu): return %.2f +- %.2f, mean length %.1f, "
-                "%lld diverged, %.0f env steps/s\n",
-                task.c_str(), policy.c_str(), episodes, static_cast<unsigned long long>(seed), mean,
-                std_dev, mean_length, static_cast<long long>(summary->divergences),
-                summary->steps / std::max(summary->seconds, 1e-9));
+    std::printf(
+        "%s, %s policy, %d episodes (seed %llu): return %.2f +- %.2f, mean length %.1f, "
+        "%lld diverged, %.0f env steps/s\n",
+        task.c_str(), policy.c_str(), episodes, static_cast<unsigned long long>(seed), mean,
+        std_dev, mean_length, static_cast<long long>(summary->divergences),
+        summary->steps / std::max(summary->seconds, 1e-9));
   }
   return kExitOk;
 }

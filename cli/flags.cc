@@ -25,8 +25,7 @@ ConfigFlags AddConfigFlags(CLI::App& command, runtime::ConfigSource& source) {
                                   "Task name (see `gorl tasks`; default: the preset's)");
   flags.algo = command.add_option("--algo", source.algo,
                                   "ppo, gorl-fm or gorl-diff (default: the preset's)");
-  flags.seed = command.add_option("--seed", source.seed,
-                                  "Random seed (-1: the preset's)");
+  flags.seed = command.add_option("--seed", source.seed, "Random seed (-1: the preset's)");
   // A vector's captured default would print as "[]".
   flags.overrides = command
                         .add_option("overrides", source.overrides,

@@ -44,8 +44,8 @@ int ListTasks(bool json) {
 }  // namespace
 
 Command AddTasksCommand(CLI::App& gorl) {
-  CLI::App* app = gorl.add_subcommand(
-      "tasks", "List every task with observation/action sizes and timing");
+  CLI::App* app =
+      gorl.add_subcommand("tasks", "List every task with observation/action sizes and timing");
   auto json = std::make_shared<bool>(false);
   AddJsonFlag(*app, *json);
   app->footer("Needs no model files.\n\nExamples:\n  gorl tasks\n  gorl tasks --json");

@@ -146,14 +146,13 @@ int CheckLeftovers(const CLI::App& gorl) {
   if (word.size() > 1 && word[0] == '-') {
     const std::string flag = word.substr(0, word.find('='));
     const std::string owners = CommandsWithFlag(gorl, flag);
-    return ReportUsageError(gorl, "unknown flag " + flag +
-                                      (owners.empty() ? "" : " (a flag of " + owners + ")"));
+    return ReportUsageError(
+        gorl, "unknown flag " + flag + (owners.empty() ? "" : " (a flag of " + owners + ")"));
   }
-  const bool group = !ParsedCommand(gorl)
-                          .get_subcommands([](const CLI::App*) { return true; })
-                          .empty();
-  return ReportUsageError(gorl, (group ? "unknown command '" : "unexpected argument '") + word +
-                                    "'");
+  const bool group =
+      !ParsedCommand(gorl).get_subcommands([](const CLI::App*) { return true; }).empty();
+  return ReportUsageError(gorl,
+                          (group ? "unknown command '" : "unexpected argument '") + word + "'");
 }
 
 int PrintHelpFor(const CLI::App& gorl, const std::vector<std::string>& topic) {

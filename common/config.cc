@@ -11,11 +11,11 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/presets.h"
 
@@ -73,9 +73,8 @@ absl::Status SetScalar(const std::string& path, const std::string& value,
     return absl::OkStatus();
   }
   if (!google::protobuf::TextFormat::ParseFieldValueFromString(value, field, message)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config override ", path, ": '", value, "' is not a valid ",
-                     field->type_name(), " value"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config override ", path, ": '", value, "' is not a valid ", field->type_name(), " value"));
   }
   return absl::OkStatus();
 }
@@ -139,8 +138,8 @@ absl::StatusOr<std::string> RewriteEnumNames(const std::string& text, const std:
         ParseEnumUserName(*field->second->enum_type(), name);
     if (!value.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("config ", origin, ": line ",
-                                                     tokens[i + 2].line + 1, ": ",
-                                                     field->first, ": ", value.status().message()));
+                                                     tokens[i + 2].line + 1, ": ", field->first,
+                                                     ": ", value.status().message()));
     }
     edits.emplace_back(OffsetOf(line_starts, text, tokens[i + 2].line, tokens[i + 2].column),
                        tokens[i + 2].text.size(), (*value)->name());
@@ -225,16 +224,15 @@ absl::StatusOr<v1::TrainConfig> ParseConfig(const std::string& raw_text,
 }
 
 absl::StatusOr<v1::TrainConfig> LoadPreset(const std::string& name_or_path) {
-  const bool is_path = name_or_path.find('/') != std::string::npos ||
-                       absl::EndsWith(name_or_path, ".textproto");
+  const bool is_path =
+      name_or_path.find('/') != std::string::npos || absl::EndsWith(name_or_path, ".textproto");
   if (!is_path) {
     for (const BuiltinPreset& preset : BuiltinPresets()) {
       if (name_or_path == preset.name) return ParseConfig(preset.text, name_or_path);
     }
-    return absl::NotFoundError(absl::StrCat("unknown preset '", name_or_path,
-                                            "'; built-in presets: ",
-                                            absl::StrJoin(PresetNames(), ", "),
-                                            " (or give a path to a .textproto file)"));
+    return absl::NotFoundError(
+        absl::StrCat("unknown preset '", name_or_path, "'; built-in presets: ",
+                     absl::StrJoin(PresetNames(), ", "), " (or give a path to a .textproto file)"));
   }
   std::ifstream file(name_or_path);
   if (!file) return absl::NotFoundError(absl::StrCat("config file not found: ", name_or_path));
@@ -257,17 +255,17 @@ absl::Status ApplyOverride(const std::string& assignment, v1::TrainConfig& confi
     const Descriptor* descriptor = message->GetDescriptor();
     const FieldDescriptor* field = descriptor->FindFieldByName(parts[i]);
     if (field == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "config override ", path, ": ", descriptor->name(), " has no field '", parts[i],
-          "'; its fields are: ", FieldNames(descriptor)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("config override ", path, ": ", descriptor->name(), " has no field '",
+                       parts[i], "'; its fields are: ", FieldNames(descriptor)));
     }
     const Reflection* reflection = message->GetReflection();
     const bool last = i + 1 == parts.size();
     if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
       if (last || field->is_repeated()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "config override ", path, ": '", parts[i], "' is a section; name a field inside it (",
-            FieldNames(field->message_type()), ")"));
+        return absl::InvalidArgumentError(absl::StrCat("config override ", path, ": '", parts[i],
+                                                       "' is a section; name a field inside it (",
+                                                       FieldNames(field->message_type()), ")"));
       }
       message = reflection->MutableMessage(message, field);
       continue;
@@ -311,8 +309,7 @@ absl::Status ValidateLearnerConfig(const v1::TrainConfig& c) {
   check.Require(p.prior_penalty() >= 0, "ppo.prior_penalty", p.prior_penalty(), "must be >= 0");
   check.Require(p.entropy_cost() >= 0, "ppo.entropy_cost", p.entropy_cost(), "must be >= 0");
   check.Require(p.batch_size() > 0, "ppo.batch_size", p.batch_size(), "must be > 0");
-  check.Require(p.num_minibatches() > 0, "ppo.num_minibatches", p.num_minibatches(),
-                "must be > 0");
+  check.Require(p.num_minibatches() > 0, "ppo.num_minibatches", p.num_minibatches(), "must be > 0");
   check.Require(p.updates_per_batch() > 0, "ppo.updates_per_batch", p.updates_per_batch(),
                 "must be > 0");
   check.Require(p.reward_scaling() > 0, "ppo.reward_scaling", p.reward_scaling(), "must be > 0");
@@ -374,20 +371,20 @@ absl::Status ValidateConfig(const v1::TrainConfig& c) {
     check.Require(fraction > 0 && std::isfinite(fraction), "stages.fractions", fraction,
                   "every fraction must be > 0");
   }
-  check.Require(s.collect_with() != v1::COLLECT_WITH_UNSPECIFIED &&
-                    v1::CollectWith_IsValid(s.collect_with()),
-                "stages.collect_with", EnumUserName(s.collect_with()), "must be best or final");
+  check.Require(
+      s.collect_with() != v1::COLLECT_WITH_UNSPECIFIED && v1::CollectWith_IsValid(s.collect_with()),
+      "stages.collect_with", EnumUserName(s.collect_with()), "must be best or final");
   check.Require(c.eval().episodes() > 0, "eval.episodes", c.eval().episodes(), "must be > 0");
-  check.Require(c.eval().every_env_steps() > 0, "eval.every_env_steps",
-                c.eval().every_env_steps(), "must be > 0");
+  check.Require(c.eval().every_env_steps() > 0, "eval.every_env_steps", c.eval().every_env_steps(),
+                "must be > 0");
   check.Require(c.checkpoint_every_iterations() >= 0, "checkpoint_every_iterations",
                 c.checkpoint_every_iterations(), "must be >= 0 (0: only at stage ends and exit)");
   // Only once the sizes are known to be positive (no division by zero).
   if (check.status().ok()) {
     const int64_t per_round = int64_t{r.num_envs()} * r.unroll_length();
     const v1::PpoConfig& p = c.ppo();
-    check.Require(EnvStepsPerIteration(c) % per_round == 0,
-                  "ppo.batch_size * ppo.num_minibatches", p.batch_size() * p.num_minibatches(),
+    check.Require(EnvStepsPerIteration(c) % per_round == 0, "ppo.batch_size * ppo.num_minibatches",
+                  p.batch_size() * p.num_minibatches(),
                   "must be a multiple of rollout.num_envs (each env contributes whole unrolls)");
   }
   return check.status();
@@ -406,14 +403,14 @@ int64_t EnvStepsPerIteration(const v1::TrainConfig& c) {
 std::string DescribeConfig(const v1::TrainConfig& c) {
   const v1::PpoConfig& p = c.ppo();
   std::string out = absl::StrCat(
-      "preset ", c.preset(), ": ", EnumUserName(c.algo()), " on ", c.task(), ", seed ", c.seed(), ", ",
-      c.total_env_steps(), " env steps in ", c.stages().fractions_size(), " stage(s)\n",
+      "preset ", c.preset(), ": ", EnumUserName(c.algo()), " on ", c.task(), ", seed ", c.seed(),
+      ", ", c.total_env_steps(), " env steps in ", c.stages().fractions_size(), " stage(s)\n",
       "  rollout: ", c.rollout().num_envs(), " envs x unroll ", c.rollout().unroll_length(), ", ",
-      c.rollout().num_threads(), " actor thread(s)\n",
-      "  ppo: ", EnvStepsPerIteration(c), " env steps/iteration, ", p.updates_per_batch(),
-      " epochs x ", p.num_minibatches(), " minibatches of ", p.batch_size(), " sequences, lr ",
-      p.learning_rate(), ", clip ", p.clip_epsilon(), ", entropy ", p.entropy_cost(),
-      ", discount ", p.discount(), ", reward x", p.reward_scaling(), "\n");
+      c.rollout().num_threads(), " actor thread(s)\n", "  ppo: ", EnvStepsPerIteration(c),
+      " env steps/iteration, ", p.updates_per_batch(), " epochs x ", p.num_minibatches(),
+      " minibatches of ", p.batch_size(), " sequences, lr ", p.learning_rate(), ", clip ",
+      p.clip_epsilon(), ", entropy ", p.entropy_cost(), ", discount ", p.discount(), ", reward x",
+      p.reward_scaling(), "\n");
   if (HasDecoder(c.algo())) {
     absl::StrAppend(&out, "  decoder: ", absl::StrJoin(c.decoder().hidden(), "x"), ", ",
                     c.decoder().steps(), " steps; refine: ", c.refine().num_pairs(), " pairs, ",

@@ -19,16 +19,17 @@ absl::Status CheckCount(int64_t actual, int64_t expected, const char* what) {
 
 absl::Status CheckRollout(const v1::Rollout& r, const TaskShape& shape, int num_envs) {
   if (r.obs_size() != shape.obs_size || r.latent_size() != shape.action_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "rollout sizes obs ", r.obs_size(), " / latent ", r.latent_size(), ", the task has obs ",
-        shape.obs_size, " / action ", shape.action_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rollout sizes obs ", r.obs_size(), " / latent ", r.latent_size(),
+                     ", the task has obs ", shape.obs_size, " / action ", shape.action_size));
   }
   if (r.num_envs() != num_envs) {
-    return absl::InvalidArgumentError(absl::StrCat("rollout has ", r.num_envs(),
-                                                   " envs, the actor joined with ", num_envs));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rollout has ", r.num_envs(), " envs, the actor joined with ", num_envs));
   }
   if (r.num_envs() <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("rollout num_envs ", r.num_envs(), " must be > 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rollout num_envs ", r.num_envs(), " must be > 0"));
   }
   if (r.unroll_length() <= 0) {
     return absl::InvalidArgumentError(
@@ -39,8 +40,8 @@ absl::Status CheckRollout(const v1::Rollout& r, const TaskShape& shape, int num_
         absl::StrCat("rollout encoder_version ", r.encoder_version(), " must be >= 0"));
   }
   const int64_t tn = int64_t{r.unroll_length()} * r.num_envs();
-  GORL_RETURN_IF_ERROR(
-      CheckCount(r.observations_size(), (tn + r.num_envs()) * r.obs_size(), "rollout.observations"));
+  GORL_RETURN_IF_ERROR(CheckCount(r.observations_size(), (tn + r.num_envs()) * r.obs_size(),
+                                  "rollout.observations"));
   GORL_RETURN_IF_ERROR(CheckCount(r.latents_size(), tn * r.latent_size(), "rollout.latents"));
   GORL_RETURN_IF_ERROR(CheckCount(r.log_probs_size(), tn, "rollout.log_probs"));
   GORL_RETURN_IF_ERROR(CheckCount(r.rewards_size(), tn, "rollout.rewards"));
@@ -58,14 +59,14 @@ absl::Status CheckRollout(const v1::Rollout& r, const TaskShape& shape, int num_
 
 absl::Status CheckRefinementData(const v1::RefinementData& d, const TaskShape& shape) {
   if (d.obs_size() != shape.obs_size || d.action_size() != shape.action_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "refinement data sizes obs ", d.obs_size(), " / action ", d.action_size(),
-        ", expected obs ", shape.obs_size, " / action ", shape.action_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("refinement data sizes obs ", d.obs_size(), " / action ", d.action_size(),
+                     ", expected obs ", shape.obs_size, " / action ", shape.action_size));
   }
   if (shape.obs_size <= 0 || shape.action_size <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("refinement data sizes obs_size ", shape.obs_size,
-                                                   " / action_size ", shape.action_size,
-                                                   " must be > 0"));
+    return absl::InvalidArgumentError(absl::StrCat("refinement data sizes obs_size ",
+                                                   shape.obs_size, " / action_size ",
+                                                   shape.action_size, " must be > 0"));
   }
   if (d.observations_size() % d.obs_size() != 0) {
     return absl::InvalidArgumentError(absl::StrCat("refinement data has ", d.observations_size(),

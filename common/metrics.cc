@@ -35,9 +35,9 @@ using prometheus::Registry;
 // both a 20 µs batched forward pass and a 200 ms stall land in a resolved
 // bucket. Literals, not computed, so the `le` labels print without round-off.
 const Histogram::BucketBoundaries& InferenceBuckets() {
-  static const auto* const kBuckets = new Histogram::BucketBoundaries{
-      1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
-      5e-3, 0.01,   0.025, 0.05, 0.1,   0.25, 0.5,  1};
+  static const auto* const kBuckets =
+      new Histogram::BucketBoundaries{1e-5, 2.5e-5, 5e-5,  1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
+                                      5e-3, 0.01,   0.025, 0.05, 0.1,    0.25, 0.5,  1};
   return *kBuckets;
 }
 
@@ -166,12 +166,8 @@ RoleMetrics::Impl::Impl(const std::string& role, const std::string& instance) {
     return &counter_family(name, help)->Add(series_labels);
   };
   auto gauge = [&](const char* name, const char* help) {
-    return &prometheus::BuildGauge()
-                .Name(name)
-                .Help(help)
-                .Labels(constant)
-                .Register(*registry)
-                .Add(series_labels);
+    return &prometheus::BuildGauge().Name(name).Help(help).Labels(constant).Register(*registry).Add(
+        series_labels);
   };
   auto histogram = [&](const char* name, const char* help,
                        const Histogram::BucketBoundaries& buckets) {
@@ -212,8 +208,9 @@ RoleMetrics::Impl::Impl(const std::string& role, const std::string& instance) {
   queue_capacity = gauge("gorl_rollout_queue_capacity", "Rollout sequences the queue holds.");
   connected_actors = gauge("gorl_connected_actors", "Actors currently connected.");
 
-  inference_seconds = histogram("gorl_inference_latency_seconds",
-                                "Wall time of one batched policy forward pass.", InferenceBuckets());
+  inference_seconds =
+      histogram("gorl_inference_latency_seconds", "Wall time of one batched policy forward pass.",
+                InferenceBuckets());
   update_seconds = histogram("gorl_ppo_update_duration_seconds", "Wall time of one PPO update.",
                              UpdateBuckets());
 }
@@ -265,9 +262,7 @@ void RoleMetrics::AddStaleRolloutsDropped(double rollouts) {
   impl_->stale_rollouts_dropped->Increment(rollouts);
 }
 void RoleMetrics::AddPpoUpdates(double updates) { impl_->ppo_updates->Increment(updates); }
-void RoleMetrics::AddRefinements(double refinements) {
-  impl_->refinements->Increment(refinements);
-}
+void RoleMetrics::AddRefinements(double refinements) { impl_->refinements->Increment(refinements); }
 
 void RoleMetrics::SetStepsPerSecond(double v) { impl_->steps_per_second->Set(v); }
 void RoleMetrics::SetEpisodeReturn(double v) { impl_->episode_return->Set(v); }

@@ -37,32 +37,32 @@ class RoleMetrics {
   RoleMetrics& operator=(const RoleMetrics&) = delete;
 
   // --- counters (monotonic) ---
-  void AddEnvSteps(double steps);            // gorl_env_steps_total
-  void AddEpisodes(double episodes);         // gorl_episodes_total
-  void AddDivergedEpisodes(double episodes); // gorl_diverged_episodes_total
-  void AddRpcError(const std::string& method);  // gorl_rpc_errors_total{method}
-  void AddRolloutsReceived(double rollouts); // gorl_rollouts_received_total
+  void AddEnvSteps(double steps);                 // gorl_env_steps_total
+  void AddEpisodes(double episodes);              // gorl_episodes_total
+  void AddDivergedEpisodes(double episodes);      // gorl_diverged_episodes_total
+  void AddRpcError(const std::string& method);    // gorl_rpc_errors_total{method}
+  void AddRolloutsReceived(double rollouts);      // gorl_rollouts_received_total
   void AddStaleRolloutsDropped(double rollouts);  // gorl_stale_rollouts_dropped_total
-  void AddPpoUpdates(double updates);        // gorl_ppo_updates_total
-  void AddRefinements(double refinements);   // gorl_refinements_total
+  void AddPpoUpdates(double updates);             // gorl_ppo_updates_total
+  void AddRefinements(double refinements);        // gorl_refinements_total
 
   // --- gauges (last value) ---
-  void SetStepsPerSecond(double v);        // gorl_env_steps_per_second
-  void SetEpisodeReturn(double v);         // gorl_episode_return (mean of the last finished episodes)
-  void SetEvalReturn(double v);            // gorl_eval_return
-  void SetPolicyLoss(double v);            // gorl_ppo_policy_loss
-  void SetValueLoss(double v);             // gorl_ppo_value_loss
-  void SetApproxKl(double v);              // gorl_ppo_approx_kl
-  void SetClipFraction(double v);          // gorl_ppo_clip_fraction
-  void SetEntropy(double v);               // gorl_ppo_entropy
-  void SetExplainedVariance(double v);     // gorl_ppo_explained_variance
-  void SetDecoderLoss(double v);           // gorl_decoder_validation_loss
-  void SetStage(double v);                 // gorl_stage
-  void SetPolicyVersion(double v);         // gorl_policy_version
-  void SetPolicyLag(double v);             // gorl_policy_lag (versions behind, last batch max)
-  void SetQueueDepth(double v);            // gorl_rollout_queue_depth (sequences waiting)
-  void SetQueueCapacity(double v);         // gorl_rollout_queue_capacity (the "queue full" alert)
-  void SetConnectedActors(double v);       // gorl_connected_actors
+  void SetStepsPerSecond(double v);     // gorl_env_steps_per_second
+  void SetEpisodeReturn(double v);      // gorl_episode_return (mean of the last finished episodes)
+  void SetEvalReturn(double v);         // gorl_eval_return
+  void SetPolicyLoss(double v);         // gorl_ppo_policy_loss
+  void SetValueLoss(double v);          // gorl_ppo_value_loss
+  void SetApproxKl(double v);           // gorl_ppo_approx_kl
+  void SetClipFraction(double v);       // gorl_ppo_clip_fraction
+  void SetEntropy(double v);            // gorl_ppo_entropy
+  void SetExplainedVariance(double v);  // gorl_ppo_explained_variance
+  void SetDecoderLoss(double v);        // gorl_decoder_validation_loss
+  void SetStage(double v);              // gorl_stage
+  void SetPolicyVersion(double v);      // gorl_policy_version
+  void SetPolicyLag(double v);          // gorl_policy_lag (versions behind, last batch max)
+  void SetQueueDepth(double v);         // gorl_rollout_queue_depth (sequences waiting)
+  void SetQueueCapacity(double v);      // gorl_rollout_queue_capacity (the "queue full" alert)
+  void SetConnectedActors(double v);    // gorl_connected_actors
 
   // --- histograms ---
   void ObserveInferenceSeconds(double seconds);  // gorl_inference_latency_seconds

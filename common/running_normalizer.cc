@@ -32,8 +32,8 @@ absl::Status RunningNormalizer::Update(const float* batch, int64_t rows) {
   if (rows <= 0) return absl::OkStatus();
   for (int64_t i = 0; i < rows * dim; ++i) {
     if (!std::isfinite(batch[i])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "normaliser update: non-finite value in row ", i / dim, ", column ", i % dim));
+      return absl::InvalidArgumentError(absl::StrCat("normaliser update: non-finite value in row ",
+                                                     i / dim, ", column ", i % dim));
     }
   }
   // Two passes over the batch (its own mean and M2), then Chan's merge: more
@@ -96,12 +96,10 @@ v1::NormalizerState RunningNormalizer::ToProto() const {
   return state;
 }
 
-absl::StatusOr<RunningNormalizer> RunningNormalizer::FromProto(
-    const v1::NormalizerState& state) {
+absl::StatusOr<RunningNormalizer> RunningNormalizer::FromProto(const v1::NormalizerState& state) {
   if (state.mean_size() != state.m2_size()) {
-    return absl::InvalidArgumentError(absl::StrCat("normaliser state: mean has ",
-                                                   state.mean_size(), " values, m2 has ",
-                                                   state.m2_size()));
+    return absl::InvalidArgumentError(absl::StrCat("normaliser state: mean has ", state.mean_size(),
+                                                   " values, m2 has ", state.m2_size()));
   }
   if (!(state.count() >= 0) || !std::isfinite(state.count())) {
     return absl::InvalidArgumentError("normaliser state: count must be finite and >= 0");

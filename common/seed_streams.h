@@ -20,17 +20,17 @@ namespace gorl {
 // Streams of a run's seed (TrainConfig.seed).
 enum class SeedStream : uint64_t {
   // Fixed streams.
-  kEval = 101,          // evaluation episodes (learner/training_loop.cc)
-  kEncoderInit = 701,   // the encoder's initial weights (learner/ppo_learner.cc)
-  kCriticInit = 702,    // the critic's initial weights
-  kShuffle = 703,       // minibatch shuffles
-  kEntropy = 704,       // samples of the tanh-Gaussian entropy estimate
+  kEval = 101,         // evaluation episodes (learner/training_loop.cc)
+  kEncoderInit = 701,  // the encoder's initial weights (learner/ppo_learner.cc)
+  kCriticInit = 702,   // the critic's initial weights
+  kShuffle = 703,      // minibatch shuffles
+  kEntropy = 704,      // samples of the tanh-Gaussian entropy estimate
   // Indexed families: the id is the base plus the index.
-  kCollect = 202,       // refinement data collection, per stage
-  kReinit = 303,        // encoder / critic re-initialisation, per stage
-  kActorEnvs = 404,     // an actor's env seed, per join (the in-process actor: 0)
-  kRefine = 505,        // a refinement's seed, per decoder version
-  kRefineBackoff = 808, // the learner's retry jitter towards the refiner, per version
+  kCollect = 202,        // refinement data collection, per stage
+  kReinit = 303,         // encoder / critic re-initialisation, per stage
+  kActorEnvs = 404,      // an actor's env seed, per join (the in-process actor: 0)
+  kRefine = 505,         // a refinement's seed, per decoder version
+  kRefineBackoff = 808,  // the learner's retry jitter towards the refiner, per version
 };
 
 // Indices below this keep the id base + index.

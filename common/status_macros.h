@@ -11,10 +11,10 @@
 #define GORL_CONCAT_(a, b) GORL_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` is not OK.
-#define GORL_RETURN_IF_ERROR(expr)                 \
-  do {                                             \
-    const ::absl::Status gorl_status_ = (expr);    \
-    if (!gorl_status_.ok()) return gorl_status_;   \
+#define GORL_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    const ::absl::Status gorl_status_ = (expr);  \
+    if (!gorl_status_.ok()) return gorl_status_; \
   } while (0)
 
 // `GORL_ASSIGN_OR_RETURN(auto x, MakeX());` unwraps a StatusOr or returns its error.

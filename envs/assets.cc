@@ -48,9 +48,9 @@ absl::StatusOr<std::string> ResolveAssetsDir(const std::string& flag_value) {
 absl::StatusOr<std::string> AssetPath(const std::string& assets_dir, const std::string& relative) {
   const std::string path = absl::StrCat(assets_dir, "/", relative);
   if (!IsFile(path)) {
-    return absl::NotFoundError(absl::StrCat("model file not found: ", path, " (expected ",
-                                            relative, " under the assets directory ",
-                                            assets_dir, ")", kHowToGet));
+    return absl::NotFoundError(absl::StrCat("model file not found: ", path, " (expected ", relative,
+                                            " under the assets directory ", assets_dir, ")",
+                                            kHowToGet));
   }
   return path;
 }

@@ -42,8 +42,7 @@ absl::StatusOr<std::shared_ptr<MujocoModel>> MujocoModel::Load(const std::string
   char error[1024] = {0};
   mjModel* model = mj_loadXML(path.c_str(), nullptr, error, sizeof(error));
   if (model == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot load MuJoCo model ", path, ": ", error));
+    return absl::InvalidArgumentError(absl::StrCat("cannot load MuJoCo model ", path, ": ", error));
   }
   auto shared = std::make_shared<MujocoModel>(model);
   shared->path_ = path;
@@ -54,8 +53,8 @@ absl::StatusOr<int> MujocoModel::Id(mjtObj type, const char* name) const {
   const int id = mj_name2id(model_, type, name);
   if (id < 0) {
     const char* kind = mju_type2Str(type);
-    return absl::NotFoundError(absl::StrCat("model ", path_, " has no ",
-                                            kind ? kind : "object", " named '", name, "'"));
+    return absl::NotFoundError(
+        absl::StrCat("model ", path_, " has no ", kind ? kind : "object", " named '", name, "'"));
   }
   return id;
 }

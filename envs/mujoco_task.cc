@@ -96,8 +96,8 @@ absl::Status MujocoTask::Reset(Rng& rng, float* obs) {
     for (int i = 0; i < spec_.obs_size; ++i) finite = finite && std::isfinite(obs[i]);
     if (finite) return absl::OkStatus();
   }
-  return absl::InternalError(absl::StrCat(spec_.name, ": reset diverged ", kMaxResetAttempts,
-                                          " times in a row"));
+  return absl::InternalError(
+      absl::StrCat(spec_.name, ": reset diverged ", kMaxResetAttempts, " times in a row"));
 }
 
 StepOutcome MujocoTask::Step(const float* action, float* obs) {

@@ -15,11 +15,11 @@
 namespace gorl::envs {
 
 struct TaskSpec {
-  std::string name;         // "cheetah-run", "hopper-v2", ...
-  std::string family;       // "dm_control", "gym" or "toy"
-  std::string model_file;   // relative to the assets root; empty for toy tasks
+  std::string name;        // "cheetah-run", "hopper-v2", ...
+  std::string family;      // "dm_control", "gym" or "toy"
+  std::string model_file;  // relative to the assets root; empty for toy tasks
   int obs_size = 0;
-  int action_size = 0;      // every action component lies in [-1, 1]
+  int action_size = 0;            // every action component lies in [-1, 1]
   double control_timestep = 0.0;  // seconds per control step
   int physics_substeps = 1;       // physics steps per control step
   int episode_length = 1000;      // control steps before truncation

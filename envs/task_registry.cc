@@ -101,12 +101,12 @@ absl::StatusOr<std::unique_ptr<TaskFactory>> MakeTaskFactory(absl::string_view n
   return task->make_factory(assets_dir);
 }
 
-TaskRegistration MujocoTaskRegistration(TaskSpec spec, MujocoTaskCreator create,
-                                        ModelPatch patch) {
+TaskRegistration MujocoTaskRegistration(TaskSpec spec, MujocoTaskCreator create, ModelPatch patch) {
   TaskRegistration registration;
   registration.spec = spec;
-  registration.make_factory = [spec, create, patch](const std::string& assets_dir)
-      -> absl::StatusOr<std::unique_ptr<TaskFactory>> {
+  registration.make_factory =
+      [spec, create,
+       patch](const std::string& assets_dir) -> absl::StatusOr<std::unique_ptr<TaskFactory>> {
     GORL_ASSIGN_OR_RETURN(const std::string path, AssetPath(assets_dir, spec.model_file));
     GORL_ASSIGN_OR_RETURN(std::shared_ptr<MujocoModel> model, MujocoModel::Load(path));
     if (patch) GORL_RETURN_IF_ERROR(patch(*model));

@@ -57,8 +57,8 @@ TaskRegistration MujocoTaskRegistration(TaskSpec spec, MujocoTaskCreator create,
                                         ModelPatch patch = nullptr);
 
 // A registration for a task with no model file.
-TaskRegistration PlainTaskRegistration(TaskSpec spec,
-                                       std::function<std::unique_ptr<Task>(const TaskSpec&)> create);
+TaskRegistration PlainTaskRegistration(
+    TaskSpec spec, std::function<std::unique_ptr<Task>(const TaskSpec&)> create);
 
 }  // namespace gorl::envs
 

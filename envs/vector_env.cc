@@ -15,7 +15,7 @@ VectorEnv::VectorEnv(const TaskSpec& spec, const VectorEnvOptions& options)
       pool_(std::min(options.num_threads, options.num_envs)) {}
 
 absl::StatusOr<std::unique_ptr<VectorEnv>> VectorEnv::Create(const TaskFactory& factory,
-                                                            const VectorEnvOptions& options) {
+                                                             const VectorEnvOptions& options) {
   if (options.num_envs < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("vector env: num_envs must be >= 1, got ", options.num_envs));
@@ -32,7 +32,8 @@ absl::StatusOr<std::unique_ptr<VectorEnv>> VectorEnv::Create(const TaskFactory& 
     env->rngs_.emplace_back(DeriveSeed(options.seed, i));
   }
   const int shards = env->pool_.num_threads();
-  for (int s = 0; s <= shards; ++s) env->shard_begin_.push_back(static_cast<int>(int64_t{n} * s / shards));
+  for (int s = 0; s <= shards; ++s)
+    env->shard_begin_.push_back(static_cast<int>(int64_t{n} * s / shards));
   env->finished_per_shard_.resize(shards);
   const int obs = env->spec_.obs_size;
   env->obs_.assign(static_cast<size_t>(n) * obs, 0.0f);
@@ -107,13 +108,12 @@ absl::Status VectorEnv::Step(const float* actions) {
   const int64_t count = int64_t{num_envs_} * spec_.action_size;
   for (int64_t k = 0; k < count; ++k) {
     if (!std::isfinite(actions[k])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          spec_.name, ": non-finite action for env ", k / spec_.action_size, ", component ",
-          k % spec_.action_size, "; no env was stepped"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(spec_.name, ": non-finite action for env ", k / spec_.action_size,
+                       ", component ", k % spec_.action_size, "; no env was stepped"));
     }
   }
-  const absl::Status status =
-      RunOnShards([&](int shard) { return StepShard(shard, actions); });
+  const absl::Status status = RunOnShards([&](int shard) { return StepShard(shard, actions); });
   for (std::vector<EpisodeRecord>& shard_records : finished_per_shard_) {
     for (const EpisodeRecord& record : shard_records) {
       ++total_episodes_;

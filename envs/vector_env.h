@@ -48,7 +48,7 @@ struct EpisodeRecord {
 class VectorEnv {
  public:
   static absl::StatusOr<std::unique_ptr<VectorEnv>> Create(const TaskFactory& factory,
-                                                          const VectorEnvOptions& options);
+                                                           const VectorEnvOptions& options);
 
   const TaskSpec& spec() const { return spec_; }
   int num_envs() const { return num_envs_; }

@@ -104,9 +104,9 @@ absl::StatusOr<v1::LearnerCheckpoint> ReadCheckpoint(const std::string& path) {
         absl::StrCat(path, " is corrupted: not a gorl.v1.LearnerCheckpoint"));
   }
   if (checkpoint.format_version() != kCheckpointFormatVersion) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": checkpoint format_version ", checkpoint.format_version(),
-        ", this build reads version ", kCheckpointFormatVersion));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": checkpoint format_version ", checkpoint.format_version(),
+                     ", this build reads version ", kCheckpointFormatVersion));
   }
   if (Checksum(checkpoint) != checkpoint.checksum()) {
     return absl::InvalidArgumentError(

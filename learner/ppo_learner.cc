@@ -15,16 +15,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/config.h"
+#include "common/message_checks.h"
 #include "common/nn/device.h"
 #include "common/nn/distributions.h"
 #include "common/nn/latent_policy.h"
 #include "common/nn/mlp.h"
 #include "common/nn/tensor_codec.h"
-#include "common/config.h"
-#include "common/message_checks.h"
 #include "common/random.h"
-#include "common/seed_streams.h"
 #include "common/running_normalizer.h"
+#include "common/seed_streams.h"
 #include "common/status_macros.h"
 #include "learner/ppo_math.h"
 
@@ -58,15 +58,13 @@ std::unique_ptr<torch::optim::Adam> MakeAdam(std::vector<torch::Tensor> params, 
 
 // A [rows..., cols] float tensor viewing a packed repeated field (no copy;
 // the caller copies before the field goes away).
-torch::Tensor View(const google::protobuf::RepeatedField<float>& field,
-                   torch::IntArrayRef shape) {
+torch::Tensor View(const google::protobuf::RepeatedField<float>& field, torch::IntArrayRef shape) {
   return torch::from_blob(const_cast<float*>(field.data()), shape, torch::kFloat32);
 }
 
 torch::Tensor ViewBool(const google::protobuf::RepeatedField<bool>& field,
                        torch::IntArrayRef shape) {
-  return torch::from_blob(const_cast<bool*>(field.data()), shape, torch::kBool)
-      .to(torch::kFloat32);
+  return torch::from_blob(const_cast<bool*>(field.data()), shape, torch::kBool).to(torch::kFloat32);
 }
 
 // --- Checkpoint helpers. ---
@@ -93,18 +91,16 @@ absl::StatusOr<torch::Tensor> TensorLike(const v1::Tensor& tensor, const torch::
         absl::StrJoin(tensor.shape(), ", "), "], the learner's parameter has shape [",
         absl::StrJoin(like.sizes().begin(), like.sizes().end(), ", "), "]"));
   }
-  GORL_RETURN_IF_ERROR(CheckFinite(tensor.values(), absl::StrCat(field, ": tensor '",
-                                                                 tensor.name(), "'")));
-  return torch::from_blob(const_cast<float*>(tensor.values().data()), like.sizes(),
-                          torch::kFloat32)
+  GORL_RETURN_IF_ERROR(
+      CheckFinite(tensor.values(), absl::StrCat(field, ": tensor '", tensor.name(), "'")));
+  return torch::from_blob(const_cast<float*>(tensor.values().data()), like.sizes(), torch::kFloat32)
       .to(like.options(), /*non_blocking=*/false, /*copy=*/true);
 }
 
 // Adam keeps its per-parameter state under the parameter's TensorImpl
 // address (LibTorch's own serialisation uses the same key): its printed form
 // in LibTorch 1.x, the pointer itself in 2.x.
-using AdamStateKey =
-    std::decay_t<decltype(std::declval<torch::optim::Adam&>().state())>::key_type;
+using AdamStateKey = std::decay_t<decltype(std::declval<torch::optim::Adam&>().state())>::key_type;
 
 template <typename Key>
 Key MakeAdamKey(c10::TensorImpl* impl) {
@@ -140,9 +136,9 @@ absl::Status RestoreAdam(const v1::AdamState& saved, const torch::nn::Module& mo
                          const std::string& field, torch::optim::Adam& adam) {
   const int n = saved.exp_avg().tensors_size();
   if (saved.exp_avg_sq().tensors_size() != n || saved.steps_size() != n) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": ", saved.steps_size(), " step counts, ", n, " exp_avg and ",
-        saved.exp_avg_sq().tensors_size(), " exp_avg_sq tensors; they must match"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", saved.steps_size(), " step counts, ", n, " exp_avg and ",
+                     saved.exp_avg_sq().tensors_size(), " exp_avg_sq tensors; they must match"));
   }
   std::unordered_map<std::string, torch::Tensor> params;
   for (const auto& item : module.named_parameters(/*recurse=*/true)) {
@@ -165,12 +161,11 @@ absl::Status RestoreAdam(const v1::AdamState& saved, const torch::nn::Module& mo
       return absl::InvalidArgumentError(
           absl::StrCat(field, ".steps[", i, "] = ", saved.steps(i), " must be > 0"));
     }
-    GORL_ASSIGN_OR_RETURN(torch::Tensor exp_avg,
-                          TensorLike(saved.exp_avg().tensors(i), param->second,
-                                     field + ".exp_avg"));
-    GORL_ASSIGN_OR_RETURN(torch::Tensor exp_avg_sq,
-                          TensorLike(saved.exp_avg_sq().tensors(i), param->second,
-                                     field + ".exp_avg_sq"));
+    GORL_ASSIGN_OR_RETURN(torch::Tensor exp_avg, TensorLike(saved.exp_avg().tensors(i),
+                                                            param->second, field + ".exp_avg"));
+    GORL_ASSIGN_OR_RETURN(
+        torch::Tensor exp_avg_sq,
+        TensorLike(saved.exp_avg_sq().tensors(i), param->second, field + ".exp_avg_sq"));
     if ((exp_avg_sq < 0).any().item<bool>()) {
       return absl::InvalidArgumentError(
           absl::StrCat(field, ".exp_avg_sq: tensor '", name, "' has negative values"));
@@ -199,10 +194,10 @@ double GlobalGradNorm(const std::vector<torch::Tensor>& params) {
 // The batch of one iteration, concatenated along envs, time-major.
 struct Batch {
   int64_t steps = 0, envs = 0;
-  torch::Tensor obs_norm;   // [T + 1, N, obs]
-  torch::Tensor latents;    // [T, N, latent]
-  torch::Tensor log_probs;  // [T, N]
-  torch::Tensor rewards;    // [T, N], scaled
+  torch::Tensor obs_norm;               // [T + 1, N, obs]
+  torch::Tensor latents;                // [T, N, latent]
+  torch::Tensor log_probs;              // [T, N]
+  torch::Tensor rewards;                // [T, N], scaled
   torch::Tensor terminated, truncated;  // [T, N], 0/1
 };
 
@@ -231,8 +226,8 @@ struct PpoLearner::Impl {
   torch::Device device{torch::kCPU};
 
   // A fresh learner state (weights drawn from the run seed, no Adam steps).
-  static absl::StatusOr<std::unique_ptr<Impl>> Create(const v1::TrainConfig& config,
-                                                      int obs_size, int latent_size);
+  static absl::StatusOr<std::unique_ptr<Impl>> Create(const v1::TrainConfig& config, int obs_size,
+                                                      int latent_size);
 
   std::vector<torch::Tensor> EncoderParams() { return encoder->net()->parameters(); }
   std::vector<torch::Tensor> AllParams() {
@@ -282,8 +277,7 @@ absl::Status PpoLearner::Impl::Validate(const std::vector<v1::Rollout>& rollouts
     }
     if (r.unroll_length() != steps) {
       return absl::InvalidArgumentError(absl::StrCat("rollout ", i, ": unroll_length ",
-                                                     r.unroll_length(), ", rollout 0 has ",
-                                                     steps));
+                                                     r.unroll_length(), ", rollout 0 has ", steps));
     }
     // On-policy: the ratio's denominator must come from the encoder being
     // trained. A stale rollout (older version, e.g. from before a
@@ -296,10 +290,8 @@ absl::Status PpoLearner::Impl::Validate(const std::vector<v1::Rollout>& rollouts
     envs += r.num_envs();
   }
   if (envs < config.ppo().num_minibatches()) {
-    return absl::InvalidArgumentError(absl::StrCat("PPO update: ", envs,
-                                                   " sequences cannot fill ",
-                                                   config.ppo().num_minibatches(),
-                                                   " minibatches"));
+    return absl::InvalidArgumentError(absl::StrCat("PPO update: ", envs, " sequences cannot fill ",
+                                                   config.ppo().num_minibatches(), " minibatches"));
   }
   return absl::OkStatus();
 }
@@ -332,8 +324,7 @@ Batch PpoLearner::Impl::Assemble(const std::vector<v1::Rollout>& rollouts) {
   // every minibatch of this iteration sees the same normalisation. The
   // values were checked finite, so Update cannot fail half-way.
   if (config.ppo().normalize_observations()) {
-    const absl::Status status =
-        normalizer.Update(raw_obs.data_ptr<float>(), steps * batch.envs);
+    const absl::Status status = normalizer.Update(raw_obs.data_ptr<float>(), steps * batch.envs);
     CHECK(status.ok()) << status;
   }
   // The actors normalise with the same function, so the first minibatch's
@@ -355,9 +346,8 @@ PpoLearner::~PpoLearner() = default;
 absl::StatusOr<std::unique_ptr<PpoLearner::Impl>> PpoLearner::Impl::Create(
     const v1::TrainConfig& config, int obs_size, int latent_size) {
   if (obs_size <= 0 || latent_size <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("PPO learner: obs size ", obs_size,
-                                                   " and latent size ", latent_size,
-                                                   " must be positive"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "PPO learner: obs size ", obs_size, " and latent size ", latent_size, " must be positive"));
   }
   GORL_RETURN_IF_ERROR(ValidateLearnerConfig(config));
   const v1::EncoderConfig& enc = config.encoder();
@@ -444,13 +434,12 @@ absl::StatusOr<PpoMetrics> PpoLearner::Update(const std::vector<v1::Rollout>& ro
         // GAE is recomputed with the current critic but is a constant target.
         torch::NoGradGuard no_grad;
         gae = ComputeGae(batch.rewards.index_select(1, idx), values.detach(),
-                         values_all[T].detach(), batch.terminated.index_select(1, idx),
-                         truncated, ppo.discount(), ppo.gae_lambda());
+                         values_all[T].detach(), batch.terminated.index_select(1, idx), truncated,
+                         ppo.discount(), ppo.gae_lambda());
       }
       torch::Tensor advantages = gae.advantages.reshape({T * B});
       if (ppo.normalize_advantages()) {
-        advantages = (advantages - advantages.mean()) /
-                     (advantages.std(/*unbiased=*/false) + 1e-8);
+        advantages = (advantages - advantages.mean()) / (advantages.std(/*unbiased=*/false) + 1e-8);
       }
       const auto [mean, std_dev] =
           m.encoder->Distribution(obs.slice(0, 0, T).reshape({T * B, m.obs_size}));
@@ -577,9 +566,8 @@ absl::Status PpoLearner::RestoreState(const v1::PpoLearnerState& state) {
   const Impl& current = *impl_;
   if (state.obs_size() != current.obs_size || state.latent_size() != current.latent_size) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "learner state: obs_size / latent_size are ", state.obs_size(), " / ",
-        state.latent_size(), ", this learner has ", current.obs_size, " / ",
-        current.latent_size));
+        "learner state: obs_size / latent_size are ", state.obs_size(), " / ", state.latent_size(),
+        ", this learner has ", current.obs_size, " / ", current.latent_size));
   }
   if (state.encoder_version() < 0 || state.stage() < 0) {
     return absl::InvalidArgumentError(absl::StrCat("learner state: encoder_version ",
@@ -592,9 +580,8 @@ absl::Status PpoLearner::RestoreState(const v1::PpoLearnerState& state) {
                         Impl::Create(current.config, current.obs_size, current.latent_size));
   absl::Status status = nn::DecodeModule(state.encoder(), *fresh->encoder->net());
   if (!status.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("learner state: encoder (does the config's encoder.hidden match?): ",
-                     status.message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "learner state: encoder (does the config's encoder.hidden match?): ", status.message()));
   }
   status = nn::DecodeModule(state.critic(), *fresh->critic);
   if (!status.ok()) {

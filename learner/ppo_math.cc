@@ -28,8 +28,7 @@ GaeResult ComputeGae(const torch::Tensor& rewards, const torch::Tensor& values,
   // V_{t+1}: the next row's value, and the bootstrap value after the last step.
   const torch::Tensor next_values =
       torch::cat({values.slice(0, 1), bootstrap.unsqueeze(0)}, /*dim=*/0);
-  const torch::Tensor deltas =
-      (rewards + discount * not_term * next_values - values) * not_trunc;
+  const torch::Tensor deltas = (rewards + discount * not_term * next_values - values) * not_trunc;
   const torch::Tensor decay = discount * lambda * not_term * not_trunc;
 
   // Reverse scan over time; each step is a vector operation over the N envs.
@@ -69,8 +68,7 @@ PpoLossTerms ComputePpoLoss(const PpoLossInputs& in, const PpoLossOptions& optio
   // entropy_cost times it.
   terms.entropy = in.entropy.mean();
   // The weighted penalty, as it enters the loss (0 when the coefficient is 0).
-  terms.prior_penalty =
-      options.prior_penalty * (in.mean.pow(2).mean() + in.std.pow(2).mean());
+  terms.prior_penalty = options.prior_penalty * (in.mean.pow(2).mean() + in.std.pow(2).mean());
   terms.total = terms.policy_loss + terms.value_loss - options.entropy_cost * terms.entropy +
                 terms.prior_penalty;
   {

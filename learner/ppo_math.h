@@ -28,14 +28,14 @@ GaeResult ComputeGae(const torch::Tensor& rewards, const torch::Tensor& values,
 
 // Clipped surrogate PPO loss pieces on flattened samples.
 struct PpoLossInputs {
-  torch::Tensor log_prob;      // [B] under the current policy
-  torch::Tensor old_log_prob;  // [B] behaviour
-  torch::Tensor advantages;    // [B]
-  torch::Tensor values;        // [B] current critic
-  torch::Tensor value_targets; // [B]
-  torch::Tensor entropy;       // [B]
-  torch::Tensor mask;          // [B] 1 = counts in the value loss (0 at truncated steps)
-  torch::Tensor mean, std;     // [B, D] latent Gaussian (prior penalty)
+  torch::Tensor log_prob;       // [B] under the current policy
+  torch::Tensor old_log_prob;   // [B] behaviour
+  torch::Tensor advantages;     // [B]
+  torch::Tensor values;         // [B] current critic
+  torch::Tensor value_targets;  // [B]
+  torch::Tensor entropy;        // [B]
+  torch::Tensor mask;           // [B] 1 = counts in the value loss (0 at truncated steps)
+  torch::Tensor mean, std;      // [B, D] latent Gaussian (prior penalty)
 };
 
 struct PpoLossTerms {

@@ -12,9 +12,9 @@ absl::StatusOr<StageSchedule> StageSchedule::Create(int64_t total_env_steps,
                                                     int64_t env_steps_per_iteration) {
   if (fractions.empty()) return absl::InvalidArgumentError("stage schedule: no stages");
   if (total_env_steps <= 0 || env_steps_per_iteration <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "stage schedule: total ", total_env_steps, " and steps per iteration ",
-        env_steps_per_iteration, " must be positive"));
+    return absl::InvalidArgumentError(absl::StrCat("stage schedule: total ", total_env_steps,
+                                                   " and steps per iteration ",
+                                                   env_steps_per_iteration, " must be positive"));
   }
   double sum = 0;
   for (double f : fractions) {

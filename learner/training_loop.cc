@@ -150,8 +150,8 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Resume(const v1::LearnerCheckpoint
   google::protobuf::util::MessageDifferencer differencer;
   differencer.ReportDifferencesToString(&differences);
   if (!differencer.Compare(checkpoint.config(), config)) {
-    return Invalid(absl::StrCat("config differs from the run's config (checkpoint vs run):\n",
-                                differences));
+    return Invalid(
+        absl::StrCat("config differs from the run's config (checkpoint vs run):\n", differences));
   }
   GORL_ASSIGN_OR_RETURN(StageSchedule schedule, ScheduleFor(config));
   const int stage = checkpoint.stage();
@@ -170,8 +170,8 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Resume(const v1::LearnerCheckpoint
                                 " at iteration ", checkpoint.iteration(), " of stage ", stage));
   }
   if (checkpoint.next_eval() <= checkpoint.env_steps()) {
-    return Invalid(absl::StrCat("next_eval ", checkpoint.next_eval(),
-                                " must be after env_steps ", checkpoint.env_steps()));
+    return Invalid(absl::StrCat("next_eval ", checkpoint.next_eval(), " must be after env_steps ",
+                                checkpoint.env_steps()));
   }
   if (checkpoint.collect_env_steps() < 0 || checkpoint.diverged_episodes() < 0 ||
       checkpoint.eval_round() < 0 || !(checkpoint.elapsed_seconds() >= 0) ||
@@ -186,8 +186,8 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Resume(const v1::LearnerCheckpoint
   for (int i = 0; i < checkpoint.evaluations_size(); ++i) {
     const v1::EvalRecord& eval = checkpoint.evaluations(i);
     if (eval.env_steps() > checkpoint.env_steps() || eval.stage() > stage) {
-      return Invalid(absl::StrCat("evaluations[", i, "] at env step ", eval.env_steps(),
-                                  " (stage ", eval.stage(), ") is after the checkpoint"));
+      return Invalid(absl::StrCat("evaluations[", i, "] at env step ", eval.env_steps(), " (stage ",
+                                  eval.stage(), ") is after the checkpoint"));
     }
   }
   if (stage == schedule.num_stages() && checkpoint.evaluations().empty()) {
@@ -223,8 +223,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Resume(const v1::LearnerCheckpoint
   return Continue(std::move(position), /*resumed=*/true);
 }
 
-v1::LearnerCheckpoint TrainingLoop::MakeCheckpoint(const Position& position,
-                                                   double elapsed) const {
+v1::LearnerCheckpoint TrainingLoop::MakeCheckpoint(const Position& position, double elapsed) const {
   v1::LearnerCheckpoint checkpoint;
   *checkpoint.mutable_config() = options_.config;
   *checkpoint.mutable_learner() = learner_.SaveState();
@@ -276,8 +275,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Continue(Position pos, bool resume
       checkpoint = std::move(pending_checkpoint_);
       break;
   }
-  const absl::Status saved =
-      WriteCheckpoint(checkpoint, CheckpointPath(options_.run_dir));
+  const absl::Status saved = WriteCheckpoint(checkpoint, CheckpointPath(options_.run_dir));
   if (saved.ok()) {
     LOG(INFO) << "cancelled; checkpoint written at stage " << checkpoint.stage() << ", iteration "
               << checkpoint.iteration() << " (" << checkpoint.env_steps() << " env steps)";
@@ -395,9 +393,8 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
         progress.num_stages = schedule.num_stages();
         progress.elapsed_seconds = elapsed();
         // This session's rate: a resumed run took the earlier steps before.
-        progress.steps_per_second =
-            (summary.env_steps - session_start_steps) /
-            std::max(1e-9, progress.elapsed_seconds - pos.elapsed_before);
+        progress.steps_per_second = (summary.env_steps - session_start_steps) /
+                                    std::max(1e-9, progress.elapsed_seconds - pos.elapsed_before);
         progress.last_eval_return = last_eval;
         progress.ppo = metrics;
         progress.decoder_validation_loss = decoder_validation_loss_;
@@ -406,8 +403,8 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
       // A stage end without refinement is checkpointed just below; one
       // before a (long) refinement is worth a checkpoint of its own.
       const int64_t done = summary.env_steps / steps_per_iteration;
-      const bool save = checkpoint_every > 0 && done % checkpoint_every == 0 &&
-                        (!stage_end || refine);
+      const bool save =
+          checkpoint_every > 0 && done % checkpoint_every == 0 && (!stage_end || refine);
       if (save) GORL_RETURN_IF_ERROR(SaveCheckpoint(pos, elapsed()));
       at_exit_ = save ? AtExit::kNothing : AtExit::kPosition;
       pending_checkpoint_.Clear();
@@ -416,8 +413,8 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
       // Freeze the chosen encoder and collect with it and the current
       // decoder. (Without any finite evaluation there is no best: the final
       // encoder collects.)
-      const bool use_best =
-          config.stages().collect_with() == v1::COLLECT_WITH_BEST && pos.best_snapshot.obs_size() > 0;
+      const bool use_best = config.stages().collect_with() == v1::COLLECT_WITH_BEST &&
+                            pos.best_snapshot.obs_size() > 0;
       v1::PolicySnapshot collect_snapshot =
           use_best ? pos.best_snapshot : MakeSnapshot(v1::ACTOR_MODE_COLLECT);
       collect_snapshot.set_mode(v1::ACTOR_MODE_COLLECT);

@@ -70,8 +70,8 @@ struct TrainingSummary {
 
 struct TrainingLoopOptions {
   v1::TrainConfig config;
-  std::string run_dir;              // must exist
-  v1::Decoder initial_decoder;      // stage-0 (or frozen) decoder
+  std::string run_dir;          // must exist
+  v1::Decoder initial_decoder;  // stage-0 (or frozen) decoder
   std::function<void(const Progress&)> on_progress;
 };
 
@@ -108,7 +108,7 @@ class TrainingLoop {
 
   // What a cancelled run must still write (see Continue).
   enum class AtExit {
-    kNothing,  // the disk already holds the last completed position (or none exists)
+    kNothing,   // the disk already holds the last completed position (or none exists)
     kPosition,  // the live position and learner are that position
     kPending,   // `pending_checkpoint_` holds it (taken before an update that evaluates)
   };

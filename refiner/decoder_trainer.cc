@@ -9,10 +9,10 @@
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
-#include "common/nn/decoder.h"
-#include "common/nn/device.h"
 #include "common/config.h"
 #include "common/message_checks.h"
+#include "common/nn/decoder.h"
+#include "common/nn/device.h"
 #include "common/nn/tensor_codec.h"
 #include "common/running_normalizer.h"
 #include "common/seed_streams.h"
@@ -29,9 +29,9 @@ int64_t ValidationPairs(int64_t pairs, double fraction) {
 absl::Status Validate(const v1::RefinementData& data, v1::DecoderKind kind,
                       const v1::DecoderConfig& decoder, const v1::RefineConfig& refine) {
   if (kind != v1::DECODER_KIND_FLOW && kind != v1::DECODER_KIND_DIFFUSION) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "decoder trainer: only flow and diffusion decoders are trained, got kind ",
-        v1::DecoderKind_Name(kind)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("decoder trainer: only flow and diffusion decoders are trained, got kind ",
+                     v1::DecoderKind_Name(kind)));
   }
   GORL_RETURN_IF_ERROR(ValidateRefineConfig(decoder, refine));
   GORL_RETURN_IF_ERROR(CheckRefinementData(data, {data.obs_size(), data.action_size()}));
@@ -45,9 +45,10 @@ absl::Status Validate(const v1::RefinementData& data, v1::DecoderKind kind,
         absl::StrCat("refinement data: ", pairs, " pairs, need at least 2"));
   }
   if (ValidationPairs(pairs, refine.validation_fraction()) == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("refinement data: ", pairs, " pairs leave no validation pair at "
-                     "validation_fraction ", refine.validation_fraction()));
+    return absl::InvalidArgumentError(absl::StrCat("refinement data: ", pairs,
+                                                   " pairs leave no validation pair at "
+                                                   "validation_fraction ",
+                                                   refine.validation_fraction()));
   }
   return absl::OkStatus();
 }
@@ -79,9 +80,8 @@ double MeanLoss(const nn::DecoderModel& decoder, const Split& split, int64_t bat
     const int64_t end = std::min(split.size(), begin + batch);
     const torch::Tensor source =
         split.latents.defined() ? split.latents.slice(0, begin, end) : torch::Tensor();
-    const torch::Tensor loss = decoder.Loss(split.obs.slice(0, begin, end),
-                                            split.actions.slice(0, begin, end), samples, gen,
-                                            source);
+    const torch::Tensor loss = decoder.Loss(
+        split.obs.slice(0, begin, end), split.actions.slice(0, begin, end), samples, gen, source);
     sum += loss.item<double>() * static_cast<double>(end - begin);
   }
   return sum / static_cast<double>(split.size());
@@ -118,9 +118,9 @@ absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::De
   // Fitted once on the training split; it travels inside the decoder.
   RunningNormalizer normalizer(obs_size);
   GORL_RETURN_IF_ERROR(normalizer.Update(train.obs.data_ptr<float>(), train.size()));
-  std::unique_ptr<nn::DecoderModel> decoder = nn::DecoderModel::NewTrainable(
-      kind, obs_size, action_size, decoder_config, normalizer,
-      nn::MakeGenerator(SeedFor(seed, RefineStream::kInit)));
+  std::unique_ptr<nn::DecoderModel> decoder =
+      nn::DecoderModel::NewTrainable(kind, obs_size, action_size, decoder_config, normalizer,
+                                     nn::MakeGenerator(SeedFor(seed, RefineStream::kInit)));
   nn::Mlp* net = decoder->net();
   CHECK(net != nullptr) << "a trainable decoder has a network";
   // Initialised on the CPU (the same weights on every device), then moved with
@@ -148,11 +148,10 @@ absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::De
     for (int64_t begin = 0; begin < train.size(); begin += batch) {
       const torch::Tensor idx =
           perm.slice(0, begin, std::min(train.size(), begin + batch)).to(device);
-      const torch::Tensor source =
-          ablation ? train.latents.index_select(0, idx) : torch::Tensor();
+      const torch::Tensor source = ablation ? train.latents.index_select(0, idx) : torch::Tensor();
       const torch::Tensor loss =
-          decoder->Loss(train.obs.index_select(0, idx), train.actions.index_select(0, idx),
-                        samples, train_gen, source);
+          decoder->Loss(train.obs.index_select(0, idx), train.actions.index_select(0, idx), samples,
+                        train_gen, source);
       adam.zero_grad();
       loss.backward();
       adam.step();
@@ -171,8 +170,7 @@ absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::De
       torch::NoGradGuard no_grad;
       best_params.clear();
       for (const torch::Tensor& p : params) best_params.push_back(p.detach().clone());
-    } else if (refine_config.patience() > 0 &&
-               ++epochs_since_best >= refine_config.patience()) {
+    } else if (refine_config.patience() > 0 && ++epochs_since_best >= refine_config.patience()) {
       break;
     }
   }

@@ -39,8 +39,7 @@ struct RefineResult {
 absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::DecoderKind kind,
                                           const v1::DecoderConfig& decoder_config,
                                           const v1::RefineConfig& refine_config, uint64_t seed,
-                                          int64_t version,
-                                          v1::Device device = v1::DEVICE_AUTO);
+                                          int64_t version, v1::Device device = v1::DEVICE_AUTO);
 
 }  // namespace gorl::refiner
 

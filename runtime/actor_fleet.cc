@@ -49,14 +49,13 @@ ActorFleet::~ActorFleet() { Shutdown(); }
 absl::StatusOr<v1::JoinReply> ActorFleet::Join(const v1::JoinRequest& request,
                                                const std::string& peer) {
   if (request.protocol_version() != kProtocolVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("protocol version mismatch: actor speaks ", request.protocol_version(),
-                     ", learner speaks ", kProtocolVersion));
+    return absl::FailedPreconditionError(absl::StrCat("protocol version mismatch: actor speaks ",
+                                                      request.protocol_version(),
+                                                      ", learner speaks ", kProtocolVersion));
   }
   if (request.task() != options_.task) {
-    return absl::FailedPreconditionError(absl::StrCat("task mismatch: actor runs '",
-                                                      request.task(), "', learner trains '",
-                                                      options_.task, "'"));
+    return absl::FailedPreconditionError(absl::StrCat("task mismatch: actor runs '", request.task(),
+                                                      "', learner trains '", options_.task, "'"));
   }
   if (request.obs_size() != options_.obs_size || request.action_size() != options_.action_size) {
     return absl::FailedPreconditionError(
@@ -65,9 +64,8 @@ absl::StatusOr<v1::JoinReply> ActorFleet::Join(const v1::JoinRequest& request,
                      " / action_size ", options_.action_size));
   }
   if (request.num_envs() <= 0 || request.num_envs() > options_.max_actor_envs) {
-    return absl::InvalidArgumentError(absl::StrCat("num_envs ", request.num_envs(),
-                                                   " must be in [1, ", options_.max_actor_envs,
-                                                   "]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "num_envs ", request.num_envs(), " must be in [1, ", options_.max_actor_envs, "]"));
   }
   absl::MutexLock lock(&mu_);
   if (shutdown_) return absl::UnavailableError("learner is shutting down");
@@ -170,8 +168,8 @@ absl::Status ActorFleet::HandleMessage(v1::ActorMessage& message, v1::SendSummar
   return absl::InvalidArgumentError(prefix + "message without payload");
 }
 
-absl::Status ActorFleet::HandleRollout(v1::Rollout& rollout, int num_envs,
-                                       v1::SendSummary& summary, const CancelledFn& cancelled) {
+absl::Status ActorFleet::HandleRollout(v1::Rollout& rollout, int num_envs, v1::SendSummary& summary,
+                                       const CancelledFn& cancelled) {
   metrics_.AddRolloutsReceived(1);
   switch (queue_.Push(std::move(rollout), cancelled)) {
     case RolloutQueue::PushResult::kQueued:
@@ -248,13 +246,12 @@ void ActorFleet::StreamBroke(uint64_t session, const std::string& actor_id,
 absl::Status ActorFleet::Leave(const v1::LeaveRequest& request) {
   absl::MutexLock lock(&mu_);
   if (FindLocked(request.session(), request.actor_id()) == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat("actor '", request.actor_id(),
-                                                      "' (session ", request.session(),
-                                                      ") is not connected"));
+    return absl::FailedPreconditionError(absl::StrCat("actor '", request.actor_id(), "' (session ",
+                                                      request.session(), ") is not connected"));
   }
-  RemoveLocked(request.session(),
-               absl::StrCat("it left (", request.reason().empty() ? "no reason" : request.reason(),
-                            ")"));
+  RemoveLocked(
+      request.session(),
+      absl::StrCat("it left (", request.reason().empty() ? "no reason" : request.reason(), ")"));
   return absl::OkStatus();
 }
 
@@ -331,8 +328,8 @@ absl::StatusOr<std::vector<v1::Rollout>> ActorFleet::GatherRollouts(int64_t sequ
       if (mode_ == v1::ACTOR_MODE_TRAIN) NewTrainWorkLocked(sequences);
     }
     version = current_version_;
-    top_up_after = std::clamp<Clock::duration>(2 * longest_rollout_gap_, kMinTopUpAfter,
-                                               kMaxTopUpAfter);
+    top_up_after =
+        std::clamp<Clock::duration>(2 * longest_rollout_gap_, kMinTopUpAfter, kMaxTopUpAfter);
   }
   std::vector<v1::Rollout> rollouts;
   int64_t have = 0, max_lag = 0, dropped = 0, episodes = 0;
@@ -374,8 +371,8 @@ absl::StatusOr<std::vector<v1::Rollout>> ActorFleet::GatherRollouts(int64_t sequ
     }
     const int64_t need = sequences - have;
     if (rollout.num_envs() > need) {
-      queue_.PushFront(SliceEnvs(rollout, static_cast<int>(need),
-                                 rollout.num_envs() - static_cast<int>(need)));
+      queue_.PushFront(
+          SliceEnvs(rollout, static_cast<int>(need), rollout.num_envs() - static_cast<int>(need)));
       rollout = SliceEnvs(rollout, 0, static_cast<int>(need));
     }
     const int64_t lag = version - rollout.encoder_version();
@@ -416,8 +413,7 @@ absl::StatusOr<std::vector<v1::Rollout>> ActorFleet::GatherRollouts(int64_t sequ
   return rollouts;
 }
 
-absl::StatusOr<v1::RefinementData> ActorFleet::Collect(int64_t pairs, int num_envs,
-                                                       uint64_t seed) {
+absl::StatusOr<v1::RefinementData> ActorFleet::Collect(int64_t pairs, int num_envs, uint64_t seed) {
   GORL_ASSIGN_OR_RETURN(
       std::vector<ShareBoard::Share> shares,
       RunShares([&](int n) { return SplitCollect(pairs, num_envs, seed, n); }, "collect"));

@@ -128,8 +128,7 @@ class ActorFleet : public learner::ActorGroup {
   absl::StatusOr<std::vector<v1::Rollout>> GatherRollouts(int64_t sequences,
                                                           int unroll_length) override;
   absl::StatusOr<v1::RefinementData> Collect(int64_t pairs, int num_envs, uint64_t seed) override;
-  absl::StatusOr<v1::EvalReport> Evaluate(int episodes, bool deterministic,
-                                          uint64_t seed) override;
+  absl::StatusOr<v1::EvalReport> Evaluate(int episodes, bool deterministic, uint64_t seed) override;
 
   // The run is over: policy streams end OK, which tells actors to exit.
   void Finish();

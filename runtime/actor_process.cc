@@ -134,7 +134,8 @@ ActorProcess::SessionEnd ActorProcess::RunSession(absl::Status& status) {
       const bool refused = joined.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
                            joined.error_code() == grpc::StatusCode::INVALID_ARGUMENT;
       if (refused) LOG(ERROR) << "the learner refused the join: " << joined.error_message();
-      return refused ? SessionEnd::kRefused : (stopped() ? SessionEnd::kStopped : SessionEnd::kLost);
+      return refused ? SessionEnd::kRefused
+                     : (stopped() ? SessionEnd::kStopped : SessionEnd::kLost);
     }
   }
   actor_id_ = reply.actor_id();
@@ -273,7 +274,8 @@ absl::Status ActorProcess::DoWork(const v1::Work& work) {
           metrics_.AddEpisodes(rollout->episode_returns_size());
           metrics_.SetEpisodeReturn(sum / rollout->episode_returns_size());
         }
-        if (rollout->diverged_episodes() > 0) metrics_.AddDivergedEpisodes(rollout->diverged_episodes());
+        if (rollout->diverged_episodes() > 0)
+          metrics_.AddDivergedEpisodes(rollout->diverged_episodes());
         *message.mutable_rollout() = *std::move(rollout);
         if (absl::Status sent = SendMessage(message); !sent.ok()) return sent;
       }

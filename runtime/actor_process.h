@@ -46,8 +46,7 @@ struct ActorProcessOptions {
 class ActorProcess {
  public:
   // `factory` and `metrics` must outlive the object.
-  ActorProcess(ActorProcessOptions options, const envs::TaskFactory& factory,
-               RoleMetrics& metrics);
+  ActorProcess(ActorProcessOptions options, const envs::TaskFactory& factory, RoleMetrics& metrics);
   ~ActorProcess();
   ActorProcess(const ActorProcess&) = delete;
   ActorProcess& operator=(const ActorProcess&) = delete;

@@ -19,8 +19,8 @@ absl::Status RunActorRole(const ActorRoleOptions& options) {
   process.actor_id = options.actor_id;
   process.num_envs = options.num_envs > 0 ? options.num_envs : config.rollout().num_envs();
   process.num_threads = config.rollout().num_threads();
-  std::unique_ptr<RoleMetrics> metrics = MakeRoleMetrics("actor", process.actor_id,
-                                                         options.metrics);
+  std::unique_ptr<RoleMetrics> metrics =
+      MakeRoleMetrics("actor", process.actor_id, options.metrics);
   ActorProcess actor(process, *factory, *metrics);
   OnShutdownSignal([&](int) { actor.Stop(); });
   const absl::Status status = actor.Run();

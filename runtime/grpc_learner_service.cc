@@ -23,8 +23,7 @@ grpc::Status LearnerService::Join(grpc::ServerContext* context, const v1::JoinRe
   return grpc::Status::OK;
 }
 
-grpc::Status LearnerService::Policy(grpc::ServerContext* context,
-                                    const v1::PolicyRequest* request,
+grpc::Status LearnerService::Policy(grpc::ServerContext* context, const v1::PolicyRequest* request,
                                     grpc::ServerWriter<v1::PolicySnapshot>* writer) {
   ActorFleet::PolicyCursor cursor;
   const auto cancelled = [context] { return context->IsCancelled(); };

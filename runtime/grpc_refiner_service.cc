@@ -6,13 +6,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/message_checks.h"
+#include "common/seed_streams.h"
 #include "learner/training_loop.h"
 #include "refiner/decoder_trainer.h"
 #include "runtime/grpc_util.h"
-#include "common/message_checks.h"
 #include "runtime/message_ops.h"
 #include "runtime/protocol.h"
-#include "common/seed_streams.h"
 
 namespace gorl::runtime {
 namespace {
@@ -70,14 +70,12 @@ grpc::Status RefinerService::Refine(grpc::ServerContext* context,
                             header.version(), header.device());
   if (!result.ok()) {
     metrics_.AddRpcError("Refine");
-    LOG(WARNING) << "refinement of decoder v" << header.version() << " failed: "
-                 << result.status();
+    LOG(WARNING) << "refinement of decoder v" << header.version() << " failed: " << result.status();
     return ToGrpcStatus(result.status());
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  LOG(INFO) << "decoder v" << header.version() << ": " << result->epochs_run
-            << " epochs in " << seconds << " s, best validation loss "
-            << result->best_validation_loss;
+  LOG(INFO) << "decoder v" << header.version() << ": " << result->epochs_run << " epochs in "
+            << seconds << " s, best validation loss " << result->best_validation_loss;
   if (context->IsCancelled()) LOG(WARNING) << "the learner left before the decoder was ready";
   *reply->mutable_decoder() = std::move(result->decoder);
   reply->set_best_validation_loss(result->best_validation_loss);
@@ -123,9 +121,8 @@ absl::StatusOr<learner::RefineOutcome> GrpcRefinerClient::Refine(const v1::Refin
                        last.code() == absl::StatusCode::kDeadlineExceeded;
     if (!retry || attempt == options_.max_attempts) break;
     const auto delay = backoff.Next();
-    LOG(WARNING) << "refiner at " << options_.address << ": " << last << "; attempt "
-                 << attempt + 1 << "/" << options_.max_attempts << " in " << delay.count()
-                 << " ms";
+    LOG(WARNING) << "refiner at " << options_.address << ": " << last << "; attempt " << attempt + 1
+                 << "/" << options_.max_attempts << " in " << delay.count() << " ms";
     absl::MutexLock lock(&mu_);
     const absl::Time deadline = absl::Now() + absl::FromChrono(delay);
     while (!cancelled_ && !cancelled_changed_.WaitWithDeadline(&mu_, deadline)) {
@@ -139,8 +136,8 @@ absl::StatusOr<learner::RefineOutcome> GrpcRefinerClient::Refine(const v1::Refin
 absl::StatusOr<learner::RefineOutcome> GrpcRefinerClient::Attempt(const v1::RefineHeader& header,
                                                                   const v1::RefinementData& data) {
   if (!channel_->WaitForConnected(DeadlineIn(options_.connect_timeout))) {
-    return absl::UnavailableError(absl::StrCat("not reachable within ",
-                                               options_.connect_timeout.count(), " s"));
+    return absl::UnavailableError(
+        absl::StrCat("not reachable within ", options_.connect_timeout.count(), " s"));
   }
   grpc::ClientContext context;
   {

@@ -19,8 +19,7 @@ constexpr int kKeepaliveTimeoutMs = 10000;
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
@@ -61,8 +60,8 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address,
-                                               " (address in use or malformed?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", address, " (address in use or malformed?)"));
   }
   if (bound_address != nullptr) {
     if (absl::StartsWith(address, "unix:")) {
@@ -79,8 +78,7 @@ std::chrono::milliseconds Backoff::Next() {
   const double ceiling =
       std::min<double>(max_.count(), initial_.count() * std::pow(2.0, std::min(attempt_, 30)));
   ++attempt_;
-  return std::chrono::milliseconds(
-      static_cast<int64_t>(ceiling * (0.5 + 0.5 * rng_.Uniform())));
+  return std::chrono::milliseconds(static_cast<int64_t>(ceiling * (0.5 + 0.5 * rng_.Uniform())));
 }
 
 }  // namespace gorl::runtime

@@ -4,10 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/nn/decoder.h"
+#include "common/seed_streams.h"
 #include "common/status_macros.h"
 #include "learner/training_loop.h"
 #include "refiner/decoder_trainer.h"
-#include "common/seed_streams.h"
 
 namespace gorl::runtime {
 
@@ -19,8 +19,7 @@ absl::StatusOr<std::unique_ptr<InProcessActors>> InProcessActors::Create(
   options.seed = SeedFor(config.seed(), SeedStream::kActorEnvs, 0);
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<actor::RolloutWorker> worker,
                         actor::RolloutWorker::Create(factory, options));
-  return std::unique_ptr<InProcessActors>(
-      new InProcessActors(std::move(worker), options.num_envs));
+  return std::unique_ptr<InProcessActors>(new InProcessActors(std::move(worker), options.num_envs));
 }
 
 absl::Status InProcessActors::Broadcast(const v1::PolicySnapshot& snapshot) {
@@ -30,8 +29,8 @@ absl::Status InProcessActors::Broadcast(const v1::PolicySnapshot& snapshot) {
 absl::StatusOr<std::vector<v1::Rollout>> InProcessActors::GatherRollouts(int64_t sequences,
                                                                          int unroll_length) {
   if (sequences % num_envs_ != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot gather ", sequences, " sequences from ", num_envs_, " envs in whole unrolls"));
+    return absl::InvalidArgumentError(absl::StrCat("cannot gather ", sequences, " sequences from ",
+                                                   num_envs_, " envs in whole unrolls"));
   }
   std::vector<v1::Rollout> rollouts;
   for (int64_t k = 0; k < sequences / num_envs_; ++k) {
@@ -77,9 +76,9 @@ absl::StatusOr<v1::Decoder> InitialDecoder(const v1::TrainConfig& config, int ob
       return absl::InvalidArgumentError(absl::StrCat("not a gorl.v1.Decoder: ", path));
     }
     if (decoder.obs_size() != obs_size || decoder.action_size() != action_size) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "frozen decoder ", path, " is for obs ", decoder.obs_size(), " / action ",
-          decoder.action_size(), ", the task has ", obs_size, " / ", action_size));
+      return absl::InvalidArgumentError(
+          absl::StrCat("frozen decoder ", path, " is for obs ", decoder.obs_size(), " / action ",
+                       decoder.action_size(), ", the task has ", obs_size, " / ", action_size));
     }
     // Validate the weights now rather than in the actors.
     GORL_RETURN_IF_ERROR(nn::DecoderModel::FromProto(decoder).status());

@@ -24,8 +24,7 @@ class InProcessActors : public learner::ActorGroup {
   absl::StatusOr<std::vector<v1::Rollout>> GatherRollouts(int64_t sequences,
                                                           int unroll_length) override;
   absl::StatusOr<v1::RefinementData> Collect(int64_t pairs, int num_envs, uint64_t seed) override;
-  absl::StatusOr<v1::EvalReport> Evaluate(int episodes, bool deterministic,
-                                          uint64_t seed) override;
+  absl::StatusOr<v1::EvalReport> Evaluate(int episodes, bool deterministic, uint64_t seed) override;
 
  private:
   explicit InProcessActors(std::unique_ptr<actor::RolloutWorker> worker, int num_envs)

@@ -20,9 +20,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/json_line.h"
 #include "learner/training_loop.h"
 #include "runtime/exit_codes.h"
-#include "common/json_line.h"
 #include "runtime/progress_report.h"
 #include "runtime/role_lines.h"
 #include "runtime/run_directory.h"
@@ -220,8 +220,7 @@ int Launcher::Run() {
   auto fail = [&](const absl::Status& status) {
     std::fprintf(stderr, "\ngorl train: %s\n", status.ToString().c_str());
     StopAll();
-    return ShutdownSignalReceived() != 0 ? 128 + ShutdownSignalReceived()
-                                                  : kExitFailure;
+    return ShutdownSignalReceived() != 0 ? 128 + ShutdownSignalReceived() : kExitFailure;
   };
   const std::string learner_threads = absl::StrCat(options_.config.learner_threads());
 
@@ -313,9 +312,8 @@ int Launcher::Run() {
     }
     Supervise(refiner_);
     for (Role& actor : actors_) Supervise(actor);
-    if (std::all_of(actors_.begin(), actors_.end(), [](const Role& r) {
-          return r.given_up && r.child->exit_code() != kExitOk;
-        })) {
+    if (std::all_of(actors_.begin(), actors_.end(),
+                    [](const Role& r) { return r.given_up && r.child->exit_code() != kExitOk; })) {
       return fail(absl::UnavailableError("every actor failed; see " + log_dir_));
     }
   }
@@ -326,8 +324,8 @@ int Launcher::Run() {
   StopAll();
   const int code = learner_.child->exit_code();
   if (code != kExitOk) {
-    std::fprintf(stderr, "gorl train: the learner exited with code %d; the end of %s:\n%s\n",
-                 code, LogPath(learner_).c_str(), LogTail(learner_, 20).c_str());
+    std::fprintf(stderr, "gorl train: the learner exited with code %d; the end of %s:\n%s\n", code,
+                 LogPath(learner_).c_str(), LogTail(learner_, 20).c_str());
     return code;
   }
   if (options_.quiet) return kExitOk;

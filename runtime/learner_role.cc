@@ -110,8 +110,9 @@ absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
   GrpcRefinerClient refiner(refiner_options, *metrics);
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<learner::PpoLearner> ppo,
                         learner::PpoLearner::Create(config, spec.obs_size, spec.action_size));
-  LOG(INFO) << "learner for " << spec.name << " (" << EnumUserName(config.algo()) << ") on " << address
-            << ", refiner at " << refiner_options.address << ", run directory " << run.run_dir;
+  LOG(INFO) << "learner for " << spec.name << " (" << EnumUserName(config.algo()) << ") on "
+            << address << ", refiner at " << refiner_options.address << ", run directory "
+            << run.run_dir;
   OnShutdownSignal([&](int) {
     actors.Shutdown();
     refiner.Cancel();

@@ -46,9 +46,9 @@ std::vector<v1::RefinementData> SplitPairs(const v1::RefinementData& data, size_
   const int64_t pairs = NumPairs(data);
   // Packed floats cost 4 bytes each; keep 1 KiB for tags and lengths.
   const size_t row_bytes = 4 * static_cast<size_t>(obs + act * (latents ? 2 : 1));
-  const int64_t rows_per_chunk =
-      std::max<int64_t>(1, static_cast<int64_t>((max_bytes - std::min<size_t>(max_bytes / 2, 1024)) /
-                                                std::max<size_t>(row_bytes, 1)));
+  const int64_t rows_per_chunk = std::max<int64_t>(
+      1, static_cast<int64_t>((max_bytes - std::min<size_t>(max_bytes / 2, 1024)) /
+                              std::max<size_t>(row_bytes, 1)));
   std::vector<v1::RefinementData> chunks;
   for (int64_t begin = 0; begin < pairs || chunks.empty(); begin += rows_per_chunk) {
     const int64_t end = std::min(pairs, begin + rows_per_chunk);

@@ -2,15 +2,18 @@
 
 #include <cstdio>
 
-#include "common/metrics_log.h"
 #include "common/json_line.h"
+#include "common/metrics_log.h"
 
 namespace gorl::runtime {
 
 void AnnounceListening(const std::string& role, const std::string& address) {
-  std::printf("%s\n",
-              JsonRow().Add("event", "listening").Add("role", role).Add("address", address)
-                  .ToString().c_str());
+  std::printf("%s\n", JsonRow()
+                          .Add("event", "listening")
+                          .Add("role", role)
+                          .Add("address", address)
+                          .ToString()
+                          .c_str());
   std::fflush(stdout);
 }
 

@@ -17,11 +17,11 @@
 namespace gorl::runtime {
 
 struct ConfigSource {
-  std::string preset = "local";  // used when config_file is empty
-  std::string config_file;       // a text-format gorl.v1.TrainConfig
-  std::string task;              // "" keeps the preset's
-  std::string algo;              // "" keeps the preset's
-  int64_t seed = -1;             // < 0 keeps the preset's
+  std::string preset = "local";        // used when config_file is empty
+  std::string config_file;             // a text-format gorl.v1.TrainConfig
+  std::string task;                    // "" keeps the preset's
+  std::string algo;                    // "" keeps the preset's
+  int64_t seed = -1;                   // < 0 keeps the preset's
   std::vector<std::string> overrides;  // path.to.field=value
 };
 

@@ -32,7 +32,8 @@ std::string DefaultRunDir(const v1::TrainConfig& config) {
   char stamp[32];
   const std::time_t now = std::time(nullptr);
   std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::localtime(&now));
-  return absl::StrCat("runs/", config.task(), "-", EnumUserName(config.algo()), "-s", config.seed(), "-", stamp);
+  return absl::StrCat("runs/", config.task(), "-", EnumUserName(config.algo()), "-s", config.seed(),
+                      "-", stamp);
 }
 
 absl::Status PrepareRunDir(const v1::TrainConfig& config, const std::string& run_dir) {

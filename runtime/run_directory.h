@@ -24,7 +24,7 @@ absl::Status PrepareRunDir(const v1::TrainConfig& config, const std::string& run
 
 // What an interrupted run left to continue from.
 struct SavedRun {
-  v1::TrainConfig config;  // <run_dir>/config.textproto, validated
+  v1::TrainConfig config;            // <run_dir>/config.textproto, validated
   v1::LearnerCheckpoint checkpoint;  // <run_dir>/checkpoint.pb
 };
 

@@ -9,11 +9,10 @@
 
 namespace gorl::runtime {
 
-absl::StatusOr<TrainResult> TrainInProcess(const v1::TrainConfig& config,
-                                           const envs::TaskFactory& factory,
-                                           const std::string& run_dir,
-                                           std::function<void(const learner::Progress&)> on_progress,
-                                           const v1::LearnerCheckpoint* resume_from) {
+absl::StatusOr<TrainResult> TrainInProcess(
+    const v1::TrainConfig& config, const envs::TaskFactory& factory, const std::string& run_dir,
+    std::function<void(const learner::Progress&)> on_progress,
+    const v1::LearnerCheckpoint* resume_from) {
   const envs::TaskSpec& spec = factory.spec();
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<learner::PpoLearner> learner,
                         learner::PpoLearner::Create(config, spec.obs_size, spec.action_size));

@@ -115,9 +115,8 @@ ShareBoard::Share* ShareBoard::Find(uint64_t work_id, uint64_t owner) {
 }
 
 int ShareBoard::pending() const {
-  return static_cast<int>(std::count_if(shares_.begin(), shares_.end(), [](const Share& s) {
-    return s.state == State::kPending;
-  }));
+  return static_cast<int>(std::count_if(shares_.begin(), shares_.end(),
+                                        [](const Share& s) { return s.state == State::kPending; }));
 }
 
 }  // namespace gorl::runtime

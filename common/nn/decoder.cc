@@ -105,8 +105,8 @@ std::unique_ptr<DecoderModel> DecoderModel::NewTrainable(v1::DecoderKind kind, i
   decoder->action_size_ = action_size;
   decoder->steps_ = config.steps();
   decoder->hidden_.assign(config.hidden().begin(), config.hidden().end());
-  decoder->schedule_ =
-      kind == v1::DECODER_KIND_DIFFUSION ? v1::NOISE_SCHEDULE_COSINE : v1::NOISE_SCHEDULE_UNSPECIFIED;
+  decoder->schedule_ = kind == v1::DECODER_KIND_DIFFUSION ? v1::NOISE_SCHEDULE_COSINE
+                                                          : v1::NOISE_SCHEDULE_UNSPECIFIED;
   decoder->normalizer_ = normalizer;
   decoder->Build(MlpInit::kLecunUniform, std::move(generator));
   return decoder;
@@ -125,8 +125,8 @@ void DecoderModel::Build(MlpInit init, torch::Generator generator) {
   obs_inv_std_ = torch::tensor(inv_std, torch::kFloat).reshape({1, obs_size_});
 
   if (kind_ == v1::DECODER_KIND_DIFFUSION) {
-    alpha_bar_ = schedule_ == v1::NOISE_SCHEDULE_LINEAR ? LinearAlphaBar(steps_)
-                                                         : CosineAlphaBar(steps_);
+    alpha_bar_ =
+        schedule_ == v1::NOISE_SCHEDULE_LINEAR ? LinearAlphaBar(steps_) : CosineAlphaBar(steps_);
   }
   if (IsTrainableKind(kind_)) {
     MlpOptions options;
@@ -174,9 +174,9 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::FromProto(const v1::
     if (kind == v1::DECODER_KIND_DIFFUSION) {
       if (proto.schedule() != v1::NOISE_SCHEDULE_LINEAR &&
           proto.schedule() != v1::NOISE_SCHEDULE_COSINE) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "decoder: a diffusion decoder needs a noise schedule, got ",
-            static_cast<int>(proto.schedule())));
+        return absl::InvalidArgumentError(
+            absl::StrCat("decoder: a diffusion decoder needs a noise schedule, got ",
+                         static_cast<int>(proto.schedule())));
       }
       decoder->schedule_ = proto.schedule();
     }
@@ -191,8 +191,7 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::FromProto(const v1::
   } else {
     absl::StatusOr<RunningNormalizer> normalizer = RunningNormalizer::FromProto(state);
     if (!normalizer.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("decoder: ", normalizer.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat("decoder: ", normalizer.status().message()));
     }
     if (normalizer->size() != decoder->obs_size_) {
       return absl::InvalidArgumentError(absl::StrCat("decoder: normaliser has size ",
@@ -302,8 +301,7 @@ torch::Tensor DecoderModel::Loss(const torch::Tensor& obs_raw, const torch::Tens
   const torch::Tensor k =
       torch::randint(0, steps_, {rows}, generator, torch::TensorOptions().dtype(torch::kLong));
   const torch::Tensor ab = alpha_bar_.index_select(0, k).unsqueeze(1);
-  const torch::Tensor x_k =
-      ab.sqrt().to(a.options()) * a + (1.0 - ab).sqrt().to(a.options()) * eps;
+  const torch::Tensor x_k = ab.sqrt().to(a.options()) * a + (1.0 - ab).sqrt().to(a.options()) * eps;
   const torch::Tensor t = (k.to(torch::kDouble) / steps_).unsqueeze(1).to(a.options());
   return torch::mse_loss(Net(obs, x_k, t), eps);
 }

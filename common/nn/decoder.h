@@ -35,8 +35,8 @@ class DecoderModel {
   // network (exactly the identity); an all-zero diffusion network on the
   // linear schedule (u = z / sqrt(alpha_bar) ~ 1.05 z). Its normaliser is
   // the identity (mean 0, var 1).
-  static std::unique_ptr<DecoderModel> Identity(v1::DecoderKind kind, int obs_size,
-                                                int action_size, const v1::DecoderConfig& config);
+  static std::unique_ptr<DecoderModel> Identity(v1::DecoderKind kind, int obs_size, int action_size,
+                                                const v1::DecoderConfig& config);
 
   // A freshly (LeCun-uniform) initialised trainable decoder of `kind`
   // (FLOW or DIFFUSION, cosine schedule) that normalises observations with

@@ -20,8 +20,7 @@ torch::Tensor DiagGaussian::Sample(torch::Generator& generator) const {
   // Drawn on the CPU (the project's generators are CPU generators) and moved,
   // so that a seed gives the same noise on every device.
   const torch::Tensor noise =
-      torch::randn(like.sizes(), generator, mean.options().device(torch::kCPU))
-          .to(mean.device());
+      torch::randn(like.sizes(), generator, mean.options().device(torch::kCPU)).to(mean.device());
   return mean + std * noise;
 }
 

@@ -30,8 +30,8 @@ absl::Status Validate(const LatentPolicyOptions& options) {
   }
   for (size_t i = 0; i < options.hidden.size(); ++i) {
     if (options.hidden[i] <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat("latent policy: hidden layer ", i,
-                                                     " has width ", options.hidden[i]));
+      return absl::InvalidArgumentError(
+          absl::StrCat("latent policy: hidden layer ", i, " has width ", options.hidden[i]));
     }
   }
   // The negated form also rejects NaN.
@@ -66,8 +66,7 @@ absl::StatusOr<std::unique_ptr<LatentPolicy>> LatentPolicy::FromSnapshot(
   auto policy = std::make_unique<LatentPolicy>(options, MakeGenerator(0));
   const absl::Status decoded = DecodeModule(snapshot.encoder(), *policy->net_);
   if (!decoded.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("latent policy encoder: ", decoded.message()));
+    return absl::InvalidArgumentError(absl::StrCat("latent policy encoder: ", decoded.message()));
   }
   return policy;
 }

@@ -23,10 +23,10 @@ class Cartpole : public MujocoTask {
     GORL_ASSIGN_OR_RETURN(const int slider, model->JointId("slider"));
     GORL_ASSIGN_OR_RETURN(const int hinge, model->JointId("hinge_1"));
     if (model->get()->nv != 2 || model->get()->opt.integrator != mjINT_RK4) {
-      return absl::InvalidArgumentError("cartpole.xml: expected one pole (nv = 2) and the RK4 integrator");
+      return absl::InvalidArgumentError(
+          "cartpole.xml: expected one pole (nv = 2) and the RK4 integrator");
     }
-    return std::unique_ptr<Task>(new Cartpole(start, spec, std::move(model), pole,
-                                              slider, hinge));
+    return std::unique_ptr<Task>(new Cartpole(start, spec, std::move(model), pole, slider, hinge));
   }
 
  protected:

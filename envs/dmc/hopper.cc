@@ -54,9 +54,8 @@ class Hopper : public MujocoTask {
     // (unclipped) control, mapped to (4 + small_control) / 5.
     double small_control = 0.0;
     for (int i = 0; i < model_->nu; ++i) {
-      small_control += Tolerance(data_->ctrl[i], {.margin = 1.0,
-                                                  .sigmoid = Sigmoid::kQuadratic,
-                                                  .value_at_margin = 0.0});
+      small_control += Tolerance(
+          data_->ctrl[i], {.margin = 1.0, .sigmoid = Sigmoid::kQuadratic, .value_at_margin = 0.0});
     }
     small_control /= model_->nu;
     return standing * (4.0 + small_control) / 5.0;

@@ -97,8 +97,9 @@ TaskRegistration GymRegistration(const char* name, const char* file, GymRobot ro
   spec.physics_substeps = frame_skip;
   spec.can_terminate = robot != GymRobot::kHalfCheetah;
   return MujocoTaskRegistration(
-      spec, [robot](const TaskSpec& s,
-                    std::shared_ptr<const MujocoModel> m) -> absl::StatusOr<std::unique_ptr<Task>> {
+      spec,
+      [robot](const TaskSpec& s,
+              std::shared_ptr<const MujocoModel> m) -> absl::StatusOr<std::unique_ptr<Task>> {
         return std::unique_ptr<Task>(new GymLocomotion(robot, s, std::move(m)));
       });
 }
@@ -106,7 +107,8 @@ TaskRegistration GymRegistration(const char* name, const char* file, GymRobot ro
 }  // namespace
 
 void AddGymLocomotionTasks(std::vector<TaskRegistration>& tasks) {
-  tasks.push_back(GymRegistration("hopper-v2", "gym/hopper.xml", GymRobot::kHopper, 11, 3, 0.008, 4));
+  tasks.push_back(
+      GymRegistration("hopper-v2", "gym/hopper.xml", GymRobot::kHopper, 11, 3, 0.008, 4));
   tasks.push_back(
       GymRegistration("walker2d-v2", "gym/walker2d.xml", GymRobot::kWalker2d, 17, 6, 0.008, 4));
   tasks.push_back(GymRegistration("halfcheetah-v2", "gym/half_cheetah.xml", GymRobot::kHalfCheetah,

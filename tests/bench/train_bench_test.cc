@@ -39,8 +39,8 @@ TEST(ReadIterationTimingTest, CountsOnlyIterationsThatFollowAnIteration) {
   // The first iteration (start-up), the one after an evaluation and the one
   // after a refinement are left out of the rate.
   WriteFile(path, Row("update", 100, 1.0) + Row("update", 200, 2.0) + Row("update", 300, 3.0) +
-                      Row("eval", 300, 3.5) + Row("refine", 300, 10.0) +
-                      Row("update", 400, 11.0) + Row("update", 500, 12.0));
+                      Row("eval", 300, 3.5) + Row("refine", 300, 10.0) + Row("update", 400, 11.0) +
+                      Row("update", 500, 12.0));
   GORL_ASSERT_OK_AND_ASSIGN(const IterationTiming timing, ReadIterationTiming(path));
   EXPECT_EQ(timing.iterations, 5);
   EXPECT_EQ(timing.env_steps, 500);
@@ -79,8 +79,7 @@ TEST(BenchmarkTrainingTest, AlternatesDriversAndReportsTheRatio) {
   options.work_dir = MakeDir("alternate");
   std::vector<TrainDriver> order;
   // A fake run: 3 iterations of 1000 steps; gRPC's take twice as long.
-  const TrainRunner run = [&](TrainDriver driver, const v1::TrainConfig&,
-                              const std::string& dir) {
+  const TrainRunner run = [&](TrainDriver driver, const v1::TrainConfig&, const std::string& dir) {
     order.push_back(driver);
     mkdir(dir.c_str(), 0755);
     const double step = driver == TrainDriver::kGrpc ? 2.0 : 1.0;
@@ -107,8 +106,8 @@ TEST(BenchmarkTrainingTest, AlternatesDriversAndReportsTheRatio) {
 TEST(BenchmarkTrainingTest, StopsAtAFailedRun) {
   TrainBenchOptions options;
   options.work_dir = MakeDir("fail");
-  const absl::StatusOr<TrainBenchResult> result = BenchmarkTraining(
-      options, [](TrainDriver, const v1::TrainConfig&, const std::string&) {
+  const absl::StatusOr<TrainBenchResult> result =
+      BenchmarkTraining(options, [](TrainDriver, const v1::TrainConfig&, const std::string&) {
         return absl::InternalError("the run failed");
       });
   EXPECT_THAT(result, StatusIs(absl::StatusCode::kInternal));

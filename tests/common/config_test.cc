@@ -85,7 +85,8 @@ TEST(ConfigTest, ValidationRejectsOutOfRangeValuesByName) {
 
   config = *LoadPreset("local");
   config.set_algo(v1::ALGO_UNSPECIFIED);
-  EXPECT_THAT(ValidateConfig(config), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algo")));
+  EXPECT_THAT(ValidateConfig(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algo")));
 
   // Sizes that other checks divide by are refused, not a division by zero.
   for (const char* zero : {"rollout.num_envs=0", "rollout.unroll_length=0"}) {
@@ -95,7 +96,8 @@ TEST(ConfigTest, ValidationRejectsOutOfRangeValuesByName) {
   }
   config = *LoadPreset("local");
   GORL_ASSERT_OK(ApplyOverride("encoder.hidden=32,-5", config));
-  EXPECT_THAT(ValidateConfig(config), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("encoder.hidden")));
+  EXPECT_THAT(ValidateConfig(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("encoder.hidden")));
 
   config = *LoadPreset("local");
   config.mutable_ppo()->set_batch_size(63);  // not whole unrolls per env
@@ -110,9 +112,12 @@ TEST(ConfigTest, DeviceIsAutoCpuOrCuda) {
     GORL_EXPECT_OK(ValidateConfig(config)) << device;
   }
   EXPECT_EQ(config.device(), v1::DEVICE_CUDA);
-  EXPECT_THAT(ApplyOverride("device=gpu", config), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'gpu' is not a valid device; valid: auto, cpu, cuda")));
+  EXPECT_THAT(ApplyOverride("device=gpu", config),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'gpu' is not a valid device; valid: auto, cpu, cuda")));
   config.set_device(static_cast<v1::Device>(7));  // e.g. from a newer peer
-  EXPECT_THAT(ValidateConfig(config), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("device")));
+  EXPECT_THAT(ValidateConfig(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("device")));
 }
 
 // The names users type keep working now that the fields are enums, in
@@ -132,7 +137,9 @@ TEST(ConfigTest, EnumFieldsTakeTheNamesUsersType) {
   EXPECT_EQ(EnumUserName(v1::COLLECT_WITH_BEST), "best");
 
   const v1::TrainConfig before = config;
-  EXPECT_THAT(ApplyOverride("algo=gorl-xl", config), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'gorl-xl' is not a valid algo; valid: ppo, gorl-fm, gorl-diff")));
+  EXPECT_THAT(ApplyOverride("algo=gorl-xl", config),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'gorl-xl' is not a valid algo; valid: ppo, gorl-fm, gorl-diff")));
   EXPECT_THAT(ApplyOverride("algo=unspecified", config), Not(IsOk()));
   EXPECT_EQ(config.SerializeAsString(), before.SerializeAsString());
 
@@ -146,7 +153,8 @@ TEST(ConfigTest, EnumFieldsTakeTheNamesUsersType) {
   EXPECT_EQ(parsed->stages().collect_with(), v1::COLLECT_WITH_FINAL);
   EXPECT_EQ(parsed->device(), v1::DEVICE_CPU);
   const absl::Status bad = ParseConfig("task: \"x\"\nalgo: \"sac\"\n", "bad.textproto").status();
-  EXPECT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad.textproto: line 2: algo: 'sac' is not a valid algo")));
+  EXPECT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument,
+                            HasSubstr("bad.textproto: line 2: algo: 'sac' is not a valid algo")));
 }
 
 TEST(ConfigTest, TextRoundTripAndParseErrorsWithLineNumbers) {

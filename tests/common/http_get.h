@@ -22,8 +22,8 @@
 namespace gorl::testutil {
 
 struct HttpResponse {
-  int status = 0;     // e.g. 200
-  std::string body;   // without the headers
+  int status = 0;    // e.g. 200
+  std::string body;  // without the headers
 };
 
 // GET http://<ipv4>:<port><target>. HTTP/1.0 so the server closes the
@@ -75,8 +75,8 @@ inline absl::StatusOr<HttpResponse> HttpGet(const std::string& ipv4, int port,
   HttpResponse response;
   if (header_end == std::string::npos || space == std::string::npos ||
       !absl::SimpleAtoi(absl::string_view(raw).substr(space + 1, 3), &response.status)) {
-    return absl::DataLossError(absl::StrCat("malformed HTTP response from ", where, ": ",
-                                            raw.substr(0, 200)));
+    return absl::DataLossError(
+        absl::StrCat("malformed HTTP response from ", where, ": ", raw.substr(0, 200)));
   }
   response.body = raw.substr(header_end + 4);
   return response;

@@ -72,8 +72,8 @@ TEST(RoleMetricsTest, ServesSeriesLabelledWithRoleAndInstance) {
   EXPECT_THAT(
       lines,
       Contains(R"(gorl_rpc_errors_total{role="actor",instance="a1",method="PushRollout"} 2)"));
-  EXPECT_THAT(lines,
-              Contains(R"(gorl_rpc_errors_total{role="actor",instance="a1",method="GetPolicy"} 1)"));
+  EXPECT_THAT(
+      lines, Contains(R"(gorl_rpc_errors_total{role="actor",instance="a1",method="GetPolicy"} 1)"));
 }
 
 TEST(RoleMetricsTest, EmptyInstanceAddsNoLabel) {
@@ -103,7 +103,8 @@ TEST(RoleMetricsTest, HistogramsExposeCumulativeBucketsCountAndSum) {
   metrics->ObserveUpdateSeconds(30);        // 50
 
   const std::vector<std::string> lines = ScrapeLines(port);
-  const std::string inference = R"(gorl_inference_latency_seconds_bucket{role="actor",instance="a7",)";
+  const std::string inference =
+      R"(gorl_inference_latency_seconds_bucket{role="actor",instance="a7",)";
   EXPECT_THAT(lines, Contains(inference + R"(le="1e-05"} 0)"));
   EXPECT_THAT(lines, Contains(inference + R"(le="2.5e-05"} 0)"));
   EXPECT_THAT(lines, Contains(inference + R"(le="5e-05"} 1)"));
@@ -111,17 +112,20 @@ TEST(RoleMetricsTest, HistogramsExposeCumulativeBucketsCountAndSum) {
   EXPECT_THAT(lines, Contains(inference + R"(le="0.0025"} 2)"));
   EXPECT_THAT(lines, Contains(inference + R"(le="1"} 2)"));
   EXPECT_THAT(lines, Contains(inference + R"(le="+Inf"} 3)"));
-  EXPECT_THAT(lines, Contains(R"(gorl_inference_latency_seconds_count{role="actor",instance="a7"} 3)"));
   EXPECT_THAT(lines,
-              Contains(R"(gorl_inference_latency_seconds_sum{role="actor",instance="a7"} 2.00203)"));
+              Contains(R"(gorl_inference_latency_seconds_count{role="actor",instance="a7"} 3)"));
+  EXPECT_THAT(
+      lines, Contains(R"(gorl_inference_latency_seconds_sum{role="actor",instance="a7"} 2.00203)"));
 
-  const std::string update = R"(gorl_ppo_update_duration_seconds_bucket{role="actor",instance="a7",)";
+  const std::string update =
+      R"(gorl_ppo_update_duration_seconds_bucket{role="actor",instance="a7",)";
   EXPECT_THAT(lines, Contains(update + R"(le="0.01"} 0)"));
   EXPECT_THAT(lines, Contains(update + R"(le="25"} 0)"));
   EXPECT_THAT(lines, Contains(update + R"(le="50"} 1)"));
   EXPECT_THAT(lines, Contains(update + R"(le="100"} 1)"));
   EXPECT_THAT(lines, Contains(update + R"(le="+Inf"} 1)"));
-  EXPECT_THAT(lines, Contains(R"(gorl_ppo_update_duration_seconds_count{role="actor",instance="a7"} 1)"));
+  EXPECT_THAT(lines,
+              Contains(R"(gorl_ppo_update_duration_seconds_count{role="actor",instance="a7"} 1)"));
 }
 
 // Prometheus naming guidance: one `gorl_` namespace, `_total` on counters
@@ -195,10 +199,9 @@ TEST(RoleMetricsTest, PortHeldByAnotherSocketIsAnError) {
 }
 
 TEST(RoleMetricsTest, MalformedAddressesAreInvalidArguments) {
-  for (const char* address :
-       {"", "9100", ":9100", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
-        "127.0.0.1:http", "127.0.0.1:-5", "999.1.1.1:9100", "localhost:9100", "::1:9100",
-        "[::1]:9100", "[::]:9100"}) {
+  for (const char* address : {"", "9100", ":9100", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0",
+                              "127.0.0.1:65536", "127.0.0.1:http", "127.0.0.1:-5", "999.1.1.1:9100",
+                              "localhost:9100", "::1:9100", "[::1]:9100", "[::]:9100"}) {
     SCOPED_TRACE(address);
     EXPECT_THAT(RoleMetrics::Serve(address, "actor", ""),
                 StatusIs(absl::StatusCode::kInvalidArgument));

@@ -22,7 +22,8 @@ std::vector<float> RandomRows(int rows, int dim, uint64_t seed) {
   Rng rng(seed);
   std::vector<float> data(static_cast<size_t>(rows) * dim);
   for (int r = 0; r < rows; ++r) {
-    for (int d = 0; d < dim; ++d) data[r * dim + d] = static_cast<float>(rng.Normal(3.0 * d - 2.0, 0.5 + d));
+    for (int d = 0; d < dim; ++d)
+      data[r * dim + d] = static_cast<float>(rng.Normal(3.0 * d - 2.0, 0.5 + d));
   }
   return data;
 }
@@ -33,7 +34,8 @@ void TwoPass(const std::vector<float>& data, int dim, std::vector<double>& mean,
   const size_t rows = data.size() / dim;
   mean.assign(dim, 0.0);
   var.assign(dim, 0.0);
-  for (size_t r = 0; r < rows; ++r) for (int d = 0; d < dim; ++d) mean[d] += data[r * dim + d];
+  for (size_t r = 0; r < rows; ++r)
+    for (int d = 0; d < dim; ++d) mean[d] += data[r * dim + d];
   for (double& m : mean) m /= rows;
   for (size_t r = 0; r < rows; ++r) {
     for (int d = 0; d < dim; ++d) var[d] += std::pow(data[r * dim + d] - mean[d], 2);

@@ -33,10 +33,16 @@ class ScopedAssetsEnv {
     const char* old = std::getenv(kAssetsEnvVar);
     had_ = old != nullptr;
     if (had_) old_ = old;
-    if (value) setenv(kAssetsEnvVar, value, 1); else unsetenv(kAssetsEnvVar);
+    if (value)
+      setenv(kAssetsEnvVar, value, 1);
+    else
+      unsetenv(kAssetsEnvVar);
   }
   ~ScopedAssetsEnv() {
-    if (had_) setenv(kAssetsEnvVar, old_.c_str(), 1); else unsetenv(kAssetsEnvVar);
+    if (had_)
+      setenv(kAssetsEnvVar, old_.c_str(), 1);
+    else
+      unsetenv(kAssetsEnvVar);
   }
 
  private:

@@ -27,9 +27,7 @@ using ::gorl::envs::testing::Qpos;
 using ::gorl::envs::testing::Qvel;
 
 // Puts the model in its reference pose with zero velocity and control.
-void Zero(MujocoTask& task) {
-  mj_resetData(task.model(), task.data());
-}
+void Zero(MujocoTask& task) { mj_resetData(task.model(), task.data()); }
 double RewardAfterForward(MujocoTask& task) {
   mj_forward(task.model(), task.data());
   return task.CurrentReward();
@@ -234,8 +232,8 @@ TEST(CartpoleTest, SwingupStartsHangingBalanceStartsUpright) {
   for (uint64_t seed = 0; seed < 20; ++seed) {
     Rng a(seed), b(seed);
     GORL_ASSERT_OK(swingup->Reset(a, obs.data()));
-    EXPECT_LT(obs[1], -0.99f);            // cos(pi + small)
-    EXPECT_LT(std::abs(obs[0]), 0.05f);   // 0.01 N(0, 1)
+    EXPECT_LT(obs[1], -0.99f);           // cos(pi + small)
+    EXPECT_LT(std::abs(obs[0]), 0.05f);  // 0.01 N(0, 1)
     GORL_ASSERT_OK(balance->Reset(b, obs.data()));
     EXPECT_GT(obs[1], std::cos(0.034f) - 1e-6f);
     EXPECT_LE(std::abs(obs[0]), 0.1f);

@@ -51,7 +51,7 @@ TEST(GymTest, HalfCheetahResetNoiseIsUniformPositionAndGaussianVelocity) {
     }
   }
   EXPECT_LE(max_pos, 0.1);
-  EXPECT_GT(max_pos, 0.09);  // 1800 uniform draws reach close to the bound
+  EXPECT_GT(max_pos, 0.09);                           // 1800 uniform draws reach close to the bound
   EXPECT_NEAR(std::sqrt(sum_sq / count), 0.1, 0.01);  // 0.1 N(0, 1)
 }
 
@@ -130,8 +130,8 @@ TEST(GymTest, Walker2dTerminatesOutsideItsHeightAndAngleRange) {
   std::vector<float> obs = ResetOrFail(*task, 0);
   std::vector<float> zero(6, 0.0f);
   EXPECT_FALSE(task->Step(zero.data(), obs.data()).terminated);
-  for (const auto& [height, angle] : {std::pair{0.7, 0.0}, std::pair{2.2, 0.0},
-                                      std::pair{1.25, 1.3}, std::pair{1.25, -1.3}}) {
+  for (const auto& [height, angle] :
+       {std::pair{0.7, 0.0}, std::pair{2.2, 0.0}, std::pair{1.25, 1.3}, std::pair{1.25, -1.3}}) {
     ResetOrFail(*task, 0);
     task->data()->qpos[1] = height;
     task->data()->qpos[2] = angle;

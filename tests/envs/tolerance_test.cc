@@ -83,8 +83,11 @@ TEST(ToleranceTest, ZeroMarginIsAnIndicator) {
 }
 
 TEST(ToleranceTest, DistanceIsMeasuredFromTheNearestBoundInMargins) {
-  const ToleranceParams p{.lower = 1.0, .upper = 3.0, .margin = 2.0,
-                          .sigmoid = Sigmoid::kGaussian, .value_at_margin = 0.1};
+  const ToleranceParams p{.lower = 1.0,
+                          .upper = 3.0,
+                          .margin = 2.0,
+                          .sigmoid = Sigmoid::kGaussian,
+                          .value_at_margin = 0.1};
   // One margin below the lower bound and one above the upper bound.
   EXPECT_NEAR(Tolerance(-1.0, p), 0.1, kTol);
   EXPECT_NEAR(Tolerance(5.0, p), 0.1, kTol);
@@ -95,14 +98,20 @@ TEST(ToleranceTest, DistanceIsMeasuredFromTheNearestBoundInMargins) {
 
 TEST(ToleranceTest, LinearRunRewardIsAClampedRatio) {
   // tol(s; V, inf, margin V, linear, 0) = clamp(s / V, 0, 1), as CheetahRun uses it.
-  const ToleranceParams p{.lower = 10.0, .upper = kInf, .margin = 10.0,
-                          .sigmoid = Sigmoid::kLinear, .value_at_margin = 0.0};
+  const ToleranceParams p{.lower = 10.0,
+                          .upper = kInf,
+                          .margin = 10.0,
+                          .sigmoid = Sigmoid::kLinear,
+                          .value_at_margin = 0.0};
   for (double s : {-3.0, 0.0, 2.5, 7.0, 10.0, 14.0}) {
     EXPECT_NEAR(Tolerance(s, p), std::clamp(s / 10.0, 0.0, 1.0), 1e-12) << s;
   }
   // tol(s; V, inf, margin V/2, linear, 0.5) is the same ratio (walker's move term).
-  const ToleranceParams half{.lower = 8.0, .upper = kInf, .margin = 4.0,
-                             .sigmoid = Sigmoid::kLinear, .value_at_margin = 0.5};
+  const ToleranceParams half{.lower = 8.0,
+                             .upper = kInf,
+                             .margin = 4.0,
+                             .sigmoid = Sigmoid::kLinear,
+                             .value_at_margin = 0.5};
   for (double s : {-1.0, 0.0, 2.0, 6.0, 8.0, 9.0}) {
     EXPECT_NEAR(Tolerance(s, half), std::clamp(s / 8.0, 0.0, 1.0), 1e-12) << s;
   }

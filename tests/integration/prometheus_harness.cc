@@ -171,8 +171,8 @@ absl::StatusOr<std::string> RunPromtool(const std::vector<std::string>& args,
   std::remove(output_path.c_str());
   const std::string command = absl::StrJoin(argv, " ");
   if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 127) {
-    return absl::NotFoundError(absl::StrCat("cannot run ", options.promtool_binary,
-                                            " (Debian package prometheus)"));
+    return absl::NotFoundError(
+        absl::StrCat("cannot run ", options.promtool_binary, " (Debian package prometheus)"));
   }
   if (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(command, " failed:\n", output));
@@ -183,8 +183,8 @@ absl::StatusOr<std::string> RunPromtool(const std::vector<std::string>& args,
 absl::StatusOr<std::unique_ptr<PrometheusHarness>> PrometheusHarness::Start(
     const std::vector<std::string>& targets, const PrometheusOptions& options) {
   if (access(options.prometheus_binary.c_str(), X_OK) != 0) {
-    return absl::NotFoundError(absl::StrCat("no executable ", options.prometheus_binary,
-                                            " (Debian package prometheus)"));
+    return absl::NotFoundError(
+        absl::StrCat("no executable ", options.prometheus_binary, " (Debian package prometheus)"));
   }
   const char* tmp = std::getenv("TMPDIR");
   std::string dir_template = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/gorl_prometheus_XXXXXX");
@@ -203,8 +203,8 @@ absl::StatusOr<std::unique_ptr<PrometheusHarness>> PrometheusHarness::Start(
     if (!started.ok()) return started.status();
     if (*started) return harness;
   }
-  return absl::UnavailableError(absl::StrCat("Prometheus lost its port ", kAttempts,
-                                             " times:\n", harness->LogTail()));
+  return absl::UnavailableError(
+      absl::StrCat("Prometheus lost its port ", kAttempts, " times:\n", harness->LogTail()));
 }
 
 absl::StatusOr<bool> PrometheusHarness::TryLaunch() {
@@ -237,9 +237,9 @@ absl::StatusOr<bool> PrometheusHarness::TryLaunch() {
     }
     absl::SleepFor(absl::Milliseconds(100));
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat("Prometheus not ready after ", absl::FormatDuration(options_.ready_timeout),
-                   ":\n", LogTail()));
+  return absl::DeadlineExceededError(absl::StrCat("Prometheus not ready after ",
+                                                  absl::FormatDuration(options_.ready_timeout),
+                                                  ":\n", LogTail()));
 }
 
 PrometheusHarness::~PrometheusHarness() {

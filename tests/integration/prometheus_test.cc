@@ -33,8 +33,8 @@ struct Role {
 };
 
 const std::vector<Role>& Roles() {
-  static const auto* const kRoles = new std::vector<Role>{
-      {"learner", "", 100}, {"refiner", "", 200}, {"actor", "a1", 300}};
+  static const auto* const kRoles =
+      new std::vector<Role>{{"learner", "", 100}, {"refiner", "", 200}, {"actor", "a1", 300}};
   return *kRoles;
 }
 
@@ -168,8 +168,8 @@ TEST_F(PrometheusScrapeTest, PrometheusListensOnLoopbackOnly) {
 // our families, as an exporter serves them.
 TEST_F(PrometheusScrapeTest, ExposedMetricsPassPromtoolLint) {
   const std::string& address = (*addresses_)[2];
-  auto response = testutil::HttpGet("127.0.0.1", std::stoi(address.substr(address.rfind(':') + 1)),
-                                    "/metrics");
+  auto response =
+      testutil::HttpGet("127.0.0.1", std::stoi(address.substr(address.rfind(':') + 1)), "/metrics");
   ASSERT_TRUE(response.ok()) << response.status();
   // Only our families: the exposer's own exposer_* are not ours to fix.
   std::string ours;

@@ -30,9 +30,9 @@ namespace {
 using ::gorl::testing::IsOk;
 using ::gorl::testing::StatusIs;
 using ::testing::AllOf;
+using testing::DeterministicActors;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::DeterministicActors;
 using testing::SampleRollout;
 using testing::SyntheticOptions;
 using testing::VersionRefiner;
@@ -69,9 +69,7 @@ v1::Rollout Rollout(const PpoLearner& learner, uint64_t seed) {
   return SampleRollout(learner.Snapshot(), options);
 }
 
-std::string Bytes(const google::protobuf::Message& message) {
-  return message.SerializeAsString();
-}
+std::string Bytes(const google::protobuf::Message& message) { return message.SerializeAsString(); }
 
 void ExpectSameMetrics(const PpoMetrics& a, const PpoMetrics& b) {
   EXPECT_EQ(a.policy_loss, b.policy_loss);
@@ -177,7 +175,10 @@ TEST(LearnerStateTest, RefusesMismatchedStateAndChangesNothing) {
        "is not finite"},
       {"Adam moment size",
        [](v1::PpoLearnerState& s) {
-         s.mutable_encoder_adam()->mutable_exp_avg()->mutable_tensors(1)->mutable_values()
+         s.mutable_encoder_adam()
+             ->mutable_exp_avg()
+             ->mutable_tensors(1)
+             ->mutable_values()
              ->RemoveLast();
        },
        "encoder_adam.exp_avg"},
@@ -257,14 +258,14 @@ struct Session {
 
 // metrics.jsonl without the wall-clock fields, which differ between runs.
 std::string MetricsWithoutTimes(const std::string& run_dir) {
-  static const std::regex kTimes(R"re(, "(wall_seconds|collect_seconds|refine_seconds)": [^,}]*)re");
+  static const std::regex kTimes(
+      R"re(, "(wall_seconds|collect_seconds|refine_seconds)": [^,}]*)re");
   return std::regex_replace(test_files::ReadFile(run_dir + "/metrics.jsonl"), kTimes, "");
 }
 
 int CountLines(const std::string& text, const std::string& needle) {
   int count = 0;
-  for (size_t pos = text.find(needle); pos != std::string::npos;
-       pos = text.find(needle, pos + 1)) {
+  for (size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) {
     ++count;
   }
   return count;
@@ -388,11 +389,12 @@ TEST_P(ResumeTest, ResumedRunEndsLikeTheUninterruptedOne) {
   EXPECT_EQ(Bytes(resumed.learner->SaveState()), Bytes(whole.learner->SaveState()));
   EXPECT_EQ(Bytes(resumed.loop->decoder()), Bytes(whole.loop->decoder()));
   // The resumed part collected with the same (best) encoders.
-  const size_t skipped = whole.actors.collect_snapshots.size() -
-                         resumed.actors.collect_snapshots.size();
+  const size_t skipped =
+      whole.actors.collect_snapshots.size() - resumed.actors.collect_snapshots.size();
   for (size_t i = 0; i < resumed.actors.collect_snapshots.size(); ++i) {
     EXPECT_EQ(Bytes(resumed.actors.collect_snapshots[i]),
-              Bytes(whole.actors.collect_snapshots[skipped + i])) << i;
+              Bytes(whole.actors.collect_snapshots[skipped + i]))
+        << i;
   }
   // The log reads as one run: rows after the checkpoint were cut and redone.
   const std::string metrics = MetricsWithoutTimes(dir);

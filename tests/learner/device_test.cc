@@ -55,7 +55,8 @@ TEST(LearnerDeviceTest, CpuMatchesTheDefaultOnACpuOnlyBuild) {
   EXPECT_EQ(cpu->encoder_version(), 1);
   if (torch::cuda::is_available()) return;  // "" would mean CUDA there
   // On the CPU, "" (auto) is exactly "cpu".
-  GORL_ASSERT_OK_AND_ASSIGN(auto automatic, PpoLearner::Create(Config(v1::DEVICE_AUTO), kObs, kLatent));
+  GORL_ASSERT_OK_AND_ASSIGN(auto automatic,
+                            PpoLearner::Create(Config(v1::DEVICE_AUTO), kObs, kLatent));
   GORL_ASSERT_OK(automatic->Update(rollouts));
   EXPECT_EQ(automatic->Snapshot().SerializeAsString(), cpu->Snapshot().SerializeAsString());
 }
@@ -110,8 +111,8 @@ TEST_P(LearnerCudaTest, CudaMatchesCpu) {
     weight_diff = MaxAbsDiff(s_cuda.encoder(), s_cpu.encoder());
     EXPECT_LT(weight_diff, 1e-3) << "iteration " << it;
   }
-  std::cout << "[ CUDA     ] " << GetParam() << ": max |w_cuda - w_cpu| after 4 updates = "
-            << weight_diff << "\n";
+  std::cout << "[ CUDA     ] " << GetParam()
+            << ": max |w_cuda - w_cpu| after 4 updates = " << weight_diff << "\n";
 
   // The CUDA learner's state is plain CPU data: it restores into a CPU learner
   // (and back) exactly.

@@ -45,8 +45,7 @@ class DeterministicActors : public ActorGroup {
     return rollouts;
   }
 
-  absl::StatusOr<v1::RefinementData> Collect(int64_t pairs, int num_envs,
-                                             uint64_t seed) override {
+  absl::StatusOr<v1::RefinementData> Collect(int64_t pairs, int num_envs, uint64_t seed) override {
     if (collect_calls++ == fail_collect_call) return Injected("collect");
     collect_snapshots.push_back(broadcasts.back());
     v1::RefinementData data;
@@ -103,8 +102,7 @@ class DeterministicActors : public ActorGroup {
 // A refiner that "trains" a flow decoder identified by its version.
 class VersionRefiner : public Refiner {
  public:
-  absl::StatusOr<RefineOutcome> Refine(const v1::RefinementData& data,
-                                       int64_t version) override {
+  absl::StatusOr<RefineOutcome> Refine(const v1::RefinementData& data, int64_t version) override {
     if (calls++ == fail_call) return absl::CancelledError("injected: refine");
     versions.push_back(version);
     RefineOutcome outcome;

@@ -98,8 +98,7 @@ TEST(PpoLearnerTest, RefusesMalformedRolloutsAndChangesNothing) {
       {"other encoder version",
        [](v1::Rollout& r) { r.set_encoder_version(r.encoder_version() + 1); },
        absl::StatusCode::kFailedPrecondition},
-      {"negative encoder version",
-       [](v1::Rollout& r) { r.set_encoder_version(-1); },
+      {"negative encoder version", [](v1::Rollout& r) { r.set_encoder_version(-1); },
        absl::StatusCode::kInvalidArgument},
   };
   for (const Case& c : cases) {

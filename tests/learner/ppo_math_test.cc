@@ -17,8 +17,9 @@ torch::Tensor TN(std::vector<std::vector<float>> rows) {
 
 void ExpectNear(const torch::Tensor& actual, const torch::Tensor& expected, double tol = 1e-5) {
   ASSERT_EQ(actual.sizes(), expected.sizes());
-  EXPECT_TRUE(torch::allclose(actual, expected, /*rtol=*/0, tol))
-      << "actual\n" << actual << "\nexpected\n" << expected;
+  EXPECT_TRUE(torch::allclose(actual, expected, /*rtol=*/0, tol)) << "actual\n"
+                                                                  << actual << "\nexpected\n"
+                                                                  << expected;
 }
 
 // T = 4 steps, N = 2 envs, gamma = 0.5, lambda = 0.5 (gamma lambda = 0.25).
@@ -120,8 +121,8 @@ struct LossFixture {
 TEST(ComputePpoLossTest, HandComputedTerms) {
   LossFixture f;
   const PpoLossTerms terms = ComputePpoLoss(f.in, f.options);
-  const double kl = (0.0 + (0.5 - std::log(1.5)) + (-0.5 - std::log(0.5)) +
-                     (0.1 - std::log(1.1))) / 4;
+  const double kl =
+      (0.0 + (0.5 - std::log(1.5)) + (-0.5 - std::log(0.5)) + (0.1 - std::log(1.1))) / 4;
   EXPECT_NEAR(terms.policy_loss.item<double>(), 0.175, 1e-6);
   EXPECT_NEAR(terms.value_loss.item<double>(), 17.0 / 12.0, 1e-6);
   EXPECT_NEAR(terms.entropy.item<double>(), 2.5, 1e-6);

@@ -90,15 +90,15 @@ TEST(StageAblationTest, WithoutReinitialisationTheEncoderKeepsTraining) {
   Outcome redrawn;
   Train(AblationConfig(), StageZeroDecoder(), "redrawn", redrawn);
 
-  const std::vector<v1::PolicySnapshot> kept_train =
-      kept.actors.Broadcasts(v1::ACTOR_MODE_TRAIN);
+  const std::vector<v1::PolicySnapshot> kept_train = kept.actors.Broadcasts(v1::ACTOR_MODE_TRAIN);
   ASSERT_EQ(kept_train.size(), 6u);
   for (int boundary : {2, 4}) {
     // The new stage starts from exactly the encoder (and version) the last
     // stage ended with; only the decoder changes.
     const v1::PolicySnapshot before = SnapshotBeforeTrainBroadcast(kept.actors, boundary);
     EXPECT_EQ(kept_train[boundary].encoder().SerializeAsString(),
-              before.encoder().SerializeAsString()) << boundary;
+              before.encoder().SerializeAsString())
+        << boundary;
     EXPECT_EQ(kept_train[boundary].encoder_version(), before.encoder_version()) << boundary;
     EXPECT_EQ(kept_train[boundary].stage(), boundary / 2);
     EXPECT_EQ(kept_train[boundary].decoder().version(), boundary / 2);
@@ -108,7 +108,8 @@ TEST(StageAblationTest, WithoutReinitialisationTheEncoderKeepsTraining) {
     const v1::PolicySnapshot redrawn_start =
         redrawn.actors.Broadcasts(v1::ACTOR_MODE_TRAIN)[boundary];
     EXPECT_NE(redrawn_start.encoder().SerializeAsString(),
-              redrawn_before.encoder().SerializeAsString()) << boundary;
+              redrawn_before.encoder().SerializeAsString())
+        << boundary;
   }
   // One version per update, none for re-initialisations.
   EXPECT_EQ(kept.learner->encoder_version(), kept_train.front().encoder_version() + 6);

@@ -10,10 +10,10 @@
 
 #include <torch/torch.h>
 
+#include "common/config.h"
 #include "common/nn/distributions.h"
 #include "common/nn/latent_policy.h"
 #include "common/nn/tensor_codec.h"
-#include "common/config.h"
 #include "common/random.h"
 #include "common/running_normalizer.h"
 #include "gorl/v1/config.pb.h"
@@ -126,9 +126,8 @@ inline v1::Rollout SampleRollout(const v1::PolicySnapshot& snapshot,
   normalizer->Normalize(obs_norm.data(), static_cast<int64_t>(steps + 1) * n);
   torch::NoGradGuard no_grad;
   for (int t = 0; t < steps; ++t) {
-    const torch::Tensor obs =
-        torch::from_blob(obs_norm.data() + static_cast<size_t>(t) * n * obs_size, {n, obs_size},
-                         torch::kFloat32);
+    const torch::Tensor obs = torch::from_blob(
+        obs_norm.data() + static_cast<size_t>(t) * n * obs_size, {n, obs_size}, torch::kFloat32);
     const auto [mean, std_dev] = (*encoder)->Distribution(obs);
     const nn::DiagGaussian dist{mean, std_dev};
     const torch::Tensor z = (mean + std_dev * torch::randn({n, latent}, gen)).contiguous();

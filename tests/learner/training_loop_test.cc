@@ -52,8 +52,7 @@ class RecordingActors : public ActorGroup {
     return rollouts;
   }
 
-  absl::StatusOr<v1::RefinementData> Collect(int64_t pairs, int num_envs,
-                                             uint64_t seed) override {
+  absl::StatusOr<v1::RefinementData> Collect(int64_t pairs, int num_envs, uint64_t seed) override {
     collect_snapshots.push_back(broadcasts.back());
     collect_seeds.push_back(seed);
     v1::RefinementData data;
@@ -96,8 +95,7 @@ class RecordingActors : public ActorGroup {
 
 class RecordingRefiner : public Refiner {
  public:
-  absl::StatusOr<RefineOutcome> Refine(const v1::RefinementData& data,
-                                       int64_t version) override {
+  absl::StatusOr<RefineOutcome> Refine(const v1::RefinementData& data, int64_t version) override {
     versions.push_back(version);
     pairs.push_back(data.actions_size() / data.action_size());
     RefineOutcome outcome;
@@ -237,9 +235,9 @@ TEST(TrainingLoopTest, WritesMetricsAndDecoders) {
       ++events[event];
       std::vector<std::string> keys = {"env_steps", "wall_seconds", "stage"};
       if (std::string(event) == "update") {
-        keys.insert(keys.end(), {"encoder_version", "policy_loss", "value_loss", "entropy",
-                                 "approx_kl", "clip_fraction", "explained_variance",
-                                 "grad_norm", "latent_std"});
+        keys.insert(keys.end(),
+                    {"encoder_version", "policy_loss", "value_loss", "entropy", "approx_kl",
+                     "clip_fraction", "explained_variance", "grad_norm", "latent_std"});
       } else if (std::string(event) == "eval") {
         keys.insert(keys.end(), {"eval_return_mean", "eval_return_std"});
       } else {

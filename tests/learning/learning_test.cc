@@ -98,11 +98,11 @@ double FractionNear(const std::vector<float>& actions, double centre, double rad
 
 // twin-peaks budgets: 2,560 env steps per iteration with a small critic.
 const std::vector<std::string> kTwinPeaks = {
-    "rollout.num_envs=32",        "rollout.unroll_length=20",  "ppo.batch_size=32",
-    "ppo.num_minibatches=4",      "ppo.updates_per_batch=4",   "ppo.discount=0.9",
-    "encoder.critic_hidden=64,64", "eval.episodes=32",          "eval.every_env_steps=100000",
-    "refine.num_pairs=60000",     "refine.collect_envs=32",    "refine.epochs=60",
-    "refine.batch_size=1024",     "refine.patience=0",         "learner_threads=2",
+    "rollout.num_envs=32",         "rollout.unroll_length=20", "ppo.batch_size=32",
+    "ppo.num_minibatches=4",       "ppo.updates_per_batch=4",  "ppo.discount=0.9",
+    "encoder.critic_hidden=64,64", "eval.episodes=32",         "eval.every_env_steps=100000",
+    "refine.num_pairs=60000",      "refine.collect_envs=32",   "refine.epochs=60",
+    "refine.batch_size=1024",      "refine.patience=0",        "learner_threads=2",
 };
 
 std::vector<std::string> With(std::vector<std::string> base, std::vector<std::string> more) {
@@ -140,9 +140,9 @@ TEST(LearningTest, GaussianPpoLearnsTwinPeaksWithAUnimodalPolicy) {
 // decoder, fed the prior N(0, I), reproduces the policy that collected the
 // data, so re-initialising the encoder to (near) the prior loses little.
 TEST(LearningTest, GoRLFlowDecoderMapsThePriorOntoTheCollectingPolicy) {
-  const v1::TrainConfig config = Config(
-      "twin-peaks", "gorl-fm",
-      With(kTwinPeaks, {"total_env_steps=600000", "stages.fractions=0.5,0.5", "seed=1"}));
+  const v1::TrainConfig config =
+      Config("twin-peaks", "gorl-fm",
+             With(kTwinPeaks, {"total_env_steps=600000", "stages.fractions=0.5,0.5", "seed=1"}));
   const runtime::TrainResult result = TrainOrDie(config, "gorl_fm_twin_peaks");
   ASSERT_EQ(result.final_policy.decoder().kind(), v1::DECODER_KIND_FLOW);
   ASSERT_EQ(result.final_policy.decoder().version(), 1);

@@ -34,8 +34,12 @@ RunningNormalizer FittedNormalizer(uint64_t seed) {
   return normalizer;
 }
 
-torch::Tensor Obs(int rows, uint64_t seed) { return torch::randn({rows, kObs}, MakeGenerator(seed)) * 5.0; }
-torch::Tensor Latent(int rows, uint64_t seed) { return torch::randn({rows, kAct}, MakeGenerator(seed)); }
+torch::Tensor Obs(int rows, uint64_t seed) {
+  return torch::randn({rows, kObs}, MakeGenerator(seed)) * 5.0;
+}
+torch::Tensor Latent(int rows, uint64_t seed) {
+  return torch::randn({rows, kAct}, MakeGenerator(seed));
+}
 
 // --- schedules and time features -------------------------------------------
 
@@ -136,8 +140,7 @@ TEST(DecoderTest, FlowDecodeIsEulerFromOneToZero) {
   // Replays the integration with the network itself: t = 1, 2/3, 1/3.
   torch::Tensor x = z;
   for (double t : {1.0, 2.0 / 3.0, 1.0 / 3.0}) {
-    const torch::Tensor input =
-        torch::cat({obs, x, TimeFeatures(torch::full({6}, t))}, /*dim=*/1);
+    const torch::Tensor input = torch::cat({obs, x, TimeFeatures(torch::full({6}, t))}, /*dim=*/1);
     x = x - (1.0 / 3.0) * (*decoder->net())->forward(input);
   }
   EXPECT_TRUE(torch::allclose(decoder->Decode(obs, z), x, 1e-5, 1e-6));
@@ -364,8 +367,7 @@ TEST(DecoderTrainingTest, FlowLearnsBimodalTarget) {
   config.set_steps(10);
   auto decoder = DecoderModel::NewTrainable(v1::DECODER_KIND_FLOW, 1, 1, config,
                                             RunningNormalizer(1), MakeGenerator(1));
-  torch::optim::Adam optimizer((*decoder->net())->parameters(),
-                               torch::optim::AdamOptions(3e-3));
+  torch::optim::Adam optimizer((*decoder->net())->parameters(), torch::optim::AdamOptions(3e-3));
   torch::Generator data = MakeGenerator(2), noise = MakeGenerator(3);
   const int batch = 256;
   const torch::Tensor obs = torch::zeros({batch, 1});

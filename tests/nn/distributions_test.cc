@@ -56,7 +56,8 @@ TEST(DiagGaussianTest, EntropyMatchesClosedForm) {
   ASSERT_EQ(entropy.sizes(), (std::vector<int64_t>{2}));
   for (int b = 0; b < 2; ++b) {
     double expected = 0.0;
-    for (int d = 0; d < 3; ++d) expected += 0.5 * std::log(2.0 * kPi * std::exp(1.0) * kStd[b * 3 + d] * kStd[b * 3 + d]);
+    for (int d = 0; d < 3; ++d)
+      expected += 0.5 * std::log(2.0 * kPi * std::exp(1.0) * kStd[b * 3 + d] * kStd[b * 3 + d]);
     EXPECT_NEAR(entropy[b].item<double>(), expected, 1e-5) << b;
   }
 }
@@ -107,8 +108,8 @@ TEST(TanhTest, LogDetJacobianMatchesDirectFormula) {
 
 TEST(TanhTest, LogDetSumsOverTheLastDimension) {
   const torch::Tensor u = torch::tensor({0.5f, -1.0f}).reshape({1, 2});
-  const double expected = std::log(1 - std::pow(std::tanh(0.5), 2)) +
-                          std::log(1 - std::pow(std::tanh(-1.0), 2));
+  const double expected =
+      std::log(1 - std::pow(std::tanh(0.5), 2)) + std::log(1 - std::pow(std::tanh(-1.0), 2));
   EXPECT_NEAR(TanhLogDetJacobian(u)[0].item<double>(), expected, 1e-5);
 }
 

@@ -23,7 +23,7 @@ MlpOptions Options(MlpInit init = MlpInit::kLecunUniform) {
 TEST(MlpTest, LayersHaveStableNamesAndShapes) {
   Mlp mlp(Options(), MakeGenerator(1));
   const auto params = mlp->named_parameters();
-  const std::vector<std::string> expected = {"layer0.weight", "layer0.bias", "layer1.weight",
+  const std::vector<std::string> expected = {"layer0.weight", "layer0.bias",   "layer1.weight",
                                              "layer1.bias",   "layer2.weight", "layer2.bias"};
   ASSERT_EQ(params.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(params[i].key(), expected[i]);

@@ -154,8 +154,8 @@ TEST(TensorCodecTest, RefusesDuplicateTensor) {
 }
 
 TEST(TensorCodecTest, RefusesNonFiniteValuesWithoutPartialCopy) {
-  for (float bad : {std::numeric_limits<float>::quiet_NaN(),
-                    std::numeric_limits<float>::infinity()}) {
+  for (float bad :
+       {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
     v1::TensorBundle bundle = EncodeModule(*MakeMlp(1));
     // The last tensor: a copy-as-you-go decoder would already have written the others.
     Find(bundle, "layer1.bias")->set_values(2, bad);

@@ -20,8 +20,8 @@ namespace gorl::runtime {
 namespace {
 
 using ::gorl::testing::WaitUntil;
-using ::testing::HasSubstr;
 using std::chrono::milliseconds;
+using ::testing::HasSubstr;
 
 constexpr int kObs = 3, kAct = 2;
 
@@ -225,8 +225,8 @@ TEST_F(ActorFleetTest, AShareGoesBackWhenItsActorsStreamBreaks) {
 TEST_F(ActorFleetTest, TheFirstBroadcastWaitsForMinActors) {
   Make(2);
   const v1::JoinReply a = Join("a");
-  auto broadcast =
-      std::async(std::launch::async, [&] { return fleet_->Broadcast(Snapshot(1, v1::ACTOR_MODE_TRAIN)); });
+  auto broadcast = std::async(std::launch::async,
+                              [&] { return fleet_->Broadcast(Snapshot(1, v1::ACTOR_MODE_TRAIN)); });
   EXPECT_EQ(broadcast.wait_for(milliseconds(300)), std::future_status::timeout)
       << "one of two actors: the run must not start";
   const v1::JoinReply b = Join("b");
@@ -251,9 +251,8 @@ TEST_F(ActorFleetTest, LeaveFinishAndShutdownEndWhatWaits) {
 
   const v1::JoinReply b = Join("b");
   ActorFleet::PolicyCursor cursor;
-  auto waiting = std::async(std::launch::async, [&] {
-    return fleet_->NextPolicy(b.session(), "b", cursor, nullptr);
-  });
+  auto waiting = std::async(std::launch::async,
+                            [&] { return fleet_->NextPolicy(b.session(), "b", cursor, nullptr); });
   fleet_->Finish();
   auto ended = waiting.get();
   ASSERT_TRUE(ended.ok()) << ended.status();

@@ -16,9 +16,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/json_line.h"
 #include "gorl/v1/checkpoint.pb.h"
 #include "learner/checkpoint.h"
-#include "common/json_line.h"
 #include "runtime/subprocess.h"
 #include "tests/common/http_get.h"
 #include "tests/runtime/role_processes.h"
@@ -28,8 +28,8 @@ namespace gorl::runtime {
 namespace {
 
 using std::chrono::seconds;
-using testing::Join;
 using test_files::ReadFile;
+using testing::Join;
 
 constexpr int64_t kStepsPerIteration = 160;  // testing::TinyRun()
 // ppo.updates_per_batch x ppo.num_minibatches: Adam steps per iteration.
@@ -52,19 +52,19 @@ class LearnerRestartTest : public ::testing::Test {
   std::unique_ptr<Child> StartLearner(const std::string& name,
                                       const std::vector<std::string>& extra) {
     std::unique_ptr<Child> learner = testing::StartGorl(
-        Join({"learner", "--listen=" + address_, "--refiner=" + refiner_address_,
-              "--progress_json"},
-             extra),
+        Join(
+            {"learner", "--listen=" + address_, "--refiner=" + refiner_address_, "--progress_json"},
+            extra),
         dir_ + "/" + name + ".log");
     if (learner != nullptr) testing::AwaitListening(*learner);
     return learner;
   }
 
   void StartActor() {
-    actor_ = testing::StartGorl(Join({"actor", "--learner=" + address_, "--actor_id=survivor",
-                                      "--actor_envs=8"},
-                                     testing::TinyRun()),
-                                dir_ + "/actor.log");
+    actor_ = testing::StartGorl(
+        Join({"actor", "--learner=" + address_, "--actor_id=survivor", "--actor_envs=8"},
+             testing::TinyRun()),
+        dir_ + "/actor.log");
     ASSERT_NE(actor_, nullptr);
   }
 
@@ -92,9 +92,9 @@ class LearnerRestartTest : public ::testing::Test {
     std::unique_ptr<Child> resumed = StartLearner("resumed", {"--resume=" + run_});
     ASSERT_NE(resumed, nullptr);
     std::vector<int64_t> progress;
-    ASSERT_TRUE(testing::WaitReadingProgress(*resumed, seconds(300),
-                                             [&](int64_t steps) { progress.push_back(steps); }))
-        << Log("resumed");
+    ASSERT_TRUE(testing::WaitReadingProgress(*resumed, seconds(300), [&](int64_t steps) {
+      progress.push_back(steps);
+    })) << Log("resumed");
     ASSERT_EQ(resumed->exit_code(), 0) << Log("resumed");
     // It went on from the checkpoint's iteration.
     ASSERT_FALSE(progress.empty());

@@ -19,9 +19,9 @@
 namespace gorl::runtime {
 namespace {
 
-using ::testing::HasSubstr;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using ::testing::HasSubstr;
 
 constexpr int kObs = 3, kAct = 2;
 

@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_line.h"
 #include "gorl/v1/services.grpc.pb.h"
 #include "runtime/grpc_util.h"
-#include "common/json_line.h"
 #include "runtime/protocol.h"
 #include "runtime/subprocess.h"
 #include "tests/common/http_get.h"
@@ -31,15 +31,15 @@
 namespace gorl::runtime {
 namespace {
 
-using ::testing::Contains;
-using ::testing::ElementsAre;
-using ::testing::Each;
-using ::testing::HasSubstr;
 using std::chrono::seconds;
 using testing::ActorsPerUpdate;
 using testing::AwaitListening;
+using ::testing::Contains;
+using ::testing::Each;
+using ::testing::ElementsAre;
 using testing::EventRows;
 using testing::Exists;
+using ::testing::HasSubstr;
 using testing::Join;
 
 using test_files::ReadFile;
@@ -158,9 +158,9 @@ TEST(MultiProcessTest, ActorRejoinsARestartedLearner) {
   };
   std::unique_ptr<Child> first = start_learner("first", 1600000);
   AwaitListening(*first);
-  std::unique_ptr<Child> actor = Start(
-      Join({"actor", "--learner=" + address, "--actor_id=survivor", "--actor_envs=8"}, kTiny),
-      dir + "/actor.log");
+  std::unique_ptr<Child> actor =
+      Start(Join({"actor", "--learner=" + address, "--actor_id=survivor", "--actor_envs=8"}, kTiny),
+            dir + "/actor.log");
   bool crashed = false;
   WaitReadingProgress(*first, seconds(300), [&](int64_t env_steps) {
     if (!crashed && env_steps >= 800) {
@@ -224,8 +224,7 @@ TEST(MultiProcessTest, JoinWithWrongSizesIsRefused) {
   request.set_task("twin-peaks");
   EXPECT_TRUE(join().ok());
   // Both refusals were counted where an operator looks.
-  EXPECT_EQ(testing::ScrapeSample(metrics_port, "gorl_rpc_errors_total", {"method=\"Join\""}),
-            2.0);
+  EXPECT_EQ(testing::ScrapeSample(metrics_port, "gorl_rpc_errors_total", {"method=\"Join\""}), 2.0);
   // SIGTERM stops a learner that waits for rollouts, without SIGKILL.
   const int code = learner->Terminate(seconds(10));
   EXPECT_NE(code, 128 + SIGKILL) << ReadFile(dir + "/learner.log");

@@ -32,8 +32,8 @@ namespace gorl::runtime {
 namespace {
 
 using std::chrono::seconds;
-using testing::Join;
 using test_files::ReadFile;
+using testing::Join;
 using testutil::PrometheusHarness;
 using testutil::PromSample;
 
@@ -114,21 +114,24 @@ TEST(PrometheusRolesTest, ScrapesTheRealLearnerRefinerAndActor) {
                         ReadFile(dir + "/actor.log"), "\nprometheus:\n", (*prometheus)->LogTail());
   };
 
-  auto up = (*prometheus)->QueryUntil(
-      "up == 1", [](const std::vector<PromSample>& s) { return s.size() == 3; },
-      absl::Seconds(90));
+  auto up = (*prometheus)
+                ->QueryUntil(
+                    "up == 1", [](const std::vector<PromSample>& s) { return s.size() == 3; },
+                    absl::Seconds(90));
   ASSERT_TRUE(up.ok()) << up.status() << "\n" << logs();
   std::set<std::string> up_instances;
   for (const PromSample& sample : *up) up_instances.insert(sample.labels.at("instance"));
   EXPECT_EQ(up_instances,
             (std::set<std::string>{target["learner"], target["refiner"], target["actor"]}));
 
-  auto steps = (*prometheus)->QueryUntil(
-      "gorl_env_steps_total",
-      [](const std::vector<PromSample>& s) {
-        return RoleValue(s, "learner").value_or(0) > 0 && RoleValue(s, "actor").value_or(0) > 0;
-      },
-      absl::Seconds(90));
+  auto steps = (*prometheus)
+                   ->QueryUntil(
+                       "gorl_env_steps_total",
+                       [](const std::vector<PromSample>& s) {
+                         return RoleValue(s, "learner").value_or(0) > 0 &&
+                                RoleValue(s, "actor").value_or(0) > 0;
+                       },
+                       absl::Seconds(90));
   ASSERT_TRUE(steps.ok()) << steps.status() << "\n" << logs();
   // Every role exports the family; the refiner steps no environment.
   EXPECT_EQ(RoleValue(*steps, "refiner"), 0.0);
@@ -137,32 +140,38 @@ TEST(PrometheusRolesTest, ScrapesTheRealLearnerRefinerAndActor) {
   // it has noticed (connected actors 0) its counter settles at the env
   // steps of its last update row: the predicate reads both afresh each time.
   actor->Signal(SIGKILL);
-  auto gone = (*prometheus)->QueryUntil(
-      "gorl_connected_actors{role=\"learner\"}",
-      [](const std::vector<PromSample>& s) { return s.size() == 1 && s[0].value == 0; },
-      absl::Seconds(90));
+  auto gone =
+      (*prometheus)
+          ->QueryUntil(
+              "gorl_connected_actors{role=\"learner\"}",
+              [](const std::vector<PromSample>& s) { return s.size() == 1 && s[0].value == 0; },
+              absl::Seconds(90));
   ASSERT_TRUE(gone.ok()) << gone.status() << "\n" << logs();
   const std::string run = dir + "/run";
-  auto learner_steps = (*prometheus)->QueryUntil(
-      "sum(gorl_env_steps_total{role=\"learner\"})",
-      [&](const std::vector<PromSample>& s) {
-        return s.size() == 1 && s[0].value > 0 && s[0].value == LastUpdateEnvSteps(run);
-      },
-      absl::Seconds(90));
+  auto learner_steps =
+      (*prometheus)
+          ->QueryUntil(
+              "sum(gorl_env_steps_total{role=\"learner\"})",
+              [&](const std::vector<PromSample>& s) {
+                return s.size() == 1 && s[0].value > 0 && s[0].value == LastUpdateEnvSteps(run);
+              },
+              absl::Seconds(90));
   EXPECT_TRUE(learner_steps.ok()) << learner_steps.status() << "\nlogged "
                                   << LastUpdateEnvSteps(run);
 
   // The PPO gauges hold the last update's statistics, as metrics.jsonl logs
   // them (to its 9 significant digits).
-  auto entropy_gauge = (*prometheus)->QueryUntil(
-      "gorl_ppo_entropy{role=\"learner\"}",
-      [&](const std::vector<PromSample>& s) {
-        const std::vector<std::string> rows = testing::EventRows(run, "update");
-        if (s.size() != 1 || rows.empty()) return false;
-        const double entropy = JsonNumber(rows.back(), "entropy");
-        return std::abs(s[0].value - entropy) <= 1e-6 * std::abs(entropy);
-      },
-      absl::Seconds(90));
+  auto entropy_gauge = (*prometheus)
+                           ->QueryUntil(
+                               "gorl_ppo_entropy{role=\"learner\"}",
+                               [&](const std::vector<PromSample>& s) {
+                                 const std::vector<std::string> rows =
+                                     testing::EventRows(run, "update");
+                                 if (s.size() != 1 || rows.empty()) return false;
+                                 const double entropy = JsonNumber(rows.back(), "entropy");
+                                 return std::abs(s[0].value - entropy) <= 1e-6 * std::abs(entropy);
+                               },
+                               absl::Seconds(90));
   EXPECT_TRUE(entropy_gauge.ok()) << entropy_gauge.status();
 }
 

@@ -20,15 +20,12 @@ namespace gorl::runtime::testing {
 
 const std::vector<std::string>& TinyRun() {
   static const auto* const kTiny = new std::vector<std::string>{
-      "--task=twin-peaks",           "--algo=gorl-fm",
-      "rollout.num_envs=8",          "rollout.unroll_length=10",
-      "ppo.batch_size=8",            "ppo.num_minibatches=2",
-      "ppo.updates_per_batch=1",     "encoder.hidden=16,16",
-      "encoder.critic_hidden=16,16", "decoder.hidden=16,16",
-      "decoder.steps=2",             "stages.fractions=0.5,0.5",
-      "eval.episodes=4",             "refine.num_pairs=2000",
-      "refine.collect_envs=8",       "refine.epochs=2",
-      "refine.batch_size=256",       "refine.patience=0",
+      "--task=twin-peaks",        "--algo=gorl-fm",        "rollout.num_envs=8",
+      "rollout.unroll_length=10", "ppo.batch_size=8",      "ppo.num_minibatches=2",
+      "ppo.updates_per_batch=1",  "encoder.hidden=16,16",  "encoder.critic_hidden=16,16",
+      "decoder.hidden=16,16",     "decoder.steps=2",       "stages.fractions=0.5,0.5",
+      "eval.episodes=4",          "refine.num_pairs=2000", "refine.collect_envs=8",
+      "refine.epochs=2",          "refine.batch_size=256", "refine.patience=0",
       "learner_threads=1",
   };
   return *kTiny;

@@ -11,8 +11,8 @@
 namespace gorl::runtime {
 namespace {
 
-using std::chrono::milliseconds;
 using ::gorl::testing::WaitUntil;
+using std::chrono::milliseconds;
 
 v1::Rollout RolloutOf(int64_t version, int num_envs = 2) {
   v1::Rollout rollout;
