@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/status_macros.h"
 #include "runtime/grpc_util.h"
 #include "runtime/message_ops.h"
 #include "runtime/protocol.h"
@@ -236,8 +237,7 @@ bool ActorProcess::NewSnapshotWaiting() {
 absl::Status ActorProcess::InstallPolicy(const v1::PolicySnapshot& snapshot) {
   const std::string key = PolicyKey(snapshot);
   if (key == installed_policy_) return absl::OkStatus();
-  const absl::Status status = worker_->SetPolicy(snapshot);
-  if (!status.ok()) return status;
+  GORL_RETURN_IF_ERROR(worker_->SetPolicy(snapshot));
   installed_policy_ = key;
   metrics_.SetPolicyVersion(static_cast<double>(snapshot.encoder_version()));
   metrics_.SetStage(snapshot.stage());
@@ -274,8 +274,9 @@ absl::Status ActorProcess::DoWork(const v1::Work& work) {
           metrics_.AddEpisodes(rollout->episode_returns_size());
           metrics_.SetEpisodeReturn(sum / rollout->episode_returns_size());
         }
-        if (rollout->diverged_episodes() > 0)
+        if (rollout->diverged_episodes() > 0) {
           metrics_.AddDivergedEpisodes(rollout->diverged_episodes());
+        }
         *message.mutable_rollout() = *std::move(rollout);
         if (absl::Status sent = SendMessage(message); !sent.ok()) return sent;
       }
