@@ -48,7 +48,7 @@ build_project() {
     log "configuring in $GORL_BUILD_DIR"
     cmake -S "$GORL_ROOT" -B "$GORL_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
   fi
-  log "building (a cold build takes about 5 minutes on 2 cores)"
+  log "building (a cold build takes about 12 minutes on 2 cores)"
   cmake --build "$GORL_BUILD_DIR" -- -j"${GORL_JOBS:-$(nproc)}"
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "runtime/protocol.h"
+#include "tests/runtime/fake_messages.h"
 #include "tests/wait_until.h"
 
 namespace gorl::runtime {
@@ -23,34 +24,10 @@ using ::gorl::testing::WaitUntil;
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
 
-constexpr int kObs = 3, kAct = 2;
-
-v1::PolicySnapshot Snapshot(int64_t version, v1::ActorMode mode) {
-  v1::PolicySnapshot snapshot;
-  snapshot.set_encoder_version(version);
-  snapshot.set_mode(mode);
-  snapshot.set_obs_size(kObs);
-  snapshot.set_latent_size(kAct);
-  return snapshot;
-}
-
-v1::Rollout Rollout(int64_t version, int envs, int steps = 2) {
-  v1::Rollout r;
-  r.set_encoder_version(version);
-  r.set_num_envs(envs);
-  r.set_unroll_length(steps);
-  r.set_obs_size(kObs);
-  r.set_latent_size(kAct);
-  for (int i = 0; i < (steps + 1) * envs * kObs; ++i) r.add_observations(0.5f);
-  for (int i = 0; i < steps * envs * kAct; ++i) r.add_latents(0.1f);
-  for (int i = 0; i < steps * envs; ++i) {
-    r.add_log_probs(-1.0f);
-    r.add_rewards(1.0f);
-    r.add_terminated(false);
-    r.add_truncated(false);
-  }
-  return r;
-}
+using testing::kAct;
+using testing::kObs;
+using testing::Rollout;
+using testing::Snapshot;
 
 v1::JoinRequest JoinRequest(const std::string& id, int envs) {
   v1::JoinRequest request;

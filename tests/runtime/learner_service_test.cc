@@ -15,6 +15,7 @@
 
 #include "runtime/grpc_util.h"
 #include "runtime/protocol.h"
+#include "tests/runtime/fake_messages.h"
 
 namespace gorl::runtime {
 namespace {
@@ -23,35 +24,10 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::HasSubstr;
 
-constexpr int kObs = 3, kAct = 2;
-
-v1::PolicySnapshot Snapshot(int64_t version, v1::ActorMode mode, int stage = 0) {
-  v1::PolicySnapshot snapshot;
-  snapshot.set_encoder_version(version);
-  snapshot.set_mode(mode);
-  snapshot.set_stage(stage);
-  snapshot.set_obs_size(kObs);
-  snapshot.set_latent_size(kAct);
-  return snapshot;
-}
-
-v1::Rollout Rollout(int64_t version, int envs, int steps = 2) {
-  v1::Rollout r;
-  r.set_encoder_version(version);
-  r.set_num_envs(envs);
-  r.set_unroll_length(steps);
-  r.set_obs_size(kObs);
-  r.set_latent_size(kAct);
-  for (int i = 0; i < (steps + 1) * envs * kObs; ++i) r.add_observations(0.5f);
-  for (int i = 0; i < steps * envs * kAct; ++i) r.add_latents(0.1f);
-  for (int i = 0; i < steps * envs; ++i) {
-    r.add_log_probs(-1.0f);
-    r.add_rewards(1.0f);
-    r.add_terminated(false);
-    r.add_truncated(false);
-  }
-  return r;
-}
+using testing::kAct;
+using testing::kObs;
+using testing::Rollout;
+using testing::Snapshot;
 
 // One scripted actor: joins, follows its Policy stream, sends on demand.
 class ScriptedActor {
