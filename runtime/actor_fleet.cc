@@ -21,7 +21,6 @@ using Clock = std::chrono::steady_clock;
 // How often waiting loops re-check cancellation, and how often they log
 // that they are still waiting.
 constexpr absl::Duration kPoll = absl::Milliseconds(200);
-constexpr std::chrono::milliseconds kPollChrono(200);
 constexpr std::chrono::seconds kLogEvery(10);
 // A gather that received nothing for a while re-issues train work: the
 // unroll budgets did not cover the batch (an actor left, or rollouts were
@@ -261,18 +260,9 @@ absl::Status ActorFleet::Broadcast(const v1::PolicySnapshot& snapshot) {
   int64_t dropped = 0;
   {
     absl::MutexLock lock(&mu_);
-    auto last_log = Clock::now();
-    while (!fleet_ready_ && !shutdown_) {
-      if (static_cast<int>(sessions_.size()) >= options_.min_actors) {
-        fleet_ready_ = true;
-        break;
-      }
-      changed_.WaitWithTimeout(&mu_, kPoll);
-      if (Clock::now() - last_log > kLogEvery) {
-        last_log = Clock::now();
-        LOG(INFO) << "waiting for " << options_.min_actors << " actors to join ("
-                  << sessions_.size() << " connected)";
-      }
+    // Only the first snapshot waits for the fleet.
+    if (snapshot_generation_ == 0 && !AwaitActorsLocked(options_.min_actors, "start")) {
+      return absl::CancelledError("learner is shutting down");
     }
     if (shutdown_) return absl::CancelledError("learner is shutting down");
     if (gathered_at_.has_value()) {
@@ -349,7 +339,7 @@ absl::StatusOr<std::vector<v1::Rollout>> ActorFleet::GatherRollouts(int64_t sequ
         last_rollout = Clock::now();
       }
     }
-    std::optional<v1::Rollout> popped = queue_.Pop(kPollChrono);
+    std::optional<v1::Rollout> popped = queue_.Pop(absl::ToChronoMilliseconds(kPoll));
     if (!popped.has_value()) {
       if (Clock::now() - last_log > kLogEvery) {
         last_log = Clock::now();
@@ -450,15 +440,8 @@ absl::StatusOr<v1::EvalReport> ActorFleet::Evaluate(int episodes, bool determini
 absl::StatusOr<std::vector<ShareBoard::Share>> ActorFleet::RunShares(
     const std::function<std::vector<v1::Work>(int)>& split, const char* what) {
   absl::MutexLock lock(&mu_);
+  if (!AwaitActorsLocked(1, what)) return absl::CancelledError("learner is shutting down");
   auto last_log = Clock::now();
-  while (sessions_.empty() && !shutdown_) {
-    changed_.WaitWithTimeout(&mu_, kPoll);
-    if (Clock::now() - last_log > kLogEvery) {
-      last_log = Clock::now();
-      LOG(INFO) << "no actor connected; waiting for one to " << what;
-    }
-  }
-  if (shutdown_) return absl::CancelledError("learner is shutting down");
   const int shares =
       options_.work_shares > 0 ? options_.work_shares : static_cast<int>(sessions_.size());
   std::vector<v1::Work> works = split(shares);
@@ -530,6 +513,19 @@ bool ActorFleet::WaitForActorsToLeave(std::chrono::milliseconds timeout) {
 }
 
 // ------------------------------------------------------------ helpers
+
+bool ActorFleet::AwaitActorsLocked(int count, const char* what) {
+  auto last_log = Clock::now();
+  while (static_cast<int>(sessions_.size()) < count && !shutdown_) {
+    changed_.WaitWithTimeout(&mu_, kPoll);
+    if (Clock::now() - last_log > kLogEvery) {
+      last_log = Clock::now();
+      LOG(INFO) << "waiting for " << count << " actor(s) to " << what << " (" << sessions_.size()
+                << " connected)";
+    }
+  }
+  return !shutdown_;
+}
 
 ActorFleet::Session* ActorFleet::FindLocked(uint64_t session, const std::string& actor_id) {
   auto it = sessions_.find(session);

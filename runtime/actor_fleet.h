@@ -156,6 +156,9 @@ class ActorFleet : public learner::ActorGroup {
   absl::StatusOr<std::vector<ShareBoard::Share>> RunShares(
       const std::function<std::vector<v1::Work>(int)>& split, const char* what);
 
+  // Waits until `count` actors are connected; false if the fleet shut
+  // down first. `what` says in the log what they are awaited for.
+  bool AwaitActorsLocked(int count, const char* what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Session* FindLocked(uint64_t session, const std::string& actor_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveLocked(uint64_t session, const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -198,8 +201,6 @@ class ActorFleet : public learner::ActorGroup {
   // PPO update right after it and broadcasts right after that, so the gap
   // to the next Broadcast is the update's duration.
   std::optional<std::chrono::steady_clock::time_point> gathered_at_ ABSL_GUARDED_BY(mu_);
-  // Set once min_actors have joined (the first Broadcast waits for it).
-  bool fleet_ready_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -15,7 +15,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "common/json_line.h"
 #include "gorl/v1/checkpoint.pb.h"
 #include "learner/checkpoint.h"
@@ -77,11 +76,8 @@ class LearnerRestartTest : public ::testing::Test {
   // env_steps of every update row of metrics.jsonl, in order.
   std::vector<int64_t> UpdateRows() const {
     std::vector<int64_t> steps;
-    const std::vector<std::string> lines = absl::StrSplit(ReadFile(run_ + "/metrics.jsonl"), '\n');
-    for (const std::string& line : lines) {
-      if (JsonField(line, "event") == "update") {
-        steps.push_back(static_cast<int64_t>(JsonNumber(line, "env_steps")));
-      }
+    for (const std::string& row : testing::EventRows(run_, "update")) {
+      steps.push_back(static_cast<int64_t>(JsonNumber(row, "env_steps")));
     }
     return steps;
   }
