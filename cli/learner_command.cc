@@ -44,8 +44,15 @@ Command AddLearnerCommand(CLI::App& gorl) {
   app->add_option("--resume", options->resume_dir,
                   "Continue the run in this directory from its checkpoint.pb and "
                   "config.textproto");
+  app->add_flag("--overwrite", options->overwrite,
+                "Replace the run in --run_dir (its checkpoints, metrics, decoders and logs are "
+                "removed first); without it a directory that holds a run is refused");
   AddListenFlag(*app, options->listen);
   app->add_option("--refiner", options->refiner, "The refiner's address");
+  app->add_option("--refine_timeout_s", options->refine_timeout_s,
+                  "Deadline of one Refine call, streaming and training (a call past it is "
+                  "retried, up to 6 attempts in all)")
+      ->check(CLI::PositiveNumber);
   app->add_option("--queue_capacity", options->queue_capacity,
                   "Env-unroll sequences buffered before actors' sends block (0: one PPO batch)");
   app->add_option("--max_policy_lag", options->max_policy_lag,

@@ -31,7 +31,8 @@ constexpr char kFooter[] =
     "(--in_process: every role in this one process). The configuration is the preset (or "
     "--config), then --task/--algo/--seed, then the FIELD=VALUE overrides; it is written to "
     "<run_dir>/config.textproto. --resume RUN_DIR continues an interrupted run from its "
-    "checkpoint.pb (nothing else may be set then).\n"
+    "checkpoint.pb (nothing else may be set then). A --run_dir that holds a run is refused "
+    "(exit 2) unless --overwrite replaces it.\n"
     "\n"
     "Examples:\n"
     "  gorl train --preset local --algo gorl-fm --task cheetah-run --seed 0\n"
@@ -52,12 +53,12 @@ int Train(const TrainFlags& flags) {
     const bool other_settings = !options.config.overrides.empty() || c.preset->count() > 0 ||
                                 c.config->count() > 0 || c.algo->count() > 0 ||
                                 c.task->count() > 0 || c.seed->count() > 0 ||
-                                flags.run_dir->count() > 0;
+                                flags.run_dir->count() > 0 || options.overwrite;
     if (other_settings) {
       std::fprintf(stderr,
                    "\ngorl train: INVALID_ARGUMENT: --resume continues a run with its own "
-                   "config.textproto: overrides, --preset, --config, --algo, --task, --seed and "
-                   "--run_dir are not allowed with it\n");
+                   "config.textproto: overrides, --preset, --config, --algo, --task, --seed, "
+                   "--run_dir and --overwrite are not allowed with it\n");
       return runtime::kExitUsage;
     }
   }
@@ -81,6 +82,9 @@ Command AddTrainCommand(CLI::App& gorl) {
   app->add_option("--resume", options.resume_dir,
                   "Continue the run in this directory from its checkpoint.pb and "
                   "config.textproto");
+  app->add_flag("--overwrite", options.overwrite,
+                "Replace the run in --run_dir (its checkpoints, metrics, decoders and logs are "
+                "removed first); without it a directory that holds a run is refused");
   app->add_flag("--in_process", options.in_process,
                 "Run every role in this one process instead of starting processes");
   app->add_option("--actors", options.actors,

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <glog/logging.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -48,31 +50,39 @@ std::string DirectoryOf(const std::string& path) {
 
 std::string CheckpointPath(const std::string& run_dir) { return run_dir + "/checkpoint.pb"; }
 
-absl::Status WriteFileAtomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
+std::string PreviousCheckpointPath(const std::string& run_dir) {
+  return run_dir + "/checkpoint.prev.pb";
+}
+
+namespace {
+
+// Writes `bytes` to `tmp` and makes them durable (fsync). On any failure
+// (a full disk: ENOSPC, or EFBIG past RLIMIT_FSIZE) the half-written temp
+// file is removed, so a failed write leaves nothing behind.
+absl::Status WriteDurableTemp(const std::string& tmp, const std::string& bytes) {
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError("cannot create", tmp);
+  absl::Status status;
   size_t written = 0;
-  while (written < bytes.size()) {
+  while (status.ok() && written < bytes.size()) {
     const ssize_t n = write(fd, bytes.data() + written, bytes.size() - written);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      const absl::Status status = ErrnoError("cannot write", tmp);
-      close(fd);
-      return status;
+      status = ErrnoError("cannot write", tmp);
+    } else {
+      written += static_cast<size_t>(n);
     }
-    written += static_cast<size_t>(n);
   }
   // The data must be on disk before the rename makes it the file: otherwise
   // a crash could leave a renamed but empty file.
-  if (fsync(fd) != 0) {
-    const absl::Status status = ErrnoError("cannot fsync", tmp);
-    close(fd);
-    return status;
-  }
-  if (close(fd) != 0) return ErrnoError("cannot close", tmp);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("cannot rename to", path);
-  // And the rename itself must survive a crash.
+  if (status.ok() && fsync(fd) != 0) status = ErrnoError("cannot fsync", tmp);
+  if (close(fd) != 0 && status.ok()) status = ErrnoError("cannot close", tmp);
+  if (!status.ok()) unlink(tmp.c_str());
+  return status;
+}
+
+// Makes the renames into `path`'s directory survive a crash.
+absl::Status SyncDirectoryOf(const std::string& path) {
   const std::string dir = DirectoryOf(path);
   const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0) return ErrnoError("cannot open directory", dir);
@@ -82,13 +92,72 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& byt
   return absl::OkStatus();
 }
 
-absl::Status WriteCheckpoint(v1::LearnerCheckpoint checkpoint, const std::string& path) {
+absl::StatusOr<std::string> CheckpointBytes(v1::LearnerCheckpoint checkpoint,
+                                            const std::string& path) {
   checkpoint.set_format_version(kCheckpointFormatVersion);
   checkpoint.set_checksum(Checksum(checkpoint));
   std::string bytes;
   if (!checkpoint.SerializeToString(&bytes)) {
     return absl::InternalError(absl::StrCat("cannot serialise the checkpoint for ", path));
   }
+  return bytes;
+}
+
+}  // namespace
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp";
+  GORL_RETURN_IF_ERROR(WriteDurableTemp(tmp, bytes));
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const absl::Status status = ErrnoError("cannot rename to", path);
+    unlink(tmp.c_str());
+    return status;
+  }
+  return SyncDirectoryOf(path);
+}
+
+absl::Status SaveRunCheckpoint(v1::LearnerCheckpoint checkpoint, const std::string& run_dir) {
+  const std::string path = CheckpointPath(run_dir);
+  const std::string previous = PreviousCheckpointPath(run_dir);
+  const std::string tmp = path + ".tmp";
+  GORL_ASSIGN_OR_RETURN(const std::string bytes, CheckpointBytes(std::move(checkpoint), path));
+  // The new checkpoint is complete on disk before the old one moves aside:
+  // a failed write (full disk) changes neither file.
+  GORL_RETURN_IF_ERROR(WriteDurableTemp(tmp, bytes));
+  // A crash between the two renames leaves only checkpoint.prev.pb, which
+  // LoadRunCheckpoint falls back to.
+  if (std::rename(path.c_str(), previous.c_str()) != 0 && errno != ENOENT) {
+    const absl::Status status = ErrnoError("cannot rename to", previous);
+    unlink(tmp.c_str());
+    return status;
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const absl::Status status = ErrnoError("cannot rename to", path);
+    unlink(tmp.c_str());
+    return status;
+  }
+  return SyncDirectoryOf(path);
+}
+
+absl::StatusOr<v1::LearnerCheckpoint> LoadRunCheckpoint(const std::string& run_dir) {
+  absl::StatusOr<v1::LearnerCheckpoint> latest = ReadCheckpoint(CheckpointPath(run_dir));
+  if (latest.ok()) return latest;
+  absl::StatusOr<v1::LearnerCheckpoint> previous = ReadCheckpoint(PreviousCheckpointPath(run_dir));
+  if (!previous.ok()) {
+    if (previous.status().code() == absl::StatusCode::kNotFound) return latest.status();
+    return absl::Status(latest.status().code(),
+                        absl::StrCat(latest.status().message(), "; and the previous checkpoint: ",
+                                     previous.status().message()));
+  }
+  LOG(WARNING) << "the latest checkpoint is unreadable (" << latest.status()
+               << "); continuing from the previous one, " << PreviousCheckpointPath(run_dir)
+               << " (stage " << previous->stage() << ", iteration " << previous->iteration()
+               << "): the iterations after it are redone";
+  return previous;
+}
+
+absl::Status WriteCheckpoint(v1::LearnerCheckpoint checkpoint, const std::string& path) {
+  GORL_ASSIGN_OR_RETURN(const std::string bytes, CheckpointBytes(std::move(checkpoint), path));
   return WriteFileAtomically(path, bytes);
 }
 

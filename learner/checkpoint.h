@@ -1,6 +1,10 @@
 // Reading and writing <run_dir>/checkpoint.pb (a binary
 // gorl.v1.LearnerCheckpoint) and other run files.
 //
+// A run keeps two: checkpoint.pb, the latest, and checkpoint.prev.pb, the
+// one before it; a run whose latest is unreadable continues from the
+// previous one (LoadRunCheckpoint, with a warning).
+//
 // A checkpoint is written atomically (temp file, fsync, rename, fsync of the
 // directory), so a crash leaves either the old or the new one, never half of
 // one. It carries a checksum of its own bytes, so a file damaged later (a
@@ -22,8 +26,21 @@ inline constexpr int kCheckpointFormatVersion = 1;
 // The checkpoint file of a run directory.
 std::string CheckpointPath(const std::string& run_dir);
 
-// Replaces `path` with `bytes` atomically (see above).
+// The previous checkpoint of a run directory (checkpoint.prev.pb).
+std::string PreviousCheckpointPath(const std::string& run_dir);
+
+// Replaces `path` with `bytes` atomically (see above). A failed write (a
+// full disk) leaves `path` as it was and no temp file behind.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& bytes);
+
+// Writes the run's new checkpoint: the current checkpoint.pb becomes
+// checkpoint.prev.pb once the new one is safely on disk. On failure both
+// files stay as they were and no temp file is left.
+absl::Status SaveRunCheckpoint(v1::LearnerCheckpoint checkpoint, const std::string& run_dir);
+
+// The run's latest checkpoint, or (with a warning) the previous one when
+// the latest is missing or unreadable. The latest's error when neither loads.
+absl::StatusOr<v1::LearnerCheckpoint> LoadRunCheckpoint(const std::string& run_dir);
 
 // Stamps the format version and checksum and writes `checkpoint` to `path`.
 absl::Status WriteCheckpoint(v1::LearnerCheckpoint checkpoint, const std::string& path);

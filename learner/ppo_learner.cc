@@ -182,6 +182,31 @@ absl::Status RestoreAdam(const v1::AdamState& saved, const torch::nn::Module& mo
   return absl::OkStatus();
 }
 
+// The first non-finite value among `named` tensors, as "what 'name'", or ""
+// when every value is finite. One device sync per tensor: called once per
+// update, not per minibatch.
+std::string FirstNonFinite(const std::vector<std::pair<std::string, torch::Tensor>>& named) {
+  for (const auto& [name, tensor] : named) {
+    if (!torch::isfinite(tensor.detach()).all().item<bool>()) return name;
+  }
+  return "";
+}
+
+// The weights and Adam moments of `module` (trained by `adam`), named for an error.
+void AddStateTensors(const std::string& network, const torch::nn::Module& module,
+                     const torch::optim::Adam& adam,
+                     std::vector<std::pair<std::string, torch::Tensor>>& out) {
+  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
+    out.emplace_back(absl::StrCat(network, " weight '", item.key(), "'"), item.value());
+    const auto found = adam.state().find(AdamKey(item.value()));
+    if (found == adam.state().end()) continue;
+    const auto& state = static_cast<const torch::optim::AdamParamState&>(*found->second);
+    out.emplace_back(absl::StrCat(network, " Adam exp_avg '", item.key(), "'"), state.exp_avg());
+    out.emplace_back(absl::StrCat(network, " Adam exp_avg_sq '", item.key(), "'"),
+                     state.exp_avg_sq());
+  }
+}
+
 // Sqrt of the summed squared gradients of `params` (optax's global norm).
 double GlobalGradNorm(const std::vector<torch::Tensor>& params) {
   double sum = 0.0;
@@ -395,8 +420,20 @@ absl::StatusOr<std::unique_ptr<PpoLearner>> PpoLearner::Create(const v1::TrainCo
 }
 
 absl::StatusOr<PpoMetrics> PpoLearner::Update(const std::vector<v1::Rollout>& rollouts) {
+  GORL_RETURN_IF_ERROR(impl_->Validate(rollouts));
+  // The state to go back to when the update turns out non-finite: one copy
+  // of the weights and moments per update, small next to the update itself.
+  const v1::PpoLearnerState before = SaveState();
+  absl::StatusOr<PpoMetrics> metrics = UpdateOnce(rollouts);
+  if (metrics.status().code() == absl::StatusCode::kAborted) {
+    const absl::Status restored = RestoreState(before);
+    if (!restored.ok()) LOG(ERROR) << "cannot roll the learner back: " << restored;
+  }
+  return metrics;
+}
+
+absl::StatusOr<PpoMetrics> PpoLearner::UpdateOnce(const std::vector<v1::Rollout>& rollouts) {
   Impl& m = *impl_;
-  GORL_RETURN_IF_ERROR(m.Validate(rollouts));
   const Batch batch = m.Assemble(rollouts);
   const v1::PpoConfig& ppo = m.config.ppo();
   const StageSettings stage = SettingsFor(m.config, m.stage);
@@ -417,6 +454,16 @@ absl::StatusOr<PpoMetrics> PpoLearner::Update(const std::vector<v1::Rollout>& ro
   // batch's value targets were computed with.
   std::vector<torch::Tensor> first_vs, first_values;
   double std_sum = 0.0;
+  const int64_t version = m.encoder_version + 1;
+  // A diverged update (a huge learning rate, rewards that overflow) stops
+  // the run here, naming what went non-finite, before its weights reach the
+  // actors or a checkpoint.
+  auto non_finite = [&](const std::string& what, const std::string& where) {
+    return absl::AbortedError(
+        absl::StrCat("non-finite PPO update (update to encoder version ", version, where,
+                     "): ", what, "; the learner is back at encoder version ", version - 1,
+                     ". Lower ppo.learning_rate or ppo.reward_scaling, or set ppo.max_grad_norm"));
+  };
 
   for (int epoch = 0; epoch < ppo.updates_per_batch(); ++epoch) {
     const torch::Tensor order = m.NextPermutation(N);
@@ -464,10 +511,26 @@ absl::StatusOr<PpoMetrics> PpoLearner::Update(const std::vector<v1::Rollout>& ro
       in.std = std_dev;
       const PpoLossTerms terms = ComputePpoLoss(in, loss_options);
 
+      const std::pair<const char*, double> losses[] = {
+          {"policy_loss", terms.policy_loss.item<double>()},
+          {"value_loss", terms.value_loss.item<double>()},
+          {"entropy", terms.entropy.item<double>()},
+          {"prior_penalty", terms.prior_penalty.item<double>()},
+          {"approx_kl", terms.approx_kl.item<double>()},
+          {"clip_fraction", terms.clip_fraction.item<double>()},
+          {"total_loss", terms.total.item<double>()}};
+      const std::string where = absl::StrCat(", epoch ", epoch, ", minibatch ", mb);
+      for (const auto& [name, value] : losses) {
+        if (!std::isfinite(value)) return non_finite(absl::StrCat(name, " = ", value), where);
+      }
+
       m.encoder_adam->zero_grad();
       m.critic_adam->zero_grad();
       terms.total.backward();
       const double grad_norm = GlobalGradNorm(params);
+      if (!std::isfinite(grad_norm)) {
+        return non_finite(absl::StrCat("grad_norm = ", grad_norm), where);
+      }
       if (stage.max_grad_norm > 0 && grad_norm > stage.max_grad_norm) {
         // optax.clip_by_global_norm: scale every gradient by max / norm.
         const double scale = stage.max_grad_norm / grad_norm;
@@ -479,12 +542,12 @@ absl::StatusOr<PpoMetrics> PpoLearner::Update(const std::vector<v1::Rollout>& ro
       m.encoder_adam->step();
       m.critic_adam->step();
 
-      metrics.policy_loss += terms.policy_loss.item<double>();
-      metrics.value_loss += terms.value_loss.item<double>();
-      metrics.entropy += terms.entropy.item<double>();
-      metrics.prior_penalty += terms.prior_penalty.item<double>();
-      metrics.approx_kl += terms.approx_kl.item<double>();
-      metrics.clip_fraction += terms.clip_fraction.item<double>();
+      metrics.policy_loss += losses[0].second;
+      metrics.value_loss += losses[1].second;
+      metrics.entropy += losses[2].second;
+      metrics.prior_penalty += losses[3].second;
+      metrics.approx_kl += losses[4].second;
+      metrics.clip_fraction += losses[5].second;
       metrics.grad_norm += grad_norm;
       ++steps_taken;
       if (epoch == 0) {
@@ -504,6 +567,16 @@ absl::StatusOr<PpoMetrics> PpoLearner::Update(const std::vector<v1::Rollout>& ro
   metrics.clip_fraction /= n;
   metrics.grad_norm /= n;
   metrics.mean_std = std_sum / static_cast<double>(T * N * m.latent_size);
+  if (!std::isfinite(metrics.mean_std)) {
+    return non_finite(absl::StrCat("latent_std = ", metrics.mean_std), "");
+  }
+  // The last minibatch's step can still overflow a weight or a moment.
+  std::vector<std::pair<std::string, torch::Tensor>> state;
+  AddStateTensors("encoder", *m.encoder->net(), *m.encoder_adam, state);
+  AddStateTensors("critic", *m.critic, *m.critic_adam, state);
+  if (const std::string bad = FirstNonFinite(state); !bad.empty()) {
+    return non_finite(absl::StrCat(bad, " has non-finite values"), "");
+  }
   const torch::Tensor vs = torch::cat(first_vs);
   const torch::Tensor v = torch::cat(first_values);
   const double target_var = vs.numel() > 0 ? vs.var(/*unbiased=*/false).item<double>() : 0.0;

@@ -39,7 +39,10 @@ class PpoLearner {
 
   // One PPO iteration on `rollouts` (all of the same sizes and encoder
   // version). A rollout with wrong sizes or non-finite values is refused
-  // before anything changes.
+  // before anything changes. After every minibatch the losses and the
+  // gradient norm, after the update the weights and Adam moments are checked:
+  // a non-finite one is an Aborted error naming the update and the metric,
+  // and the learner is rolled back to its state before the update.
   absl::StatusOr<PpoMetrics> Update(const std::vector<v1::Rollout>& rollouts);
 
   // Stage 0 uses config.first_stage's overrides; later stages the base values.
@@ -63,6 +66,7 @@ class PpoLearner {
  private:
   struct Impl;
   explicit PpoLearner(std::unique_ptr<Impl> impl);
+  absl::StatusOr<PpoMetrics> UpdateOnce(const std::vector<v1::Rollout>& rollouts);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -246,7 +246,7 @@ v1::LearnerCheckpoint TrainingLoop::MakeCheckpoint(const Position& position, dou
 }
 
 absl::Status TrainingLoop::SaveCheckpoint(const Position& position, double elapsed) const {
-  return WriteCheckpoint(MakeCheckpoint(position, elapsed), CheckpointPath(options_.run_dir));
+  return SaveRunCheckpoint(MakeCheckpoint(position, elapsed), options_.run_dir);
 }
 
 absl::StatusOr<TrainingSummary> TrainingLoop::Continue(Position pos, bool resumed) {
@@ -275,7 +275,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Continue(Position pos, bool resume
       checkpoint = std::move(pending_checkpoint_);
       break;
   }
-  const absl::Status saved = WriteCheckpoint(checkpoint, CheckpointPath(options_.run_dir));
+  const absl::Status saved = SaveRunCheckpoint(checkpoint, options_.run_dir);
   if (saved.ok()) {
     LOG(INFO) << "cancelled; checkpoint written at stage " << checkpoint.stage() << ", iteration "
               << checkpoint.iteration() << " (" << checkpoint.env_steps() << " env steps)";
@@ -297,6 +297,10 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
                         MetricsLog::Open(options_.run_dir + "/metrics.jsonl"));
   if (!resumed) {
     GORL_RETURN_IF_ERROR(WriteDecoder(decoder_, options_.run_dir + "/decoder_stage0.pb"));
+    // The start is a position too: a run that fails or is killed before its
+    // first periodic checkpoint (a first update that diverges) can be
+    // resumed, and its directory reads as a run.
+    GORL_RETURN_IF_ERROR(SaveCheckpoint(pos, elapsed()));
   }
 
   TrainingSummary& summary = pos.summary;

@@ -13,13 +13,19 @@
 // <run_dir>/decoder_stage<k>.pb (binary gorl.v1.Decoder) so that a frozen
 // decoder can be reused by the ablation.
 //
-// <run_dir>/checkpoint.pb (gorl.v1.LearnerCheckpoint) is rewritten every
+// <run_dir>/checkpoint.pb (gorl.v1.LearnerCheckpoint) is written at the
+// start, rewritten every
 // config.checkpoint_every_iterations iterations (if > 0), after each stage's
 // refinement, when the run finishes and when it is cancelled (a role call
 // returns CANCELLED, e.g. the learner's SIGTERM): then it holds the last
 // completed iteration. Resume() continues from it with the same counters, so
 // an interrupted run ends as the uninterrupted one would have (given actors
-// that produce the same data).
+// that produce the same data). The one before it is kept as
+// checkpoint.prev.pb (learner/checkpoint.h).
+//
+// A non-finite update (PpoLearner::Update's Aborted error) ends the run
+// with that error and writes nothing: the disk keeps the last good
+// checkpoint, and the learner is back at the state it holds or later.
 #ifndef GORL_LEARNER_TRAINING_LOOP_H_
 #define GORL_LEARNER_TRAINING_LOOP_H_
 

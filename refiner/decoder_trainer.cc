@@ -92,7 +92,8 @@ double MeanLoss(const nn::DecoderModel& decoder, const Split& split, int64_t bat
 absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::DecoderKind kind,
                                           const v1::DecoderConfig& decoder_config,
                                           const v1::RefineConfig& refine_config, uint64_t seed,
-                                          int64_t version, v1::Device device_name) {
+                                          int64_t version, v1::Device device_name,
+                                          const std::function<bool()>& cancelled) {
   GORL_RETURN_IF_ERROR(Validate(data, kind, decoder_config, refine_config));
   GORL_ASSIGN_OR_RETURN(const torch::Device device, nn::ResolveDevice(device_name));
   const bool ablation = refine_config.inputs() == v1::REFINE_INPUTS_ENCODER;
@@ -146,6 +147,10 @@ absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::De
         torch::randperm(train.size(), train_gen, torch::TensorOptions().dtype(torch::kLong));
     double train_sum = 0.0;
     for (int64_t begin = 0; begin < train.size(); begin += batch) {
+      if (cancelled && cancelled()) {
+        return absl::CancelledError(
+            absl::StrCat("refinement of decoder v", version, " cancelled in epoch ", epoch + 1));
+      }
       const torch::Tensor idx =
           perm.slice(0, begin, std::min(train.size(), begin + batch)).to(device);
       const torch::Tensor source = ablation ? train.latents.index_select(0, idx) : torch::Tensor();

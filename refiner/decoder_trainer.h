@@ -13,6 +13,7 @@
 #define GORL_REFINER_DECODER_TRAINER_H_
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 #include <vector>
 
@@ -35,11 +36,14 @@ struct RefineResult {
 // pairs for a validation split, ablation without latents). Trains on
 // `device` (FailedPrecondition for DEVICE_CUDA without CUDA); the returned
 // weights are CPU values either way, and the seed's random draws are made on
-// the CPU, so they do not depend on it.
+// the CPU, so they do not depend on it. `cancelled` (if set) is asked
+// before every minibatch: when it returns true, training stops with a
+// Cancelled error (the client left, or its deadline passed).
 absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::DecoderKind kind,
                                           const v1::DecoderConfig& decoder_config,
                                           const v1::RefineConfig& refine_config, uint64_t seed,
-                                          int64_t version, v1::Device device = v1::DEVICE_AUTO);
+                                          int64_t version, v1::Device device = v1::DEVICE_AUTO,
+                                          const std::function<bool()>& cancelled = nullptr);
 
 }  // namespace gorl::refiner
 

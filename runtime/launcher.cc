@@ -21,8 +21,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/json_line.h"
+#include "envs/task_registry.h"
 #include "learner/training_loop.h"
 #include "runtime/exit_codes.h"
+#include "runtime/grpc_refiner_service.h"
 #include "runtime/progress_report.h"
 #include "runtime/role_lines.h"
 #include "runtime/run_directory.h"
@@ -74,6 +76,7 @@ class Launcher {
   // Every child has been stopped by then; a socket a killed one left is
   // removed with its directory.
   ~Launcher() {
+    BeforeImmediateExit(nullptr);
     std::error_code ignored;
     if (!socket_dir_.empty()) std::filesystem::remove_all(socket_dir_, ignored);
   }
@@ -230,6 +233,13 @@ int Launcher::Run() {
   // of loading the binary) waits for the previous one.
   socket_dir_ = MakeSocketDir();
   const bool parallel = !socket_dir_.empty();
+  // A second SIGINT / SIGTERM exits at once, past the destructor.
+  if (parallel) {
+    BeforeImmediateExit([dir = socket_dir_] {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    });
+  }
   const std::string refiner_listen =
       parallel ? absl::StrCat("unix:", socket_dir_, "/refiner.sock") : "127.0.0.1:0";
   const std::string learner_listen =
@@ -238,6 +248,15 @@ int Launcher::Run() {
   refiner_.name = "refiner";
   refiner_.args = {"refiner", "--listen=" + refiner_listen};
   for (std::string& arg : MetricsArgs(1)) refiner_.args.push_back(std::move(arg));
+  // A run larger than the refiner's default (the reference preset's 10M
+  // pairs) tells its own refiner what it will send.
+  if (const auto task = envs::FindTask(options_.config.task()); task.ok()) {
+    const int64_t needed =
+        RefineStreamBytes(options_.config, (*task)->spec.obs_size, (*task)->spec.action_size);
+    if (needed > kDefaultMaxRefineBytes) {
+      refiner_.args.push_back(absl::StrCat("--max_refine_bytes=", needed));
+    }
+  }
   refiner_.env = {"OMP_NUM_THREADS=" + learner_threads};
   refiner_.capture_stdout = true;
   if (absl::Status s = Start(refiner_); !s.ok()) return fail(s);

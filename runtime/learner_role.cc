@@ -56,6 +56,9 @@ absl::StatusOr<LearnerRun> OpenRun(const LearnerRoleOptions& options) {
     if (!options.config.overrides.empty()) {
       return absl::InvalidArgumentError("--resume takes no overrides");
     }
+    if (options.overwrite) {
+      return absl::InvalidArgumentError("--resume continues a run; --overwrite would remove it");
+    }
     GORL_ASSIGN_OR_RETURN(SavedRun saved, LoadSavedRun(options.resume_dir));
     run.config = std::move(saved.config);
     run.run_dir = options.resume_dir;
@@ -64,7 +67,7 @@ absl::StatusOr<LearnerRun> OpenRun(const LearnerRoleOptions& options) {
   }
   GORL_ASSIGN_OR_RETURN(run.config, BuildTrainConfig(options.config));
   run.run_dir = options.run_dir.empty() ? DefaultRunDir(run.config) : options.run_dir;
-  GORL_RETURN_IF_ERROR(PrepareRunDir(run.config, run.run_dir));
+  GORL_RETURN_IF_ERROR(PrepareRunDir(run.config, run.run_dir, options.overwrite));
   return run;
 }
 
@@ -107,7 +110,11 @@ absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
   RefinerClientOptions refiner_options;
   refiner_options.address = options.refiner;
   refiner_options.config = config;
+  refiner_options.refine_timeout = std::chrono::seconds(options.refine_timeout_s);
   GrpcRefinerClient refiner(refiner_options, *metrics);
+  if (HasDecoder(config.algo()) && config.stages().frozen_decoder().empty()) {
+    GORL_RETURN_IF_ERROR(refiner.CheckSettings());
+  }
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<learner::PpoLearner> ppo,
                         learner::PpoLearner::Create(config, spec.obs_size, spec.action_size));
   LOG(INFO) << "learner for " << spec.name << " (" << EnumUserName(config.algo()) << ") on "

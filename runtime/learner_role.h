@@ -21,10 +21,16 @@ struct LearnerRoleOptions {
   // config.textproto (then `config` must hold no overrides and run_dir is
   // ignored).
   std::string resume_dir;
+  // A run_dir that holds a run is refused unless this is set: then the
+  // earlier run's files are removed first (PrepareRunDir).
+  bool overwrite = false;
   std::string assets;  // model files; "" = $GORL_ASSETS
   // host:port (port 0 picks a free one) or unix:PATH; "" = the default.
   std::string listen = "0.0.0.0:50051";
   std::string refiner = "localhost:50052";
+  // Deadline of one Refine call (streaming and training); a call past it is
+  // retried (kDefaultRefineTimeoutSeconds: 6 h).
+  int refine_timeout_s = 6 * 3600;
   MetricsEndpoint metrics;
   // Env-unroll sequences buffered before actors' sends block (0: one PPO batch).
   int queue_capacity = 0;

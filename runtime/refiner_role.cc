@@ -22,7 +22,9 @@ constexpr char kDefaultListen[] = "0.0.0.0:50052";
 absl::Status RunRefinerRole(const RefinerRoleOptions& options) {
   InstallShutdownSignals();
   std::unique_ptr<RoleMetrics> metrics = MakeRoleMetrics("refiner", "", options.metrics);
-  RefinerService service(*metrics);
+  RefinerServiceOptions service_options;
+  service_options.max_refine_bytes = options.max_refine_bytes;
+  RefinerService service(*metrics, service_options);
   std::string address;
   GORL_ASSIGN_OR_RETURN(
       std::unique_ptr<grpc::Server> server,

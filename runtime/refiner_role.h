@@ -4,6 +4,7 @@
 #ifndef GORL_RUNTIME_REFINER_ROLE_H_
 #define GORL_RUNTIME_REFINER_ROLE_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -15,6 +16,9 @@ struct RefinerRoleOptions {
   // host:port (port 0 picks a free one) or unix:PATH; "" = the default.
   std::string listen = "0.0.0.0:50052";
   MetricsEndpoint metrics;
+  // Largest refinement data one request may carry (kDefaultMaxRefineBytes:
+  // 256 MiB, the paper preset's on any task).
+  int64_t max_refine_bytes = int64_t{256} << 20;
 };
 
 // Prints the "listening" line once it serves; returns after a shutdown

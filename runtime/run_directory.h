@@ -5,6 +5,7 @@
 #define GORL_RUNTIME_RUN_DIRECTORY_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -19,13 +20,25 @@ absl::Status MakeDirs(const std::string& path);
 // runs/<task>-<algo>-s<seed>-<local time>, relative to the working directory.
 std::string DefaultRunDir(const v1::TrainConfig& config);
 
-// Creates `run_dir` and writes `config` there as config.textproto.
-absl::Status PrepareRunDir(const v1::TrainConfig& config, const std::string& run_dir);
+// The files of a training run found in `run_dir` (checkpoints, metrics.jsonl,
+// final_eval.json, decoders), by name; empty when it holds none (or does not
+// exist). A config.textproto alone is a prepared directory, not a run: the
+// launcher prepares the directory before its learner does.
+std::vector<std::string> RunFilesIn(const std::string& run_dir);
+
+// Creates `run_dir` and writes `config` there as config.textproto. A
+// directory that holds a run (RunFilesIn) is refused (FailedPrecondition,
+// exit 2) unless `overwrite`, which first removes the earlier run's files
+// (and logs/; nothing else of the directory).
+absl::Status PrepareRunDir(const v1::TrainConfig& config, const std::string& run_dir,
+                           bool overwrite = false);
 
 // What an interrupted run left to continue from.
 struct SavedRun {
-  v1::TrainConfig config;            // <run_dir>/config.textproto, validated
-  v1::LearnerCheckpoint checkpoint;  // <run_dir>/checkpoint.pb
+  v1::TrainConfig config;  // <run_dir>/config.textproto, validated
+  // <run_dir>/checkpoint.pb, or checkpoint.prev.pb (with a warning) when
+  // the latest is unreadable.
+  v1::LearnerCheckpoint checkpoint;
 };
 
 absl::StatusOr<SavedRun> LoadSavedRun(const std::string& run_dir);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <thread>
+#include <utility>
 
 #include <glog/logging.h>
 
@@ -21,6 +22,7 @@ struct State {
   absl::Mutex callback_mu ABSL_ACQUIRED_BEFORE(mu);
   absl::Mutex mu;
   std::function<void(int)> callback ABSL_GUARDED_BY(mu);
+  std::function<void()> last_words ABSL_GUARDED_BY(mu);
   int received ABSL_GUARDED_BY(mu) = 0;
   bool installed ABSL_GUARDED_BY(mu) = false;
 };
@@ -44,14 +46,23 @@ void WaitForSignals() {
     int signal = 0;
     if (sigwait(&set, &signal) != 0) continue;
     std::function<void(int)> callback;
+    std::function<void()> last_words;
+    bool second = false;
     {
       State& state = GetState();
       absl::MutexLock lock(&state.mu);
-      if (state.received != 0) {
-        // Second signal: the user means it.
-        _exit(128 + signal);
+      second = state.received != 0;
+      if (second) {
+        last_words = state.last_words;
+      } else {
+        state.received = signal;
       }
-      state.received = signal;
+    }
+    if (second) {
+      // Second signal: the user means it. Only what would otherwise be left
+      // behind on disk is cleaned up first.
+      if (last_words) last_words();
+      _exit(128 + signal);
     }
     LOG(WARNING) << "received " << (signal == SIGINT ? "SIGINT" : "SIGTERM")
                  << "; shutting down (send it again to exit at once)";
@@ -76,6 +87,12 @@ void InstallShutdownSignals() {
   const sigset_t set = ShutdownSet();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::thread(WaitForSignals).detach();
+}
+
+void BeforeImmediateExit(std::function<void()> cleanup) {
+  State& state = GetState();
+  absl::MutexLock lock(&state.mu);
+  state.last_words = std::move(cleanup);
 }
 
 void OnShutdownSignal(std::function<void(int signal)> callback) {

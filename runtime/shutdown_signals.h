@@ -18,6 +18,12 @@ void InstallShutdownSignals();
 // the previous callback, waiting for a running one; nullptr clears it.
 void OnShutdownSignal(std::function<void(int signal)> callback);
 
+// `cleanup` runs on the signal thread when a second signal is about to end
+// the process (no destructor runs then): for files that would be left
+// behind, such as the launcher's socket directory. Replaces the previous
+// one; nullptr clears it.
+void BeforeImmediateExit(std::function<void()> cleanup);
+
 // The first signal received, or 0.
 int ShutdownSignalReceived();
 

@@ -49,7 +49,7 @@ absl::StatusOr<int> TrainNew(const TrainRunOptions& options) {
   // Fail on an unknown task or missing assets before starting anything.
   GORL_RETURN_IF_ERROR(envs::MakeTaskFactory(config.task(), options.assets).status());
   const std::string run_dir = options.run_dir.empty() ? DefaultRunDir(config) : options.run_dir;
-  GORL_RETURN_IF_ERROR(PrepareRunDir(config, run_dir));
+  GORL_RETURN_IF_ERROR(PrepareRunDir(config, run_dir, options.overwrite));
   std::fprintf(stderr, "[gorl] %s\n[gorl] run directory: %s\n", DescribeConfig(config).c_str(),
                run_dir.c_str());
   return TrainPrepared(options, config, run_dir, nullptr);

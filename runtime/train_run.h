@@ -22,6 +22,9 @@ struct TrainRunOptions {
   // config.textproto (`config` and run_dir are then ignored: the caller
   // refuses them, since the resumed run must be the same run).
   std::string resume_dir;
+  // A run_dir that holds a run is refused unless this is set: then the
+  // earlier run's files are removed first (PrepareRunDir).
+  bool overwrite = false;
   std::string assets;  // model files; "" = $GORL_ASSETS
   bool in_process = false;
   // Launcher only: actor processes (0 = DefaultActorCount()) and the first

@@ -110,6 +110,69 @@ check "train: a word that is not path=value exits 2" \
 "$gorl" train --resume "$tmp/no-run" --seed 3 > /dev/null 2> "$tmp/err"; code=$?
 check "train --resume with --seed exits 2" test "$code" -eq 2
 
+# Bad config values exit 2 (they once crashed: SIGFPE, SIGABRT).
+for bad in rollout.num_envs=0 rollout.unroll_length=0 encoder.hidden=-5 decoder.hidden=0; do
+  "$gorl" train --in_process --task twin-peaks --run_dir "$tmp/bad-run" "$bad" > /dev/null 2> "$tmp/err"
+  code=$?
+  check "train $bad exits 2 naming the field" \
+    bash -c '[ "$1" -eq 2 ] && grep -q "${2%%=*}" "$0"' "$tmp/err" "$code" "$bad"
+done
+"$gorl" train --in_process --task twin-peaks --config /dev/null --run_dir "$tmp/bad-run" > /dev/null 2>&1
+check "train --config /dev/null exits 2" test "$?" -eq 2
+
+# A run directory that holds a run is not reused silently.
+tiny=(--in_process --task twin-peaks --algo ppo total_env_steps=2048 rollout.num_envs=16
+  rollout.unroll_length=8 ppo.batch_size=4 ppo.num_minibatches=2 eval.episodes=2
+  eval.every_env_steps=1024)
+mkdir -p "$tmp/old-run"
+echo '{"old": true}' > "$tmp/old-run/final_eval.json"
+echo 'old' > "$tmp/old-run/decoder_stage3.pb"
+echo '{"event": "update", "old": true}' > "$tmp/old-run/metrics.jsonl"
+echo 'notes' > "$tmp/old-run/NOTES.txt"
+"$gorl" train "${tiny[@]}" --run_dir "$tmp/old-run" > /dev/null 2> "$tmp/err"; code=$?
+cat "$tmp/err" >> "$tmp/all_output"
+check "train into a run directory that holds a run exits 2 naming --resume and --overwrite" \
+  bash -c '[ "$1" -eq 2 ] && grep -q -- "--resume" "$0" && grep -q -- "--overwrite" "$0"' "$tmp/err" "$code"
+check "the refused run changed nothing" \
+  bash -c 'grep -q old "$0/metrics.jsonl" && [ ! -e "$0/config.textproto" ]' "$tmp/old-run"
+"$gorl" learner --task twin-peaks --run_dir "$tmp/old-run" --listen 127.0.0.1:0 > /dev/null 2> "$tmp/err"
+check "learner into a run directory that holds a run exits 2" test "$?" -eq 2
+"$gorl" train --resume "$tmp/old-run" --overwrite > /dev/null 2>&1
+check "train --resume with --overwrite exits 2" test "$?" -eq 2
+"$gorl" train "${tiny[@]}" --run_dir "$tmp/old-run" --overwrite > /dev/null 2> "$tmp/err"; code=$?
+check "train --overwrite replaces the run" test "$code" -eq 0
+check "--overwrite removed the old run's files and kept others" \
+  bash -c '! grep -q old "$0/metrics.jsonl" && ! grep -q old "$0/final_eval.json" &&
+    [ ! -e "$0/decoder_stage3.pb" ] && [ -e "$0/checkpoint.pb" ] && [ -e "$0/NOTES.txt" ]' \
+  "$tmp/old-run"
+
+# A diverging update (learning rate 1e3, the reported reproduction) stops the
+# run with an error naming the metric instead of hanging; its checkpoint (the
+# run's start) still loads, so --resume resumes (and diverges again).
+timeout 600 "$gorl" train --task cartpole-swingup --algo ppo --actors 1 ppo.learning_rate=1e3 \
+  total_env_steps=61440 --run_dir "$tmp/nan-run" > /dev/null 2> "$tmp/err"; code=$?
+check "a non-finite update exits 1 (not a hang: 124)" test "$code" -eq 1
+check "the error names the update and the non-finite metric" \
+  grep -q "non-finite PPO update (update to encoder version 1.*\(_loss = \|grad_norm = \|non-finite values\)" "$tmp/err"
+timeout 600 "$gorl" train --resume "$tmp/nan-run" > /dev/null 2> "$tmp/err"; code=$?
+check "--resume of that run resumes from its checkpoint (and diverges again)" \
+  bash -c '[ "$1" -eq 1 ] && grep -q "non-finite PPO update" "$0" && ! grep -q "does the config" "$0"' \
+  "$tmp/err" "$code"
+
+# A second SIGTERM ends the launcher at once; its socket directory goes too.
+mkdir "$tmp/sockets"
+TMPDIR="$tmp/sockets" "$gorl" train --task cartpole-swingup --algo ppo --actors 1 \
+  --run_dir "$tmp/sig-run" > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1200); do
+  compgen -G "$tmp/sockets/gorl-*/learner.sock" > /dev/null && break
+  sleep 0.1
+done
+check "the launcher made its socket directory under TMPDIR" compgen -G "$tmp/sockets/gorl-*"
+kill -TERM "$pid"; kill -TERM "$pid"
+wait "$pid"
+check "two SIGTERMs leave no socket directory behind" bash -c '! compgen -G "$0/gorl-*"' "$tmp/sockets"
+
 "$gorl" eval --task twin-peaks --episodes 1 --seed 3 --json > "$tmp/e1.json"; code=$?
 check "eval --episodes 1 (space form) runs one episode" \
   bash -c '[ "$1" -eq 0 ] && grep -q "\"episodes\": 1, \"seed\": 3," "$0"' "$tmp/e1.json" "$code"

@@ -2,9 +2,11 @@
 // training loop, and refusing damaged or mismatched checkpoints.
 #include "learner/checkpoint.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -282,7 +284,8 @@ TEST(TrainingLoopCheckpointTest, WritesCheckpointsPeriodicallyAndAtTheEnd) {
     on_disk.push_back(checkpoint.ok() ? checkpoint->env_steps() : -1);
   };
   GORL_ASSERT_OK(session.loop->Run());
-  EXPECT_EQ(on_disk, (std::vector<int64_t>{-1, -1, 80, 80, 160, 160}));
+  // (0: the checkpoint of the run's start.)
+  EXPECT_EQ(on_disk, (std::vector<int64_t>{0, 0, 80, 80, 160, 160}));
 
   GORL_ASSERT_OK_AND_ASSIGN(const auto final_checkpoint, ReadCheckpoint(CheckpointPath(dir)));
   EXPECT_EQ(final_checkpoint.stage(), 3);  // past the last stage: finished
@@ -500,6 +503,152 @@ TEST_F(DamagedCheckpointTest, MismatchedCheckpointsAreRefusedByResume) {
   }
   // And the good one is accepted.
   GORL_EXPECT_OK(Resume(good_));
+}
+
+// ---------------------------------------------------------------------------
+// A non-finite update
+
+TEST(TrainingLoopCheckpointTest, NonFiniteUpdateStopsTheRunAndKeepsTheLastGoodCheckpoint) {
+  const std::string dir = test_files::MakeTempDir("ckpt_nonfinite");
+  Session session(LoopConfig(/*checkpoint_every=*/1), dir);
+  // Stage 1's second iteration: the one after the checkpoint at 120 env steps.
+  session.actors.poison_gather_call = 3;
+  const absl::Status status = session.loop->Run().status();
+  // Rewards of 3e38 overflow the value targets and the advantages.
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kAborted,
+                               AllOf(HasSubstr("non-finite PPO update"),
+                                     HasSubstr("encoder version 5"), HasSubstr("_loss = "))));
+  EXPECT_EQ(session.progress.size(), 3u) << "the poisoned iteration must not report progress";
+
+  GORL_ASSERT_OK_AND_ASSIGN(const v1::LearnerCheckpoint checkpoint,
+                            ReadCheckpoint(CheckpointPath(dir)));
+  EXPECT_EQ(checkpoint.env_steps(), 120);
+  // The learner was put back to its state before the bad update, which is
+  // what the checkpoint holds.
+  EXPECT_TRUE(Bytes(session.learner->SaveState()) == Bytes(checkpoint.learner()));
+
+  // The run resumes from it (the same data without the poison finishes).
+  Session resumed(LoopConfig(1), dir);
+  GORL_EXPECT_OK(resumed.loop->Resume(checkpoint));
+}
+
+TEST(PpoLearnerNonFiniteTest, HugeLearningRateIsRefusedAndRolledBack) {
+  v1::TrainConfig config = LearnerConfig("ppo");
+  config.mutable_ppo()->set_learning_rate(1e30);
+  config.mutable_ppo()->set_max_grad_norm(0);
+  auto learner = MakeLearner(config);
+  absl::Status status;
+  for (uint64_t seed = 1; seed <= 5 && status.ok(); ++seed) {
+    const std::string last_good = Bytes(learner->SaveState());
+    status = learner->Update({Rollout(*learner, seed)}).status();
+    if (!status.ok()) {
+      EXPECT_TRUE(Bytes(learner->SaveState()) == last_good) << "not rolled back";
+    }
+  }
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kAborted,
+                               AllOf(HasSubstr("non-finite"), HasSubstr("ppo.learning_rate"))));
+  // Its state is finite again: a learner restores it (RestoreState refuses
+  // non-finite values).
+  GORL_EXPECT_OK(MakeLearner(config)->RestoreState(learner->SaveState()));
+}
+
+// ---------------------------------------------------------------------------
+// The run's checkpoint files: the previous one kept, fallback, failed writes
+
+v1::LearnerCheckpoint SampleCheckpoint(int64_t iteration) {
+  v1::LearnerCheckpoint checkpoint;
+  checkpoint.set_iteration(iteration);
+  *checkpoint.mutable_learner() = MakeLearner(LearnerConfig("gorl-fm"))->SaveState();
+  return checkpoint;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+TEST(CheckpointFilesTest, SavingKeepsThePreviousCheckpoint) {
+  const std::string dir = test_files::MakeTempDir("ckpt_prev");
+  GORL_ASSERT_OK(SaveRunCheckpoint(SampleCheckpoint(1), dir));
+  EXPECT_FALSE(Exists(PreviousCheckpointPath(dir)));
+  GORL_ASSERT_OK(SaveRunCheckpoint(SampleCheckpoint(2), dir));
+  GORL_ASSERT_OK(SaveRunCheckpoint(SampleCheckpoint(3), dir));
+  GORL_ASSERT_OK_AND_ASSIGN(const auto latest, ReadCheckpoint(CheckpointPath(dir)));
+  GORL_ASSERT_OK_AND_ASSIGN(const auto previous, ReadCheckpoint(PreviousCheckpointPath(dir)));
+  EXPECT_EQ(latest.iteration(), 3);
+  EXPECT_EQ(previous.iteration(), 2);
+  GORL_ASSERT_OK_AND_ASSIGN(const auto loaded, LoadRunCheckpoint(dir));
+  EXPECT_EQ(loaded.iteration(), 3);
+}
+
+TEST(CheckpointFilesTest, LoadFallsBackToThePreviousWhenTheLatestIsUnreadable) {
+  const std::string dir = test_files::MakeTempDir("ckpt_fallback");
+  EXPECT_THAT(LoadRunCheckpoint(dir), StatusIs(absl::StatusCode::kNotFound));
+  GORL_ASSERT_OK(SaveRunCheckpoint(SampleCheckpoint(1), dir));
+  GORL_ASSERT_OK(SaveRunCheckpoint(SampleCheckpoint(2), dir));
+  // A flipped bit in the latest.
+  std::string bytes = test_files::ReadFile(CheckpointPath(dir));
+  bytes[bytes.size() / 2] ^= 0x10;
+  std::ofstream(CheckpointPath(dir), std::ios::binary | std::ios::trunc) << bytes;
+  GORL_ASSERT_OK_AND_ASSIGN(auto loaded, LoadRunCheckpoint(dir));
+  EXPECT_EQ(loaded.iteration(), 1);
+  // The latest gone (a crash between the two renames).
+  ASSERT_EQ(std::remove(CheckpointPath(dir).c_str()), 0);
+  GORL_ASSERT_OK_AND_ASSIGN(loaded, LoadRunCheckpoint(dir));
+  EXPECT_EQ(loaded.iteration(), 1);
+  // Both unreadable: the error names the files.
+  std::ofstream(CheckpointPath(dir), std::ios::binary | std::ios::trunc) << "garbage";
+  std::ofstream(PreviousCheckpointPath(dir), std::ios::binary | std::ios::trunc) << "garbage";
+  EXPECT_THAT(LoadRunCheckpoint(dir),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("checkpoint.pb"), HasSubstr("checkpoint.prev.pb"))));
+}
+
+// Files this process writes may not grow past `bytes` while it lives: a full
+// disk without root (writes past it fail with EFBIG; SIGXFSZ is ignored).
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    EXPECT_EQ(getrlimit(RLIMIT_FSIZE, &saved_), 0);
+    old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limited = saved_;
+    limited.rlim_cur = bytes;
+    EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &limited), 0);
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &saved_);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+
+ private:
+  rlimit saved_{};
+  void (*old_handler_)(int) = SIG_DFL;
+};
+
+TEST(CheckpointFilesTest, FullDiskFailsCleanlyAndKeepsBothCheckpoints) {
+  const std::string dir = test_files::MakeTempDir("ckpt_full");
+  GORL_ASSERT_OK(SaveRunCheckpoint(SampleCheckpoint(1), dir));
+  GORL_ASSERT_OK(SaveRunCheckpoint(SampleCheckpoint(2), dir));
+  const std::string latest = test_files::ReadFile(CheckpointPath(dir));
+  const std::string previous = test_files::ReadFile(PreviousCheckpointPath(dir));
+  ASSERT_GT(latest.size(), 1000u);
+  absl::Status saved, written;
+  {
+    FileSizeLimit full(latest.size() / 2);
+    saved = SaveRunCheckpoint(SampleCheckpoint(3), dir);
+    written = WriteCheckpoint(SampleCheckpoint(3), dir + "/other.pb");
+  }
+  EXPECT_THAT(saved, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("cannot write")));
+  EXPECT_THAT(written, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("cannot write")));
+  EXPECT_FALSE(Exists(CheckpointPath(dir) + ".tmp")) << "temp file left behind";
+  EXPECT_FALSE(Exists(dir + "/other.pb.tmp")) << "temp file left behind";
+  EXPECT_FALSE(Exists(dir + "/other.pb"));
+  EXPECT_EQ(test_files::ReadFile(CheckpointPath(dir)), latest);
+  EXPECT_EQ(test_files::ReadFile(PreviousCheckpointPath(dir)), previous);
+  // With space again, the next save works.
+  GORL_ASSERT_OK(SaveRunCheckpoint(SampleCheckpoint(3), dir));
+  GORL_ASSERT_OK_AND_ASSIGN(const auto loaded, LoadRunCheckpoint(dir));
+  EXPECT_EQ(loaded.iteration(), 3);
 }
 
 }  // namespace

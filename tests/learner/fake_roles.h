@@ -41,6 +41,9 @@ class DeterministicActors : public ActorGroup {
       options.reward = [](const float* z) { return -z[0] * z[0]; };
       rollouts.push_back(SampleRollout(current, options));
       rollouts.back().add_episode_returns(static_cast<float>(current.encoder_version()));
+      if (gather_calls - 1 == poison_gather_call) {
+        for (float& r : *rollouts.back().mutable_rewards()) r = 3e38f;
+      }
     }
     return rollouts;
   }
@@ -86,6 +89,9 @@ class DeterministicActors : public ActorGroup {
 
   // Call index (0-based) at which each method fails with `fail_code`; -1 never.
   int fail_gather_call = -1, fail_collect_call = -1, fail_eval_call = -1;
+  // Call index at which GatherRollouts returns rewards of 3e38: finite, so
+  // they pass the message checks, but they overflow the update.
+  int poison_gather_call = -1;
   // kCancelled is what the learner's SIGTERM makes of a pending call.
   absl::StatusCode fail_code = absl::StatusCode::kUnavailable;
   int gather_calls = 0, collect_calls = 0, eval_calls = 0;
