@@ -22,10 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-grpc::Status Invalid(const std::string& message) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
-}
-
 }  // namespace
 
 int64_t RefineStreamBytes(const v1::TrainConfig& config, int obs_size, int action_size) {

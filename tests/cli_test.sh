@@ -121,9 +121,9 @@ done
 check "train --config /dev/null exits 2" test "$?" -eq 2
 
 # A run directory that holds a run is not reused silently.
-tiny=(--in_process --task twin-peaks --algo ppo total_env_steps=2048 rollout.num_envs=16
-  rollout.unroll_length=8 ppo.batch_size=4 ppo.num_minibatches=2 eval.episodes=2
-  eval.every_env_steps=1024)
+tiny=(--in_process --task twin-peaks --algo ppo total_env_steps=256 rollout.num_envs=8
+  rollout.unroll_length=8 ppo.batch_size=4 ppo.num_minibatches=2 eval.episodes=1
+  eval.every_env_steps=256)
 mkdir -p "$tmp/old-run"
 echo '{"old": true}' > "$tmp/old-run/final_eval.json"
 echo 'old' > "$tmp/old-run/decoder_stage3.pb"
@@ -168,7 +168,8 @@ for _ in $(seq 1200); do
   compgen -G "$tmp/sockets/gorl-*/learner.sock" > /dev/null && break
   sleep 0.1
 done
-check "the launcher made its socket directory under TMPDIR" compgen -G "$tmp/sockets/gorl-*"
+check "the launcher made its socket directory under TMPDIR" \
+  bash -c 'compgen -G "$0/gorl-*" > /dev/null' "$tmp/sockets"
 kill -TERM "$pid"; kill -TERM "$pid"
 wait "$pid"
 check "two SIGTERMs leave no socket directory behind" bash -c '! compgen -G "$0/gorl-*"' "$tmp/sockets"

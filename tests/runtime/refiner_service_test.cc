@@ -189,6 +189,22 @@ TEST_F(RefinerServiceTest, ClientThatLeavesStopsItsTrainingPromptly) {
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(60));
 }
 
+TEST_F(RefinerServiceTest, ClientThatStreamsSlowlyBlocksNobody) {
+  // A stream that sent its header and some data and then stalls.
+  grpc::ClientContext stalled_context;
+  v1::RefineReply stalled_reply;
+  auto stalled = stub_->Refine(&stalled_context, &stalled_reply);
+  v1::RefineChunk chunk;
+  *chunk.mutable_header() = GoodHeader();
+  ASSERT_TRUE(stalled->Write(chunk));
+  *chunk.mutable_data() = Pairs(32);
+  ASSERT_TRUE(stalled->Write(chunk));
+  // Another learner's request is trained meanwhile.
+  ExpectServesAGoodRequest();
+  stalled_context.TryCancel();
+  EXPECT_EQ(stalled->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
 RefinerClientOptions ClientOptions(const std::string& address) {
   RefinerClientOptions options;
   options.address = address;
