@@ -149,6 +149,15 @@ absl::StatusOr<v1::LearnerCheckpoint> LoadRunCheckpoint(const std::string& run_d
                         absl::StrCat(latest.status().message(), "; and the previous checkpoint: ",
                                      previous.status().message()));
   }
+  // An unreadable latest is set aside (kept for inspection): left in place,
+  // the next save would rotate it over the good previous checkpoint.
+  const std::string latest_path = CheckpointPath(run_dir);
+  if (latest.status().code() != absl::StatusCode::kNotFound) {
+    const std::string aside = latest_path + ".unreadable";
+    if (std::rename(latest_path.c_str(), aside.c_str()) != 0) {
+      return ErrnoError("cannot set the unreadable checkpoint aside as", aside);
+    }
+  }
   LOG(WARNING) << "the latest checkpoint is unreadable (" << latest.status()
                << "); continuing from the previous one, " << PreviousCheckpointPath(run_dir)
                << " (stage " << previous->stage() << ", iteration " << previous->iteration()

@@ -39,7 +39,9 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& byt
 absl::Status SaveRunCheckpoint(v1::LearnerCheckpoint checkpoint, const std::string& run_dir);
 
 // The run's latest checkpoint, or (with a warning) the previous one when
-// the latest is missing or unreadable. The latest's error when neither loads.
+// the latest is missing or unreadable; an unreadable latest is renamed to
+// checkpoint.pb.unreadable, so that the next save keeps the previous one.
+// The latest's error when neither loads.
 absl::StatusOr<v1::LearnerCheckpoint> LoadRunCheckpoint(const std::string& run_dir);
 
 // Stamps the format version and checksum and writes `checkpoint` to `path`.

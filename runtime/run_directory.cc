@@ -47,7 +47,8 @@ namespace {
 
 // What a run writes into its directory (besides config.textproto and logs/).
 bool IsRunFile(const std::string& name) {
-  return name == "checkpoint.pb" || name == "checkpoint.prev.pb" || name == "metrics.jsonl" ||
+  return name == "checkpoint.pb" || name == "checkpoint.prev.pb" ||
+         name == "checkpoint.pb.unreadable" || name == "metrics.jsonl" ||
          name == "final_eval.json" ||
          (absl::StartsWith(name, "decoder_stage") && absl::EndsWith(name, ".pb"));
 }

@@ -592,6 +592,13 @@ TEST(CheckpointFilesTest, LoadFallsBackToThePreviousWhenTheLatestIsUnreadable) {
   std::ofstream(CheckpointPath(dir), std::ios::binary | std::ios::trunc) << bytes;
   GORL_ASSERT_OK_AND_ASSIGN(auto loaded, LoadRunCheckpoint(dir));
   EXPECT_EQ(loaded.iteration(), 1);
+  // The damaged file was set aside: the run's next save keeps the good one
+  // as the previous checkpoint instead of the damaged one.
+  EXPECT_FALSE(Exists(CheckpointPath(dir)));
+  EXPECT_TRUE(Exists(CheckpointPath(dir) + ".unreadable"));
+  GORL_ASSERT_OK(SaveRunCheckpoint(SampleCheckpoint(3), dir));
+  GORL_ASSERT_OK_AND_ASSIGN(const auto previous, ReadCheckpoint(PreviousCheckpointPath(dir)));
+  EXPECT_EQ(previous.iteration(), 1);
   // The latest gone (a crash between the two renames).
   ASSERT_EQ(std::remove(CheckpointPath(dir).c_str()), 0);
   GORL_ASSERT_OK_AND_ASSIGN(loaded, LoadRunCheckpoint(dir));
