@@ -176,6 +176,9 @@ void ConfigSeeds(const std::string& dir) {
                            {"total_env_steps=1000"}}));
   Write(dir, "zero_envs", EncodeConfigInput({local, {"rollout.num_envs=0"}}));
   Write(dir, "negative_width", EncodeConfigInput({local, {"encoder.hidden=-5"}}));
+  Write(dir, "iteration_overflow",
+        EncodeConfigInput(
+            {local, {"ppo.batch_size=65536", "ppo.num_minibatches=65536", "rollout.num_envs=7"}}));
   Write(dir, "empty", "");
 }
 
