@@ -384,9 +384,17 @@ absl::Status ValidateConfig(const v1::TrainConfig& c) {
   if (check.status().ok()) {
     const int64_t per_round = int64_t{r.num_envs()} * r.unroll_length();
     const v1::PpoConfig& p = c.ppo();
-    check.Require(EnvStepsPerIteration(c) % per_round == 0, "ppo.batch_size * ppo.num_minibatches",
-                  p.batch_size() * p.num_minibatches(),
-                  "must be a multiple of rollout.num_envs (each env contributes whole unrolls)");
+    const int64_t sequences = int64_t{p.batch_size()} * p.num_minibatches();
+    // Each factor is < 2^31, so only the product with the unroll length
+    // (EnvStepsPerIteration) can overflow int64.
+    int64_t steps = 0;
+    if (__builtin_mul_overflow(sequences, int64_t{r.unroll_length()}, &steps)) {
+      check.Require(false, "ppo.batch_size * ppo.num_minibatches", sequences,
+                    "times rollout.unroll_length overflows 64 bits");
+    } else {
+      check.Require(steps % per_round == 0, "ppo.batch_size * ppo.num_minibatches", sequences,
+                    "must be a multiple of rollout.num_envs (each env contributes whole unrolls)");
+    }
   }
   return check.status();
 }

@@ -1,7 +1,9 @@
 #include "common/message_checks.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -40,6 +42,15 @@ absl::Status CheckRollout(const v1::Rollout& r, const TaskShape& shape, int num_
         absl::StrCat("rollout encoder_version ", r.encoder_version(), " must be >= 0"));
   }
   const int64_t tn = int64_t{r.unroll_length()} * r.num_envs();
+  // The peer declares these sizes: before their products are formed (they
+  // could overflow int64), refuse any that a repeated field could not hold.
+  constexpr int64_t kMaxValues = std::numeric_limits<int>::max();
+  if (tn + r.num_envs() > kMaxValues / std::max(1, r.obs_size()) ||
+      tn > kMaxValues / std::max(1, r.latent_size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rollout declares ", r.unroll_length(), " steps x ", r.num_envs(), " envs of obs ",
+        r.obs_size(), " / latent ", r.latent_size(), ": more values than a message can hold"));
+  }
   GORL_RETURN_IF_ERROR(CheckCount(r.observations_size(), (tn + r.num_envs()) * r.obs_size(),
                                   "rollout.observations"));
   GORL_RETURN_IF_ERROR(CheckCount(r.latents_size(), tn * r.latent_size(), "rollout.latents"));

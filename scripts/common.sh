@@ -13,7 +13,7 @@ GORL_PACKAGES=(
   libmujoco-dev libqhull-dev
   libabsl-dev libcli11-dev prometheus-cpp-dev prometheus
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang clang-format clang-tidy
+  clang clang-format clang-tidy libclang-rt-14-dev
 )
 
 log() { printf '\033[1m[gorl]\033[0m %s\n' "$*" >&2; }

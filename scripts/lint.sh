@@ -38,6 +38,15 @@ else
   mapfile -t tidy < <(git diff --name-only --diff-filter=AMR "$base" -- '*.cc' 2>/dev/null |
     grep -v '^tools/' || true)
 fi
+# The fuzz targets are compiled only in the fuzz build (scripts/fuzz.sh),
+# so their compile commands are there.
+mapfile -t fuzz_tidy < <(printf '%s\n' "${tidy[@]}" | grep '^tests/fuzz/' || true)
+mapfile -t tidy < <(printf '%s\n' "${tidy[@]}" | grep -v '^tests/fuzz/' | grep . || true)
+fuzz_dir="${GORL_FUZZ_BUILD_DIR:-${GORL_BUILD_DIR}-fuzz}"
+if [ "${#fuzz_tidy[@]}" -gt 0 ] && [ -f "$fuzz_dir/compile_commands.json" ]; then
+  log "clang-tidy: ${#fuzz_tidy[@]} fuzz target files"
+  clang-tidy -p "$fuzz_dir" --quiet "${fuzz_tidy[@]}"
+fi
 if [ "${#tidy[@]}" -eq 0 ]; then
   log "clang-tidy: no changed C++ sources"
 else

@@ -11,6 +11,9 @@ locate_assets
 # Style and locking checks first: they fail in seconds, the suite in minutes.
 "$GORL_ROOT/scripts/lint.sh"
 "$GORL_ROOT/scripts/check_thread_safety.sh"
+# The fuzzers, briefly (30 s each, two at a time; their clang build is its
+# own directory): GORL_FUZZ_SECONDS=0 skips them.
+if [ "${GORL_FUZZ_SECONDS:-30}" != 0 ]; then "$GORL_ROOT/scripts/fuzz.sh"; fi
 
 log "running the test suite (with the stress runs: scripts/stress_tests.sh)"
 cd "$GORL_BUILD_DIR"

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <utility>
+#include <vector>
 
 #include <glog/logging.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/nn/tensor_codec.h"
 #include "common/status_macros.h"
 
@@ -31,6 +34,44 @@ torch::Tensor CumulativeAlphaBar(const std::vector<double>& betas) {
 
 bool IsTrainableKind(v1::DecoderKind kind) {
   return kind == v1::DECODER_KIND_FLOW || kind == v1::DECODER_KIND_DIFFUSION;
+}
+
+// A decoder proto comes from another role: what it declares is checked
+// before Build allocates it. Sizes beyond any task's (the largest has a few
+// hundred observations), and steps an order of magnitude beyond DDPM's
+// 1000 (a diffusion schedule holds one value per step, a flow decoder runs
+// one pass per step).
+constexpr int kMaxSize = 1 << 16;
+constexpr int kMaxSteps = 1 << 14;
+
+// The network's widths must not describe more values than the weights
+// carry (DecodeModule then checks each tensor exactly): a proto cannot make
+// Build allocate layers far larger than the message itself.
+absl::Status CheckWeightCount(const v1::Decoder& proto) {
+  int64_t carried = 0;
+  for (const v1::Tensor& tensor : proto.weights().tensors()) carried += tensor.values_size();
+  std::vector<int64_t> widths(proto.hidden().begin(), proto.hidden().end());
+  widths.push_back(proto.action_size());
+  int64_t declared = 0;
+  int64_t in = int64_t{proto.obs_size()} + proto.action_size() + kTimeFeatures;
+  for (const int64_t out : widths) {
+    // Each factor at most `carried` (< 2^31): the product cannot overflow.
+    if (in > carried || out > carried) {
+      declared = carried + 1;
+      break;
+    }
+    declared += in * out + out;  // weight and bias
+    if (declared > carried) break;
+    in = out;
+  }
+  if (declared > carried) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "decoder: its widths (obs ", proto.obs_size(), ", hidden [",
+        absl::StrJoin(proto.hidden(), ", "), "], action ", proto.action_size(),
+        ") need more than the ", carried,
+        " weight values it carries (weights missing, or widths that do not match them)"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -144,10 +185,11 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::FromProto(const v1::
     return absl::InvalidArgumentError(
         absl::StrCat("decoder: unknown or unspecified kind ", static_cast<int>(kind)));
   }
-  if (proto.obs_size() <= 0 || proto.action_size() <= 0) {
+  if (proto.obs_size() <= 0 || proto.action_size() <= 0 || proto.obs_size() > kMaxSize ||
+      proto.action_size() > kMaxSize) {
     return absl::InvalidArgumentError(absl::StrCat("decoder: obs_size ", proto.obs_size(),
                                                    " and action_size ", proto.action_size(),
-                                                   " must be positive"));
+                                                   " must be in 1..", kMaxSize));
   }
   std::unique_ptr<DecoderModel> decoder(new DecoderModel());
   decoder->kind_ = kind;
@@ -165,10 +207,11 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::FromProto(const v1::
             absl::StrCat("decoder: hidden layer ", i, " has width ", proto.hidden(i)));
       }
     }
-    if (proto.steps() < 1) {
+    if (proto.steps() < 1 || proto.steps() > kMaxSteps) {
       return absl::InvalidArgumentError(
-          absl::StrCat("decoder: steps must be >= 1, got ", proto.steps()));
+          absl::StrCat("decoder: steps must be in 1..", kMaxSteps, ", got ", proto.steps()));
     }
+    GORL_RETURN_IF_ERROR(CheckWeightCount(proto));
     decoder->steps_ = proto.steps();
     decoder->hidden_.assign(proto.hidden().begin(), proto.hidden().end());
     if (kind == v1::DECODER_KIND_DIFFUSION) {

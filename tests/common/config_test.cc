@@ -104,6 +104,26 @@ TEST(ConfigTest, ValidationRejectsOutOfRangeValuesByName) {
   EXPECT_THAT(ValidateConfig(config).message(), HasSubstr("multiple of rollout.num_envs"));
 }
 
+// Found by tests/fuzz (config): the iteration size was multiplied in int
+// (and in int64 with the unroll length) without a bound, undefined
+// behaviour for large batch and minibatch counts.
+TEST(ConfigTest, ValidationRefusesIterationSizesThatOverflow) {
+  v1::TrainConfig config = *LoadPreset("local");
+  for (const char* assignment :
+       {"ppo.batch_size=65536", "ppo.num_minibatches=65536", "rollout.num_envs=7"}) {
+    GORL_ASSERT_OK(ApplyOverride(assignment, config));
+  }
+  EXPECT_THAT(ValidateConfig(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("= 4294967296 is invalid")));
+
+  config = *LoadPreset("local");
+  for (const char* assignment : {"ppo.batch_size=2147483647", "ppo.num_minibatches=2147483647"}) {
+    GORL_ASSERT_OK(ApplyOverride(assignment, config));
+  }
+  EXPECT_THAT(ValidateConfig(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("overflows 64 bits")));
+}
+
 TEST(ConfigTest, DeviceIsAutoCpuOrCuda) {
   v1::TrainConfig config = *LoadPreset("local");
   EXPECT_EQ(config.device(), v1::DEVICE_AUTO) << "unset means auto";

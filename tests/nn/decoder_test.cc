@@ -1,6 +1,8 @@
 #include "common/nn/decoder.h"
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -318,6 +320,22 @@ TEST_F(FromProtoRejects, ZeroSteps) {
 TEST_F(FromProtoRejects, ZeroHiddenWidth) {
   proto_.set_hidden(0, 0);
   ExpectRejected("hidden layer 0");
+}
+
+// Found by tests/fuzz (tensor_codec): widths, sizes and steps are
+// checked before the network or the schedule is allocated (a width of 2^30
+// made FromProto ask for 52 GB; steps of 2^30 for a 8 GB schedule).
+TEST_F(FromProtoRejects, WidthsTheWeightsDoNotCarry) {
+  proto_.set_hidden(0, 1 << 30);
+  ExpectRejected("weight values it carries");
+}
+
+TEST_F(FromProtoRejects, HugeSizesAndSteps) {
+  proto_.set_obs_size(std::numeric_limits<int32_t>::max());
+  ExpectRejected("obs_size");
+  proto_.set_obs_size(kObs);
+  proto_.set_steps(1 << 30);
+  ExpectRejected("steps");
 }
 
 TEST_F(FromProtoRejects, DiffusionWithoutSchedule) {

@@ -4,12 +4,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 
 #include "common/message_checks.h"
+#include "tests/status_matchers.h"
 
 namespace gorl::runtime {
 namespace {
 
+using ::gorl::testing::StatusIs;
 using ::testing::HasSubstr;
 
 // T steps of N envs where every value encodes (row, env) so slices are checkable.
@@ -92,6 +96,17 @@ TEST(MessageChecksTest, RefusesWrongSizesAndNonFiniteValues) {
   const absl::Status status = CheckRollout(nan, {1, 1}, 2);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()), HasSubstr("rollout.log_probs[1] is not finite"));
+
+  // Found by tests/fuzz (message_checks): sizes whose products overflow
+  // int64 (undefined behaviour) are refused before the products are formed.
+  v1::Rollout huge = r;
+  huge.set_num_envs(std::numeric_limits<int32_t>::max());
+  huge.set_unroll_length(std::numeric_limits<int32_t>::max());
+  huge.set_obs_size(256);
+  huge.set_latent_size(256);
+  EXPECT_THAT(CheckRollout(huge, {256, 256}, std::numeric_limits<int32_t>::max()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("more values than a message can hold")));
 
   v1::EvalReport report;
   report.add_episode_returns(1.0f);
