@@ -195,9 +195,12 @@ void PrintTo(const StatusOr<T>& status_or, std::ostream* os) {
 // a variable, so it cannot be the body of an unbraced if or loop.
 #define GORL_ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
   GORL_ASSERT_OK_AND_ASSIGN_IMPL_(GORL_TESTING_CONCAT_(gorl_statusor_, __LINE__), lhs, rexpr)
+// `lhs` may be a declaration ("const auto x"), which parentheses would break.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define GORL_ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, rexpr)                  \
   auto statusor = (rexpr);                                                     \
   if (!statusor.ok()) FAIL() << #rexpr << " is not OK: " << statusor.status(); \
   lhs = std::move(statusor).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // GORL_TESTS_STATUS_MATCHERS_H_
