@@ -66,7 +66,7 @@ int64_t QueueBytes(const ActorFleetOptions& o) {
 }  // namespace
 
 ActorFleet::StreamSlot::~StreamSlot() {
-  if (fleet_ != nullptr) fleet_->CloseStream(kind_, session_);
+  if (fleet_ != nullptr) fleet_->CloseStream(kind_, session_, id_);
 }
 
 ActorFleet::ActorFleet(ActorFleetOptions options, RoleMetrics& metrics)
@@ -176,7 +176,8 @@ absl::StatusOr<v1::JoinReply> ActorFleet::Join(const v1::JoinRequest& request,
 
 absl::StatusOr<ActorFleet::StreamSlot> ActorFleet::OpenStream(StreamKind kind, uint64_t session,
                                                               const std::string& actor_id,
-                                                              const std::string& peer) {
+                                                              const std::string& peer,
+                                                              std::function<void()> cancel) {
   absl::MutexLock lock(&mu_);
   Session* found = FindLocked(session, actor_id, &peer);
   if (found == nullptr) {
@@ -195,14 +196,17 @@ absl::StatusOr<ActorFleet::StreamSlot> ActorFleet::OpenStream(StreamKind kind, u
         "stream_limit");
   }
   ++open;
+  const uint64_t slot = next_slot_++;
   if (kind == StreamKind::kPolicy) found->policy_opened = true;
-  return StreamSlot(this, session, kind);
+  if (kind == StreamKind::kSend && cancel) found->send_cancels[slot] = std::move(cancel);
+  return StreamSlot(this, session, kind, slot);
 }
 
-void ActorFleet::CloseStream(StreamKind kind, uint64_t session) {
+void ActorFleet::CloseStream(StreamKind kind, uint64_t session, uint64_t slot) {
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(session);
   if (it == sessions_.end()) return;
+  it->second.send_cancels.erase(slot);
   int& open = kind == StreamKind::kPolicy ? it->second.policy_streams : it->second.send_streams;
   open = std::max(0, open - 1);
 }
@@ -700,6 +704,8 @@ void ActorFleet::RemoveLocked(uint64_t session, const std::string& reason) {
   auto it = sessions_.find(session);
   if (it == sessions_.end()) return;
   const bool had_share = board_.Release(session);
+  // Its send streams end now rather than when their peer closes them.
+  for (auto& [slot, cancel] : it->second.send_cancels) cancel();
   LOG(INFO) << "actor " << it->second.actor_id << " disconnected: " << reason
             << (had_share ? "; its share goes back to the pool" : "");
   sessions_.erase(it);

@@ -129,17 +129,19 @@ class ActorFleet : public learner::ActorGroup {
     StreamSlot(StreamSlot&& other) noexcept
         : fleet_(std::exchange(other.fleet_, nullptr)),
           session_(other.session_),
-          kind_(other.kind_) {}
+          kind_(other.kind_),
+          id_(other.id_) {}
     StreamSlot& operator=(StreamSlot&&) = delete;
     ~StreamSlot();
 
    private:
     friend class ActorFleet;
-    StreamSlot(ActorFleet* fleet, uint64_t session, StreamKind kind)
-        : fleet_(fleet), session_(session), kind_(kind) {}
+    StreamSlot(ActorFleet* fleet, uint64_t session, StreamKind kind, uint64_t id)
+        : fleet_(fleet), session_(session), kind_(kind), id_(id) {}
     ActorFleet* fleet_;
     uint64_t session_;
     StreamKind kind_;
+    uint64_t id_;
   };
 
   // `metrics` must outlive the fleet.
@@ -164,8 +166,13 @@ class ActorFleet : public learner::ActorGroup {
   // from it. FAILED_PRECONDITION (unknown, removed or foreign session: join
   // again), RESOURCE_EXHAUSTED (the session's streams of that kind are at
   // their limit). Opening a policy stream stops the join timeout.
+  // `cancel` (may be null) ends a send stream from outside when its session
+  // is removed: a send handler blocked reading a silent stream would
+  // otherwise hold its server thread until the peer closes it. It is
+  // called with the fleet's lock held, so it must not call back.
   absl::StatusOr<StreamSlot> OpenStream(StreamKind kind, uint64_t session,
-                                        const std::string& actor_id, const std::string& peer);
+                                        const std::string& actor_id, const std::string& peer,
+                                        std::function<void()> cancel = nullptr);
 
   // The next snapshot (with this actor's work) that `cursor` has not
   // delivered, waiting for one. nullopt: the run is over, end the stream
@@ -220,11 +227,13 @@ class ActorFleet : public learner::ActorGroup {
     bool policy_opened = false;
     int policy_streams = 0;
     int send_streams = 0;
+    // Cancels of the open send streams, by slot id.
+    std::map<uint64_t, std::function<void()>> send_cancels;
     v1::Work work;  // current assignment
     uint64_t work_generation = 0;
   };
 
-  void CloseStream(StreamKind kind, uint64_t session);
+  void CloseStream(StreamKind kind, uint64_t session, uint64_t slot);
   // Removes sessions past the join timeout, until Shutdown.
   void ReapUnopenedSessions();
   // A refused call or message: counted by `reason`, returned.
@@ -265,6 +274,7 @@ class ActorFleet : public learner::ActorGroup {
   v1::ActorMode mode_ ABSL_GUARDED_BY(mu_) = v1::ACTOR_MODE_UNSPECIFIED;
   std::map<uint64_t, Session> sessions_ ABSL_GUARDED_BY(mu_);  // by session number
   uint64_t joins_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_slot_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_work_id_ ABSL_GUARDED_BY(mu_) = 1;
   v1::Work train_work_ ABSL_GUARDED_BY(mu_);
   // Actors told to stop unrolling after a gather.

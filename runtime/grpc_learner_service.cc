@@ -112,7 +112,8 @@ grpc::Status LearnerService::Send(grpc::ServerContext* context,
     return ToGrpcStatus(named.status());
   }
   absl::StatusOr<ActorFleet::StreamSlot> slot =
-      fleet_.OpenStream(ActorFleet::StreamKind::kSend, named->session, named->actor_id, peer);
+      fleet_.OpenStream(ActorFleet::StreamKind::kSend, named->session, named->actor_id, peer,
+                        [context] { context->TryCancel(); });
   if (!slot.ok()) {
     metrics_.AddRpcError("Send");
     return ToGrpcStatus(slot.status());

@@ -13,6 +13,8 @@
 #include <optional>
 #include <thread>
 
+#include <grpcpp/generic/generic_stub.h>
+
 #include "runtime/grpc_util.h"
 #include "runtime/protocol.h"
 #include "tests/runtime/fake_messages.h"
@@ -267,6 +269,58 @@ TEST_F(LearnerServiceTest, ASessionHoldsOnePolicyAndTwoSendStreams) {
   send2.TryCancel();
   writer1->Finish();
   writer2->Finish();
+}
+
+// A silent send stream would hold a server thread until its peer closed it;
+// once its session is gone, the learner ends it.
+TEST_F(LearnerServiceTest, ASendStreamEndsWhenItsSessionIsRemoved) {
+  ScriptedActor actor(address_, "a", 2);
+  auto stub = v1::Learner::NewStub(MakeChannel(address_));
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(seconds(20)));
+  actor.AddSession(context);
+  v1::SendSummary summary;
+  auto writer = stub->Send(&context, &summary);
+  ASSERT_TRUE(WaitUntil([&] { return group_->open_streams(ActorFleet::StreamKind::kSend) == 1; }));
+  actor.Leave();
+  const grpc::Status status = writer->Finish();  // no WritesDone: only the learner can end it
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED) << status.error_message();
+}
+
+// Bytes that are no ActorMessage end the stream at once (gRPC's sync reader
+// reports them as the end of the stream, so the learner answers as to a
+// closed one), without holding the handler until the client goes.
+TEST_F(LearnerServiceTest, UnparsableBytesInAValidStreamEndIt) {
+  ScriptedActor actor(address_, "a", 2);
+  grpc::GenericStub raw(MakeChannel(address_));
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(seconds(20)));
+  actor.AddSession(context);
+  grpc::CompletionQueue cq;
+  auto call = raw.PrepareCall(&context, "/gorl.v1.Learner/Send", &cq);
+  void* tag;
+  bool ok;
+  call->StartCall(nullptr);
+  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
+  std::string garbage(5000, '\xff');
+  grpc::Slice slice(garbage);
+  grpc::ByteBuffer buffer(&slice, 1);
+  call->Write(buffer, nullptr);
+  cq.Next(&tag, &ok);
+  // No WritesDone: only the learner can end the stream. Read what it
+  // answers until it ends, then its status.
+  grpc::ByteBuffer answer;
+  do {
+    call->Read(&answer, nullptr);
+  } while (cq.Next(&tag, &ok) && ok);
+  grpc::Status status;
+  call->Finish(&status, nullptr);
+  cq.Next(&tag, &ok);
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  EXPECT_NE(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(group_->open_streams(ActorFleet::StreamKind::kSend), 0);
 }
 
 TEST_F(LearnerServiceTest, AMessageNamingAnotherSessionThanItsStreamIsRefused) {
