@@ -66,6 +66,13 @@ Command AddLearnerCommand(CLI::App& gorl) {
                   "Actors that must have joined before training starts (gorl train passes the "
                   "number it starts)")
       ->check(CLI::PositiveNumber);
+  app->add_option("--max_actors", options->max_actors,
+                  "Actor sessions the learner admits at once (more are refused)")
+      ->check(CLI::PositiveNumber);
+  app->add_option("--join_timeout_s", options->join_timeout_s,
+                  "Seconds a joined actor has to open its policy stream before its session is "
+                  "removed")
+      ->check(CLI::PositiveNumber);
   app->add_flag("--progress_json", options->progress_json,
                 "Progress as JSON lines on stdout (for the launcher) instead of a status line");
   AddMetricsFlags(*app, options->metrics);

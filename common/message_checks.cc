@@ -4,7 +4,10 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
+#include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -17,9 +20,49 @@ absl::Status CheckCount(int64_t actual, int64_t expected, const char* what) {
       absl::StrCat(what, " has ", actual, " values, expected ", expected));
 }
 
+// Errors without a reason of their own are about sizes and counts.
+absl::Status ShapeUnlessReason(absl::Status status) {
+  if (status.ok() || !RefusalReason(status).empty()) return status;
+  return WithRefusalReason(std::move(status), "shape");
+}
+
+int64_t EpisodeEnds(const v1::Rollout& r) {
+  int64_t ends = 0;
+  for (int i = 0; i < r.terminated_size(); ++i) ends += r.terminated(i) || r.truncated(i);
+  return ends;
+}
+
+absl::Status CheckRolloutImpl(const v1::Rollout& r, const TaskShape& shape, int num_envs);
+absl::Status CheckRefinementDataImpl(const v1::RefinementData& d, const TaskShape& shape);
+absl::Status CheckEvalReportImpl(const v1::EvalReport& report, int episodes);
+
 }  // namespace
 
+std::string RefusalReason(const absl::Status& status) {
+  const auto reason = status.GetPayload(kRefusalReasonPayload);
+  return reason.has_value() ? std::string(*reason) : std::string();
+}
+
+absl::Status WithRefusalReason(absl::Status status, const std::string& reason) {
+  if (!status.ok()) status.SetPayload(kRefusalReasonPayload, absl::Cord(reason));
+  return status;
+}
+
 absl::Status CheckRollout(const v1::Rollout& r, const TaskShape& shape, int num_envs) {
+  return ShapeUnlessReason(CheckRolloutImpl(r, shape, num_envs));
+}
+
+absl::Status CheckRefinementData(const v1::RefinementData& d, const TaskShape& shape) {
+  return ShapeUnlessReason(CheckRefinementDataImpl(d, shape));
+}
+
+absl::Status CheckEvalReport(const v1::EvalReport& report, int episodes) {
+  return ShapeUnlessReason(CheckEvalReportImpl(report, episodes));
+}
+
+namespace {
+
+absl::Status CheckRolloutImpl(const v1::Rollout& r, const TaskShape& shape, int num_envs) {
   if (r.obs_size() != shape.obs_size || r.latent_size() != shape.action_size) {
     return absl::InvalidArgumentError(
         absl::StrCat("rollout sizes obs ", r.obs_size(), " / latent ", r.latent_size(),
@@ -58,17 +101,26 @@ absl::Status CheckRollout(const v1::Rollout& r, const TaskShape& shape, int num_
   GORL_RETURN_IF_ERROR(CheckCount(r.rewards_size(), tn, "rollout.rewards"));
   GORL_RETURN_IF_ERROR(CheckCount(r.terminated_size(), tn, "rollout.terminated"));
   GORL_RETURN_IF_ERROR(CheckCount(r.truncated_size(), tn, "rollout.truncated"));
-  if (r.diverged_episodes() < 0) {
-    return absl::InvalidArgumentError("rollout.diverged_episodes must be >= 0");
+  // One return per episode that ended in this unroll, no more.
+  const int64_t ends = EpisodeEnds(r);
+  if (r.episode_returns_size() > ends) {
+    return absl::InvalidArgumentError(absl::StrCat("rollout.episode_returns has ",
+                                                   r.episode_returns_size(), " values, but only ",
+                                                   ends, " episodes ended in the unroll"));
   }
-  GORL_RETURN_IF_ERROR(CheckFinite(r.observations(), "rollout.observations"));
-  GORL_RETURN_IF_ERROR(CheckFinite(r.latents(), "rollout.latents"));
-  GORL_RETURN_IF_ERROR(CheckFinite(r.log_probs(), "rollout.log_probs"));
-  GORL_RETURN_IF_ERROR(CheckFinite(r.rewards(), "rollout.rewards"));
-  return CheckFinite(r.episode_returns(), "rollout.episode_returns");
+  if (r.diverged_episodes() < 0 || r.diverged_episodes() > r.episode_returns_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rollout.diverged_episodes ", r.diverged_episodes(), " must be in [0, ",
+                     r.episode_returns_size(), "] (the episodes that ended)"));
+  }
+  GORL_RETURN_IF_ERROR(CheckBounded(r.observations(), kMaxAbsObservation, "rollout.observations"));
+  GORL_RETURN_IF_ERROR(CheckBounded(r.latents(), kMaxAbsLatent, "rollout.latents"));
+  GORL_RETURN_IF_ERROR(CheckBounded(r.log_probs(), kMaxAbsLogProb, "rollout.log_probs"));
+  GORL_RETURN_IF_ERROR(CheckBounded(r.rewards(), kMaxAbsReward, "rollout.rewards"));
+  return CheckBounded(r.episode_returns(), kMaxAbsReturn, "rollout.episode_returns");
 }
 
-absl::Status CheckRefinementData(const v1::RefinementData& d, const TaskShape& shape) {
+absl::Status CheckRefinementDataImpl(const v1::RefinementData& d, const TaskShape& shape) {
   if (d.obs_size() != shape.obs_size || d.action_size() != shape.action_size) {
     return absl::InvalidArgumentError(
         absl::StrCat("refinement data sizes obs ", d.obs_size(), " / action ", d.action_size(),
@@ -91,18 +143,21 @@ absl::Status CheckRefinementData(const v1::RefinementData& d, const TaskShape& s
     GORL_RETURN_IF_ERROR(
         CheckCount(d.latents_size(), pairs * d.action_size(), "refinement data.latents"));
   }
-  GORL_RETURN_IF_ERROR(CheckFinite(d.observations(), "refinement data.observations"));
-  GORL_RETURN_IF_ERROR(CheckFinite(d.actions(), "refinement data.actions"));
-  return CheckFinite(d.latents(), "refinement data.latents");
+  GORL_RETURN_IF_ERROR(
+      CheckBounded(d.observations(), kMaxAbsObservation, "refinement data.observations"));
+  GORL_RETURN_IF_ERROR(CheckBounded(d.actions(), kMaxAbsAction, "refinement data.actions"));
+  return CheckBounded(d.latents(), kMaxAbsLatent, "refinement data.latents");
 }
 
-absl::Status CheckEvalReport(const v1::EvalReport& report, int episodes) {
+absl::Status CheckEvalReportImpl(const v1::EvalReport& report, int episodes) {
   GORL_RETURN_IF_ERROR(CheckCount(report.episode_returns_size(), episodes, "eval report.returns"));
   if (report.diverged_episodes() < 0 || report.diverged_episodes() > episodes) {
     return absl::InvalidArgumentError(absl::StrCat("eval report: ", report.diverged_episodes(),
                                                    " diverged of ", episodes, " episodes"));
   }
-  return CheckFinite(report.episode_returns(), "eval report.returns");
+  return CheckBounded(report.episode_returns(), kMaxAbsReturn, "eval report.returns");
 }
+
+}  // namespace
 
 }  // namespace gorl

@@ -121,7 +121,8 @@ struct RoleMetrics::Impl {
   Counter* env_steps;
   Counter* episodes;
   Counter* diverged_episodes;
-  prometheus::Family<Counter>* rpc_errors;  // one series per failing method
+  prometheus::Family<Counter>* rpc_errors;        // one series per failing method
+  prometheus::Family<Counter>* messages_refused;  // one series per reason
   Counter* rollouts_received;
   Counter* stale_rollouts_dropped;
   Counter* ppo_updates;
@@ -184,6 +185,8 @@ RoleMetrics::Impl::Impl(const std::string& role, const std::string& instance) {
   diverged_episodes = counter("gorl_diverged_episodes_total",
                               "Episodes cut short because the simulation diverged.");
   rpc_errors = counter_family("gorl_rpc_errors_total", "Failed RPCs, by method.");
+  messages_refused = counter_family("gorl_messages_refused_total",
+                                    "Peer messages and calls the learner refused, by reason.");
   rollouts_received = counter("gorl_rollouts_received_total", "Rollouts the learner received.");
   stale_rollouts_dropped = counter("gorl_stale_rollouts_dropped_total",
                                    "Rollouts dropped for exceeding the policy lag limit.");
@@ -254,6 +257,11 @@ void RoleMetrics::AddRpcError(const std::string& method) {
   Labels labels = impl_->series_labels;
   labels["method"] = method;
   impl_->rpc_errors->Add(labels).Increment();
+}
+void RoleMetrics::AddMessageRefused(const std::string& reason) {
+  Labels labels = impl_->series_labels;
+  labels["reason"] = reason;
+  impl_->messages_refused->Add(labels).Increment();
 }
 void RoleMetrics::AddRolloutsReceived(double rollouts) {
   impl_->rollouts_received->Increment(rollouts);

@@ -37,10 +37,13 @@ class RoleMetrics {
   RoleMetrics& operator=(const RoleMetrics&) = delete;
 
   // --- counters (monotonic) ---
-  void AddEnvSteps(double steps);                 // gorl_env_steps_total
-  void AddEpisodes(double episodes);              // gorl_episodes_total
-  void AddDivergedEpisodes(double episodes);      // gorl_diverged_episodes_total
-  void AddRpcError(const std::string& method);    // gorl_rpc_errors_total{method}
+  void AddEnvSteps(double steps);               // gorl_env_steps_total
+  void AddEpisodes(double episodes);            // gorl_episodes_total
+  void AddDivergedEpisodes(double episodes);    // gorl_diverged_episodes_total
+  void AddRpcError(const std::string& method);  // gorl_rpc_errors_total{method}
+  // gorl_messages_refused_total{reason}: a closed set of short reasons
+  // (common/message_checks.h RefusalReason, runtime/actor_fleet.h).
+  void AddMessageRefused(const std::string& reason);
   void AddRolloutsReceived(double rollouts);      // gorl_rollouts_received_total
   void AddStaleRolloutsDropped(double rollouts);  // gorl_stale_rollouts_dropped_total
   void AddPpoUpdates(double updates);             // gorl_ppo_updates_total

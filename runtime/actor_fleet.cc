@@ -4,6 +4,8 @@
 #include <cmath>
 #include <utility>
 
+#include <sys/random.h>
+
 #include <glog/logging.h>
 
 #include "absl/strings/str_cat.h"
@@ -29,60 +31,137 @@ constexpr std::chrono::seconds kLogEvery(10);
 // unroll more than needed.
 constexpr std::chrono::seconds kMinTopUpAfter(2);
 constexpr std::chrono::seconds kMaxTopUpAfter(60);
+// How often the reaper looks for sessions past the join timeout.
+constexpr absl::Duration kReapEvery = absl::Milliseconds(250);
+
+// 64 bits from the kernel's CSPRNG: a session number nobody can guess from
+// their own (they used to be sequential, so any client could Leave the
+// session before or after its own).
+uint64_t UnguessableNumber() {
+  uint64_t value = 0;
+  char* out = reinterpret_cast<char*>(&value);
+  size_t have = 0;
+  while (have < sizeof(value)) {
+    const ssize_t got = getrandom(out + have, sizeof(value) - have, 0);
+    if (got > 0) have += static_cast<size_t>(got);
+    // EINTR retries; getrandom(2) cannot fail otherwise with these flags.
+  }
+  return value;
+}
+
+// Serialized bytes of one env-sequence of a rollout: (T + 1) observations,
+// T latents, log-prob, reward and two flags per step, plus field overhead.
+int64_t BytesPerSequence(int obs_size, int action_size, int unroll_length) {
+  const int64_t t = std::max(1, unroll_length);
+  return 4 * ((t + 1) * obs_size + t * (action_size + 2)) + 2 * t + 64;
+}
+
+int64_t QueueBytes(const ActorFleetOptions& o) {
+  if (o.queue_bytes > 0) return o.queue_bytes;
+  return std::max<int64_t>(kMaxMessageBytes,
+                           2 * std::max<int64_t>(1, o.queue_capacity) *
+                               BytesPerSequence(o.obs_size, o.action_size, o.unroll_length));
+}
 
 }  // namespace
+
+ActorFleet::StreamSlot::~StreamSlot() {
+  if (fleet_ != nullptr) fleet_->CloseStream(kind_, session_, id_);
+}
 
 ActorFleet::ActorFleet(ActorFleetOptions options, RoleMetrics& metrics)
     : options_(std::move(options)),
       shape_{options_.obs_size, options_.action_size},
       metrics_(metrics),
-      queue_(options_.queue_capacity),
+      queue_(options_.queue_capacity, QueueBytes(options_)),
       train_unroll_length_(options_.unroll_length) {
   metrics_.SetQueueCapacity(static_cast<double>(std::max<int64_t>(1, options_.queue_capacity)));
+  reaper_ = std::thread([this] { ReapUnopenedSessions(); });
 }
 
-ActorFleet::~ActorFleet() { Shutdown(); }
+ActorFleet::~ActorFleet() {
+  Shutdown();
+  reaper_.join();
+}
+
+absl::Status ActorFleet::Refuse(absl::Status status, const std::string& reason) {
+  metrics_.AddMessageRefused(reason);
+  return status;
+}
 
 // ------------------------------------------------------- the actors' side
 
 absl::StatusOr<v1::JoinReply> ActorFleet::Join(const v1::JoinRequest& request,
                                                const std::string& peer) {
+  auto refuse = [&](absl::Status status) { return Refuse(std::move(status), "join"); };
   if (request.protocol_version() != kProtocolVersion) {
-    return absl::FailedPreconditionError(absl::StrCat("protocol version mismatch: actor speaks ",
-                                                      request.protocol_version(),
-                                                      ", learner speaks ", kProtocolVersion));
+    return refuse(absl::FailedPreconditionError(
+        absl::StrCat("protocol version mismatch: actor speaks ", request.protocol_version(),
+                     ", learner speaks ", kProtocolVersion)));
   }
   if (request.task() != options_.task) {
-    return absl::FailedPreconditionError(absl::StrCat("task mismatch: actor runs '", request.task(),
-                                                      "', learner trains '", options_.task, "'"));
+    return refuse(absl::FailedPreconditionError(absl::StrCat(
+        "task mismatch: actor runs '", request.task(), "', learner trains '", options_.task, "'")));
   }
   if (request.obs_size() != options_.obs_size || request.action_size() != options_.action_size) {
-    return absl::FailedPreconditionError(
+    return refuse(absl::FailedPreconditionError(
         absl::StrCat("size mismatch: actor has obs_size ", request.obs_size(), " / action_size ",
                      request.action_size(), ", learner has obs_size ", options_.obs_size,
-                     " / action_size ", options_.action_size));
+                     " / action_size ", options_.action_size)));
   }
   if (request.num_envs() <= 0 || request.num_envs() > options_.max_actor_envs) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "num_envs ", request.num_envs(), " must be in [1, ", options_.max_actor_envs, "]"));
+    return refuse(absl::InvalidArgumentError(absl::StrCat(
+        "num_envs ", request.num_envs(), " must be in [1, ", options_.max_actor_envs, "]")));
+  }
+  if (request.actor_id().size() > 128) {
+    return refuse(absl::InvalidArgumentError("actor_id longer than 128 characters"));
   }
   absl::MutexLock lock(&mu_);
   if (shutdown_) return absl::UnavailableError("learner is shutting down");
   if (finished_) return absl::FailedPreconditionError("the run is over");
-  const std::string id =
-      request.actor_id().empty() ? absl::StrCat("actor-", joins_) : request.actor_id();
-  for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
-    if (it->second.actor_id == id) {
-      RemoveLocked(it->first, "replaced by a new join with the same id");
-      break;
+  auto in_use = [&](const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+      if (it->second.actor_id == id) return it;
+    }
+    return sessions_.end();
+  };
+  std::string id = request.actor_id();
+  if (id.empty()) {
+    do {
+      id = absl::StrCat("actor-", joins_++);
+    } while (in_use(id) != sessions_.end());
+  }
+  if (auto old = in_use(id); old != sessions_.end()) {
+    // The same process rejoining (its session broke on its side before the
+    // learner noticed) replaces itself; anyone else waits until the old
+    // session is gone instead of evicting it (two actors with one id used
+    // to evict each other in a loop).
+    const Session& existing = old->second;
+    if (request.incarnation() != 0 && existing.incarnation == request.incarnation() &&
+        existing.peer == peer) {
+      RemoveLocked(old->first, "replaced by its own new join");
+    } else {
+      return Refuse(
+          absl::AlreadyExistsError(absl::StrCat(
+              "actor id '", id, "' is in use by a connected actor (from ", existing.peer,
+              "); give this actor another --actor_id, or wait until the old one is gone")),
+          "id_in_use");
     }
   }
-  const uint64_t number = next_session_++;
+  if (static_cast<int>(sessions_.size()) >= options_.max_actors) {
+    return Refuse(absl::ResourceExhaustedError(absl::StrCat("the learner has its maximum of ",
+                                                            options_.max_actors,
+                                                            " actor sessions (--max_actors)")),
+                  "max_actors");
+  }
+  uint64_t number = 0;
+  while (number == 0 || sessions_.count(number) > 0) number = UnguessableNumber();
   Session& session = sessions_[number];
   session.actor_id = id;
   session.incarnation = request.incarnation();
   session.num_envs = request.num_envs();
   session.peer = peer;
+  session.joined_at = Clock::now();
   session.work = mode_ == v1::ACTOR_MODE_TRAIN && !paused_ ? train_work_ : IdleWorkLocked();
   v1::JoinReply reply;
   reply.set_actor_id(id);
@@ -90,25 +169,82 @@ absl::StatusOr<v1::JoinReply> ActorFleet::Join(const v1::JoinRequest& request,
   reply.set_env_seed(SeedFor(options_.run_seed, SeedStream::kActorEnvs, joins_++));
   metrics_.SetConnectedActors(static_cast<double>(sessions_.size()));
   LOG(INFO) << "actor " << id << " joined from " << peer << " with " << request.num_envs()
-            << " envs (session " << number << ", " << sessions_.size() << " connected)";
+            << " envs (" << sessions_.size() << " connected)";
   changed_.SignalAll();
   return reply;
 }
 
+absl::StatusOr<ActorFleet::StreamSlot> ActorFleet::OpenStream(StreamKind kind, uint64_t session,
+                                                              const std::string& actor_id,
+                                                              const std::string& peer,
+                                                              std::function<void()> cancel) {
+  absl::MutexLock lock(&mu_);
+  Session* found = FindLocked(session, actor_id, &peer);
+  if (found == nullptr) {
+    return Refuse(
+        absl::FailedPreconditionError(absl::StrCat(
+            "actor '", actor_id, "' has no session with that number from ", peer, "; join again")),
+        "session");
+  }
+  int& open = kind == StreamKind::kPolicy ? found->policy_streams : found->send_streams;
+  const int limit = kind == StreamKind::kPolicy ? kMaxPolicyStreams : kMaxSendStreams;
+  if (open >= limit) {
+    return Refuse(
+        absl::ResourceExhaustedError(absl::StrCat("actor '", actor_id, "' already has ", open, " ",
+                                                  kind == StreamKind::kPolicy ? "policy" : "send",
+                                                  " stream(s) open, the limit per session")),
+        "stream_limit");
+  }
+  ++open;
+  const uint64_t slot = next_slot_++;
+  if (kind == StreamKind::kPolicy) found->policy_opened = true;
+  if (kind == StreamKind::kSend && cancel) found->send_cancels[slot] = std::move(cancel);
+  return StreamSlot(this, session, kind, slot);
+}
+
+void ActorFleet::CloseStream(StreamKind kind, uint64_t session, uint64_t slot) {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return;
+  it->second.send_cancels.erase(slot);
+  int& open = kind == StreamKind::kPolicy ? it->second.policy_streams : it->second.send_streams;
+  open = std::max(0, open - 1);
+}
+
+void ActorFleet::ReapUnopenedSessions() {
+  absl::MutexLock lock(&mu_);
+  while (!mu_.AwaitWithTimeout(absl::Condition(&shutdown_), kReapEvery)) {
+    const auto deadline = Clock::now() - options_.join_timeout;
+    std::vector<uint64_t> unopened;
+    for (const auto& [number, session] : sessions_) {
+      if (!session.policy_opened && session.joined_at < deadline) unopened.push_back(number);
+    }
+    for (uint64_t number : unopened) {
+      RemoveLocked(number, absl::StrCat("it did not open its policy stream within ",
+                                        options_.join_timeout.count(), " ms of joining"));
+    }
+  }
+}
+
 absl::StatusOr<std::optional<v1::PolicySnapshot>> ActorFleet::NextPolicy(
-    uint64_t session_number, const std::string& actor_id, PolicyCursor& cursor,
-    const CancelledFn& cancelled) {
+    uint64_t session_number, const std::string& actor_id, const std::string& peer,
+    PolicyCursor& cursor, const CancelledFn& cancelled) {
   std::shared_ptr<const v1::PolicySnapshot> snapshot;
   v1::Work work;
   {
     absl::MutexLock lock(&mu_);
-    if (!cursor.opened && FindLocked(session_number, actor_id) == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "actor '", actor_id, "' (session ", session_number, ") has not joined; join again"));
+    if (!cursor.opened) {
+      Session* session = FindLocked(session_number, actor_id, &peer);
+      if (session == nullptr) {
+        return Refuse(absl::FailedPreconditionError(absl::StrCat(
+                          "actor '", actor_id, "' has not joined from ", peer, "; join again")),
+                      "session");
+      }
+      session->policy_opened = true;
     }
     cursor.opened = true;
     while (true) {
-      const Session* session = FindLocked(session_number, actor_id);
+      const Session* session = FindLocked(session_number, actor_id, &peer);
       if (shutdown_) return absl::UnavailableError("learner is shutting down");
       if (finished_) return std::nullopt;
       if (session == nullptr) return absl::AbortedError("session replaced or removed; join again");
@@ -134,29 +270,38 @@ absl::StatusOr<std::optional<v1::PolicySnapshot>> ActorFleet::NextPolicy(
   return message;
 }
 
-absl::Status ActorFleet::HandleMessage(v1::ActorMessage& message, v1::SendSummary& summary,
-                                       const CancelledFn& cancelled) {
+absl::Status ActorFleet::HandleMessage(v1::ActorMessage& message, const std::string& peer,
+                                       v1::SendSummary& summary, const CancelledFn& cancelled) {
   int num_envs = 0;
   {
     absl::MutexLock lock(&mu_);
-    const Session* session = FindLocked(message.session(), message.actor_id());
+    const Session* session = FindLocked(message.session(), message.actor_id(), &peer);
     if (session == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("actor '", message.actor_id(), "' (session ", message.session(),
-                       ") has not joined or was removed; join again"));
+      return Refuse(absl::FailedPreconditionError(
+                        absl::StrCat("actor '", message.actor_id(), "' has no session from ", peer,
+                                     " (never joined or removed); join again")),
+                    "session");
     }
     num_envs = session->num_envs;
   }
+  // Fields this protocol does not know would otherwise ride along into the
+  // queue: a rollout of the right shape padded with megabytes of them.
+  message.DiscardUnknownFields();
   const std::string prefix = absl::StrCat("actor '", message.actor_id(), "': ");
+  auto refuse = [&](const absl::Status& valid) {
+    const std::string reason = RefusalReason(valid);
+    return Refuse(absl::InvalidArgumentError(prefix + std::string(valid.message())),
+                  reason.empty() ? "malformed" : reason);
+  };
   switch (message.payload_case()) {
     case v1::ActorMessage::kRollout: {
       const absl::Status valid = CheckRollout(message.rollout(), shape_, num_envs);
-      if (!valid.ok()) return absl::InvalidArgumentError(prefix + std::string(valid.message()));
+      if (!valid.ok()) return refuse(valid);
       return HandleRollout(*message.mutable_rollout(), num_envs, summary, cancelled);
     }
     case v1::ActorMessage::kRefinement: {
       const absl::Status valid = CheckRefinementData(message.refinement(), shape_);
-      if (!valid.ok()) return absl::InvalidArgumentError(prefix + std::string(valid.message()));
+      if (!valid.ok()) return refuse(valid);
       return HandleResult(message.session(), message, summary);
     }
     case v1::ActorMessage::kEvalReport:
@@ -164,12 +309,22 @@ absl::Status ActorFleet::HandleMessage(v1::ActorMessage& message, v1::SendSummar
     case v1::ActorMessage::PAYLOAD_NOT_SET:
       break;
   }
-  return absl::InvalidArgumentError(prefix + "message without payload");
+  return refuse(absl::InvalidArgumentError("message without payload"));
 }
 
 absl::Status ActorFleet::HandleRollout(v1::Rollout& rollout, int num_envs, v1::SendSummary& summary,
                                        const CancelledFn& cancelled) {
   metrics_.AddRolloutsReceived(1);
+  {
+    // A rollout of another length than the learner gathers is unusable:
+    // dropped here rather than held in the queue until a gather drops it.
+    absl::MutexLock lock(&mu_);
+    if (rollout.unroll_length() != train_unroll_length_) {
+      summary.set_rollouts_dropped(summary.rollouts_dropped() + 1);
+      metrics_.AddStaleRolloutsDropped(1);
+      return absl::OkStatus();
+    }
+  }
   switch (queue_.Push(std::move(rollout), cancelled)) {
     case RolloutQueue::PushResult::kQueued:
       summary.set_rollouts_accepted(summary.rollouts_accepted() + 1);
@@ -203,7 +358,7 @@ absl::Status ActorFleet::HandleResult(uint64_t session, const v1::ActorMessage& 
   auto refuse = [&](const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     board_.Release(session);
     changed_.SignalAll();
-    return absl::InvalidArgumentError(prefix + why);
+    return Refuse(absl::InvalidArgumentError(prefix + why), "bad_result");
   };
   if (message.has_refinement()) {
     if (!share->work.has_collect()) return refuse("collect data for a share that is not collect");
@@ -238,15 +393,16 @@ absl::Status ActorFleet::HandleResult(uint64_t session, const v1::ActorMessage& 
 void ActorFleet::StreamBroke(uint64_t session, const std::string& actor_id,
                              const std::string& reason) {
   absl::MutexLock lock(&mu_);
-  if (FindLocked(session, actor_id) == nullptr) return;
+  if (FindLocked(session, actor_id, nullptr) == nullptr) return;
   RemoveLocked(session, finished_ ? "the run is over" : reason);
 }
 
-absl::Status ActorFleet::Leave(const v1::LeaveRequest& request) {
+absl::Status ActorFleet::Leave(const v1::LeaveRequest& request, const std::string& peer) {
   absl::MutexLock lock(&mu_);
-  if (FindLocked(request.session(), request.actor_id()) == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat("actor '", request.actor_id(), "' (session ",
-                                                      request.session(), ") is not connected"));
+  if (FindLocked(request.session(), request.actor_id(), &peer) == nullptr) {
+    return Refuse(absl::FailedPreconditionError(
+                      absl::StrCat("actor '", request.actor_id(), "' has no session from ", peer)),
+                  "session");
   }
   RemoveLocked(
       request.session(),
@@ -503,6 +659,15 @@ int ActorFleet::connected_actors() const {
   return static_cast<int>(sessions_.size());
 }
 
+int ActorFleet::open_streams(StreamKind kind) const {
+  absl::MutexLock lock(&mu_);
+  int open = 0;
+  for (const auto& [number, session] : sessions_) {
+    open += kind == StreamKind::kPolicy ? session.policy_streams : session.send_streams;
+  }
+  return open;
+}
+
 bool ActorFleet::WaitForActorsToLeave(std::chrono::milliseconds timeout) {
   absl::MutexLock lock(&mu_);
   const absl::Time deadline = absl::Now() + absl::FromChrono(timeout);
@@ -527,9 +692,11 @@ bool ActorFleet::AwaitActorsLocked(int count, const char* what) {
   return !shutdown_;
 }
 
-ActorFleet::Session* ActorFleet::FindLocked(uint64_t session, const std::string& actor_id) {
+ActorFleet::Session* ActorFleet::FindLocked(uint64_t session, const std::string& actor_id,
+                                            const std::string* peer) {
   auto it = sessions_.find(session);
   if (it == sessions_.end() || it->second.actor_id != actor_id) return nullptr;
+  if (peer != nullptr && it->second.peer != *peer) return nullptr;
   return &it->second;
 }
 
@@ -537,8 +704,9 @@ void ActorFleet::RemoveLocked(uint64_t session, const std::string& reason) {
   auto it = sessions_.find(session);
   if (it == sessions_.end()) return;
   const bool had_share = board_.Release(session);
-  LOG(INFO) << "actor " << it->second.actor_id << " (session " << session
-            << ") disconnected: " << reason
+  // Its send streams end now rather than when their peer closes them.
+  for (auto& [slot, cancel] : it->second.send_cancels) cancel();
+  LOG(INFO) << "actor " << it->second.actor_id << " disconnected: " << reason
             << (had_share ? "; its share goes back to the pool" : "");
   sessions_.erase(it);
   metrics_.SetConnectedActors(static_cast<double>(sessions_.size()));
@@ -562,8 +730,13 @@ void ActorFleet::NewTrainWorkLocked(int64_t sequences) {
   train_work_.set_id(next_work_id_++);
   train_work_.set_mode(v1::ACTOR_MODE_TRAIN);
   train_work_.mutable_train()->set_unroll_length(train_unroll_length_);
+  // Only sessions that follow their policy stream unroll; one that joined
+  // and never opened it (it may never: the join timeout removes it) must
+  // not shrink everyone else's budget.
   int64_t envs = 0;
-  for (const auto& [number, session] : sessions_) envs += session.num_envs;
+  for (const auto& [number, session] : sessions_) {
+    if (session.policy_opened) envs += session.num_envs;
+  }
   if (options_.max_policy_lag == 0 && sequences > 0 && envs > 0) {
     // Every actor unrolls its envs once per round.
     train_work_.mutable_train()->set_max_unrolls(static_cast<int>((sequences + envs - 1) / envs));

@@ -16,10 +16,32 @@
 //                 out, return once every share is in
 //
 // Actors may join and leave at any time. An actor is connected from Join
-// until Leave, the end of its policy stream or a broken send stream; a Join
-// with the id of a connected actor replaces it. Every incoming message is
-// validated (common/message_checks.h); a malformed one is refused with
-// INVALID_ARGUMENT and everything received before it is kept.
+// until Leave, the end of its policy stream, a broken send stream, or the
+// join timeout when it never opens its policy stream. Every incoming message
+// is validated (common/message_checks.h); a malformed one is refused with
+// INVALID_ARGUMENT and everything received before it is kept. Each refusal
+// is counted in gorl_messages_refused_total{reason}.
+//
+// What a peer can hold (the learner's port may be reachable by anyone on
+// the network, docs/runtime.md "Limits on peers"):
+//   - Sessions: at most max_actors (RESOURCE_EXHAUSTED beyond). A session
+//     number is 64 bits from the kernel's CSPRNG (getrandom), so it cannot
+//     be guessed, and it is bound to the peer key of the caller that joined
+//     (the transport computes that key): a call naming a session from
+//     another peer is treated like an unknown session. Nobody can Leave,
+//     follow the policy of or send for another actor's session.
+//   - Streams: at most kMaxPolicyStreams policy and kMaxSendStreams send
+//     streams per session (OpenStream; RESOURCE_EXHAUSTED beyond), so the
+//     server threads a peer can hold are bounded by max_actors x 3.
+//   - A session whose policy stream is not opened within join_timeout is
+//     removed: it held a share and counted as connected for nothing.
+//   - An actor id in use by a live session is refused with ALREADY_EXISTS
+//     (the running actor keeps its session: no eviction loop). Only the
+//     same process (same incarnation, same peer) rejoining replaces its old
+//     session; a restarted actor gets its id back once the old session is
+//     gone (its streams broke, or the join timeout removed it).
+//   - Rollouts: unknown fields are discarded, values bounded, and the
+//     queue is bounded in sequences and in bytes.
 //
 // Thread-safe: every public method may be called from any thread. Methods
 // that wait poll `cancelled` (the caller's peer went away) and return when
@@ -34,6 +56,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -68,8 +92,18 @@ struct ActorFleetOptions {
   int work_shares = 0;
   // A share not finished this long after its assignment goes to another actor.
   std::chrono::seconds share_timeout{1800};
-  // Upper bound on an actor's env count (a sanity check of Join).
+  // Upper bound on an actor's env count (a sanity check of Join). The
+  // learner passes max(rollout.num_envs, the batch in sequences): more
+  // envs than that only slow the run (one unroll overfills the batch).
   int max_actor_envs = 65536;
+  // Actor sessions at once; a Join beyond is RESOURCE_EXHAUSTED.
+  int max_actors = 256;
+  // A session that has not opened its policy stream this long after its
+  // join is removed.
+  std::chrono::milliseconds join_timeout{30000};
+  // Bytes of rollouts the queue holds; 0: derived, twice queue_capacity
+  // sequences of the task's rollout size, at least kMaxMessageBytes.
+  int64_t queue_bytes = 0;
   // The first Broadcast waits until this many actors have joined, so that
   // all of them start from the first snapshot (a launcher that starts N
   // actors passes N). 0: broadcast at once, to whoever is there.
@@ -85,6 +119,30 @@ class ActorFleet : public learner::ActorGroup {
     uint64_t work_generation = 0;
   };
   using CancelledFn = std::function<bool()>;
+  enum class StreamKind { kPolicy, kSend };
+  static constexpr int kMaxPolicyStreams = 1;
+  static constexpr int kMaxSendStreams = 2;
+
+  // One open stream of a session, counted against its limit while alive.
+  class StreamSlot {
+   public:
+    StreamSlot(StreamSlot&& other) noexcept
+        : fleet_(std::exchange(other.fleet_, nullptr)),
+          session_(other.session_),
+          kind_(other.kind_),
+          id_(other.id_) {}
+    StreamSlot& operator=(StreamSlot&&) = delete;
+    ~StreamSlot();
+
+   private:
+    friend class ActorFleet;
+    StreamSlot(ActorFleet* fleet, uint64_t session, StreamKind kind, uint64_t id)
+        : fleet_(fleet), session_(session), kind_(kind), id_(id) {}
+    ActorFleet* fleet_;
+    uint64_t session_;
+    StreamKind kind_;
+    uint64_t id_;
+  };
 
   // `metrics` must outlive the fleet.
   ActorFleet(ActorFleetOptions options, RoleMetrics& metrics);
@@ -94,10 +152,27 @@ class ActorFleet : public learner::ActorGroup {
 
   // --- the actors' side (called by a transport) ---
 
+  // `peer` in the calls below is the caller's peer key (the transport's
+  // notion of who is calling: today its address without the port); a
+  // session answers only to the peer key that joined it.
+
   // Checks the handshake (protocol, task, sizes, env count) and opens a
-  // session; `peer` names the caller in logs. FAILED_PRECONDITION on a
-  // mismatch, naming both sides' values.
+  // session bound to `peer`. FAILED_PRECONDITION on a mismatch, naming both
+  // sides' values; ALREADY_EXISTS for an id in use; RESOURCE_EXHAUSTED at
+  // max_actors.
   absl::StatusOr<v1::JoinReply> Join(const v1::JoinRequest& request, const std::string& peer);
+
+  // Admits one stream of `kind` for the session before anything is read
+  // from it. FAILED_PRECONDITION (unknown, removed or foreign session: join
+  // again), RESOURCE_EXHAUSTED (the session's streams of that kind are at
+  // their limit). Opening a policy stream stops the join timeout.
+  // `cancel` (may be null) ends a send stream from outside when its session
+  // is removed: a send handler blocked reading a silent stream would
+  // otherwise hold its server thread until the peer closes it. It is
+  // called with the fleet's lock held, so it must not call back.
+  absl::StatusOr<StreamSlot> OpenStream(StreamKind kind, uint64_t session,
+                                        const std::string& actor_id, const std::string& peer,
+                                        std::function<void()> cancel = nullptr);
 
   // The next snapshot (with this actor's work) that `cursor` has not
   // delivered, waiting for one. nullopt: the run is over, end the stream
@@ -106,21 +181,23 @@ class ActorFleet : public learner::ActorGroup {
   // (`cancelled` became true; the session is removed).
   absl::StatusOr<std::optional<v1::PolicySnapshot>> NextPolicy(uint64_t session,
                                                                const std::string& actor_id,
+                                                               const std::string& peer,
                                                                PolicyCursor& cursor,
                                                                const CancelledFn& cancelled);
 
-  // One message of a send stream. A rollout may wait while the queue is
-  // full (polling `cancelled`). INVALID_ARGUMENT for a malformed message,
-  // FAILED_PRECONDITION for an unknown session, CANCELLED when the run is
-  // over or the sender went away, UNAVAILABLE while shutting down.
-  absl::Status HandleMessage(v1::ActorMessage& message, v1::SendSummary& summary,
-                             const CancelledFn& cancelled);
+  // One message of a send stream from `peer`. A rollout may wait while the
+  // queue is full (polling `cancelled`). INVALID_ARGUMENT for a malformed
+  // message, FAILED_PRECONDITION for an unknown or foreign session,
+  // CANCELLED when the run is over or the sender went away, UNAVAILABLE
+  // while shutting down.
+  absl::Status HandleMessage(v1::ActorMessage& message, const std::string& peer,
+                             v1::SendSummary& summary, const CancelledFn& cancelled);
 
   // The transport lost the actor's stream: its session and share go.
   void StreamBroke(uint64_t session, const std::string& actor_id, const std::string& reason);
 
-  // FAILED_PRECONDITION when the session is not connected.
-  absl::Status Leave(const v1::LeaveRequest& request);
+  // FAILED_PRECONDITION when the session is not connected or not `peer`'s.
+  absl::Status Leave(const v1::LeaveRequest& request, const std::string& peer);
 
   // --- the learner's side (learner::ActorGroup) ---
 
@@ -135,6 +212,8 @@ class ActorFleet : public learner::ActorGroup {
   // Stops all waiting: pending and later calls fail with CANCELLED.
   void Shutdown();
   int connected_actors() const override;
+  // Streams of `kind` open over all sessions.
+  int open_streams(StreamKind kind) const;
   // After Finish: waits until every actor has disconnected or `timeout` passed.
   bool WaitForActorsToLeave(std::chrono::milliseconds timeout);
 
@@ -143,10 +222,22 @@ class ActorFleet : public learner::ActorGroup {
     std::string actor_id;
     uint64_t incarnation = 0;
     int num_envs = 0;
-    std::string peer;
+    std::string peer;  // the peer key it is bound to
+    std::chrono::steady_clock::time_point joined_at;
+    bool policy_opened = false;
+    int policy_streams = 0;
+    int send_streams = 0;
+    // Cancels of the open send streams, by slot id.
+    std::map<uint64_t, std::function<void()>> send_cancels;
     v1::Work work;  // current assignment
     uint64_t work_generation = 0;
   };
+
+  void CloseStream(StreamKind kind, uint64_t session, uint64_t slot);
+  // Removes sessions past the join timeout, until Shutdown.
+  void ReapUnopenedSessions();
+  // A refused call or message: counted by `reason`, returned.
+  absl::Status Refuse(absl::Status status, const std::string& reason);
 
   absl::Status HandleRollout(v1::Rollout& rollout, int num_envs, v1::SendSummary& summary,
                              const CancelledFn& cancelled);
@@ -159,7 +250,9 @@ class ActorFleet : public learner::ActorGroup {
   // Waits until `count` actors are connected; false if the fleet shut
   // down first. `what` says in the log what they are awaited for.
   bool AwaitActorsLocked(int count, const char* what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Session* FindLocked(uint64_t session, const std::string& actor_id)
+  // The session numbered `session` if it has `actor_id` and `peer` (or any
+  // peer when `peer` is null: the transport's own notices).
+  Session* FindLocked(uint64_t session, const std::string& actor_id, const std::string* peer)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveLocked(uint64_t session, const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AssignLocked(Session& session, v1::Work work) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -180,8 +273,8 @@ class ActorFleet : public learner::ActorGroup {
   uint64_t snapshot_generation_ ABSL_GUARDED_BY(mu_) = 0;
   v1::ActorMode mode_ ABSL_GUARDED_BY(mu_) = v1::ACTOR_MODE_UNSPECIFIED;
   std::map<uint64_t, Session> sessions_ ABSL_GUARDED_BY(mu_);  // by session number
-  uint64_t next_session_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t joins_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_slot_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_work_id_ ABSL_GUARDED_BY(mu_) = 1;
   v1::Work train_work_ ABSL_GUARDED_BY(mu_);
   // Actors told to stop unrolling after a gather.
@@ -203,6 +296,8 @@ class ActorFleet : public learner::ActorGroup {
   std::optional<std::chrono::steady_clock::time_point> gathered_at_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  // Runs ReapUnopenedSessions; joined in the destructor.
+  std::thread reaper_;
 };
 
 }  // namespace gorl::runtime

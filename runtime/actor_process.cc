@@ -22,6 +22,19 @@ using Clock = std::chrono::steady_clock;
 // A session that lasted this long was a real connection: the next
 // reconnect starts again from the initial backoff.
 constexpr std::chrono::seconds kHealthySession(30);
+// How long a join refused because the actor id is in use is retried. The
+// old session of a restarted actor goes within the learner's keepalive
+// (20 s) or join timeout (30 s, when it never opened its policy stream);
+// past that, another live actor has the id and retrying cannot help.
+constexpr std::chrono::seconds kIdInUseWait(60);
+
+// The session rides as call metadata, so that the learner checks it before
+// it reads anything from the stream.
+void AddSessionMetadata(grpc::ClientContext& context, const std::string& actor_id,
+                        uint64_t session) {
+  context.AddMetadata(kActorIdMetadata, actor_id);
+  context.AddMetadata(kSessionMetadata, absl::StrCat(session));
+}
 
 uint64_t RandomIncarnation() {
   std::random_device device;
@@ -129,6 +142,29 @@ ActorProcess::SessionEnd ActorProcess::RunSession(absl::Status& status) {
     context.set_deadline(DeadlineIn(options_.join_timeout));
     context.set_wait_for_ready(true);
     const grpc::Status joined = stub_->Join(&context, request, &reply);
+    if (joined.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+      // Something answers, but not a learner: retrying cannot help.
+      metrics_.AddRpcError("Join");
+      status = absl::FailedPreconditionError(absl::StrCat(
+          "the server at ", options_.learner_address,
+          " does not serve gorl.v1.Learner (UNIMPLEMENTED: ", joined.error_message(),
+          "); is --learner the learner's address, not another role's (e.g. the refiner's)?"));
+      LOG(ERROR) << status.message();
+      return SessionEnd::kRefused;
+    }
+    if (joined.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+      metrics_.AddRpcError("Join");
+      status = FromGrpcStatus(joined);
+      if (!id_in_use_since_.has_value()) id_in_use_since_ = Clock::now();
+      if (Clock::now() - *id_in_use_since_ > kIdInUseWait) {
+        LOG(ERROR) << "the learner refused the join for " << kIdInUseWait.count()
+                   << " s: " << joined.error_message();
+        return SessionEnd::kRefused;
+      }
+      LOG(WARNING) << "the learner refused the join (retrying for up to " << kIdInUseWait.count()
+                   << " s, in case it is this actor's own old session): " << joined.error_message();
+      return stopped() ? SessionEnd::kStopped : SessionEnd::kLost;
+    }
     if (!joined.ok()) {
       metrics_.AddRpcError("Join");
       status = FromGrpcStatus(joined);
@@ -139,6 +175,7 @@ ActorProcess::SessionEnd ActorProcess::RunSession(absl::Status& status) {
                      : (stopped() ? SessionEnd::kStopped : SessionEnd::kLost);
     }
   }
+  id_in_use_since_.reset();
   actor_id_ = reply.actor_id();
   session_ = reply.session();
   {
@@ -160,10 +197,11 @@ ActorProcess::SessionEnd ActorProcess::RunSession(absl::Status& status) {
     return SessionEnd::kRefused;  // a local problem no reconnect can fix
   }
   worker_ = *std::move(worker);
-  LOG(INFO) << "joined " << options_.learner_address << " as " << actor_id_ << " (session "
-            << session_ << ", " << options_.num_envs << " envs)";
+  LOG(INFO) << "joined " << options_.learner_address << " as " << actor_id_ << " ("
+            << options_.num_envs << " envs)";
 
   grpc::ClientContext policy_context;
+  AddSessionMetadata(policy_context, actor_id_, session_);
   {
     absl::MutexLock lock(&mu_);
     latest_.reset();
@@ -315,6 +353,7 @@ absl::Status ActorProcess::DoWork(const v1::Work& work) {
 absl::Status ActorProcess::SendMessage(const v1::ActorMessage& message) {
   if (send_writer_ == nullptr) {
     send_context_ = std::make_unique<grpc::ClientContext>();
+    AddSessionMetadata(*send_context_, actor_id_, session_);
     send_summary_.Clear();
     {
       absl::MutexLock lock(&mu_);

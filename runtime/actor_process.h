@@ -6,6 +6,11 @@
 //       collect: Collect its share, Send it in <= 4 MiB chunks
 //       eval:    Evaluate its share, Send the report
 //   learner gone -> rejoin with capped, jittered exponential backoff
+//   id in use (ALREADY_EXISTS) -> retry like that for up to 60 s (the old
+//     session of this actor's previous process may still be going), then
+//     return the error
+//   not a learner (UNIMPLEMENTED, e.g. the refiner's port) -> return a
+//     clear error at once
 //   run over (Policy stream ends OK) or Stop() -> Leave and return
 //
 // The RolloutWorker is rebuilt on every join with the env seed the learner
@@ -52,8 +57,8 @@ class ActorProcess {
   ActorProcess& operator=(const ActorProcess&) = delete;
 
   // Returns OK when the run is over or after Stop(); the learner's error
-  // when it refuses the join (wrong task, sizes or protocol: retrying
-  // cannot help).
+  // when it refuses the join (wrong task, sizes or protocol, an id in use
+  // for over a minute, or not a learner at all: retrying cannot help).
   absl::Status Run();
 
   // Finishes the current unroll (a collect or eval share runs to its end),
@@ -89,6 +94,8 @@ class ActorProcess {
   std::unique_ptr<actor::RolloutWorker> worker_;
   std::string actor_id_;
   uint64_t session_ = 0;
+  // Since when joins are refused because the actor id is in use.
+  std::optional<std::chrono::steady_clock::time_point> id_in_use_since_;
   uint64_t last_done_work_ = 0;
   std::string installed_policy_;  // key of the installed snapshot's weights
   std::unique_ptr<grpc::ClientContext> send_context_;

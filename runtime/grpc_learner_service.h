@@ -3,16 +3,29 @@
 // versions. This file only moves messages between gRPC streams and the
 // fleet, turns absl::Status into grpc::Status, notices peers that went away
 // and counts refused calls.
+//
+// Policy and Send streams carry their session as call metadata
+// (kActorIdMetadata, kSessionMetadata): the session is checked, against the
+// caller's peer key, before anything is read from the stream, so a stream
+// without a valid session is refused at once and holds no server thread.
+// PeerKey is the one place that decides who a caller is.
 #ifndef GORL_RUNTIME_GRPC_LEARNER_SERVICE_H_
 #define GORL_RUNTIME_GRPC_LEARNER_SERVICE_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include <string>
+
 #include "common/metrics.h"
 #include "gorl/v1/services.grpc.pb.h"
 #include "runtime/actor_fleet.h"
+#include "runtime/protocol.h"
 
 namespace gorl::runtime {
+
+// The caller's identity that sessions are bound to (the address without
+// the port, today).
+std::string PeerKey(const grpc::ServerContext& context);
 
 class LearnerService final : public v1::Learner::Service {
  public:

@@ -1,5 +1,6 @@
 #include "runtime/learner_role.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -85,6 +86,12 @@ ActorFleetOptions FleetOptions(const LearnerRoleOptions& options, const v1::Trai
   group.work_shares = options.work_shares;
   group.share_timeout = std::chrono::seconds(options.share_timeout_s);
   group.min_actors = options.min_actors;
+  group.max_actors = options.max_actors;
+  group.join_timeout = std::chrono::seconds(options.join_timeout_s);
+  // An actor with more envs than the run steps, or than one batch holds,
+  // only slows the run down (its unroll overfills every batch).
+  group.max_actor_envs = static_cast<int>(
+      std::clamp<int64_t>(std::max<int64_t>(config.rollout().num_envs(), batch), 1, 1 << 20));
   return group;
 }
 

@@ -43,6 +43,11 @@ struct LearnerRoleOptions {
   // Actors that must have joined before training starts (the launcher
   // passes the number it starts).
   int min_actors = 1;
+  // Actor sessions at once (RESOURCE_EXHAUSTED beyond).
+  int max_actors = 256;
+  // Seconds a joined actor has to open its policy stream before its
+  // session is removed.
+  int join_timeout_s = 30;
   // Progress as JSON lines on stdout (for the launcher) instead of the
   // status line on stderr.
   bool progress_json = false;

@@ -1,6 +1,7 @@
 #include "runtime/message_ops.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace gorl::runtime {
 namespace {
@@ -15,6 +16,17 @@ void CopyEnvRows(const Field& from, int n, int width, int first, int count, Fiel
     const int start = (b * n + first) * width;
     to->Add(from.begin() + start, from.begin() + start + count * width);
   }
+}
+
+// Episode ends (terminated or truncated) of envs [first, first + count).
+int64_t EpisodeEnds(const v1::Rollout& r, int first, int count) {
+  const int n = r.num_envs();
+  int64_t ends = 0;
+  for (int i = 0; i < r.terminated_size() && n > 0; ++i) {
+    const int env = i % n;
+    if (env >= first && env < first + count) ends += r.terminated(i) || r.truncated(i);
+  }
+  return ends;
 }
 
 }  // namespace
@@ -33,10 +45,19 @@ v1::Rollout SliceEnvs(const v1::Rollout& r, int first, int count) {
   CopyEnvRows(r.rewards(), n, 1, first, count, out.mutable_rewards());
   CopyEnvRows(r.terminated(), n, 1, first, count, out.mutable_terminated());
   CopyEnvRows(r.truncated(), n, 1, first, count, out.mutable_truncated());
-  if (first == 0) {
-    *out.mutable_episode_returns() = r.episode_returns();
-    out.set_diverged_episodes(r.diverged_episodes());
-  }
+  // Episode returns name no env, but a rollout may not carry more of them
+  // than episodes ended in it (common/message_checks.h). Contiguous slices
+  // take them in env order, each at most as many as episodes ended in it,
+  // so that the slices of a rollout together carry all of them; diverged
+  // counts go the same way.
+  const int64_t returns = r.episode_returns_size();
+  const int64_t before = std::min(returns, EpisodeEnds(r, 0, first));
+  const int64_t mine = std::min(returns - before, EpisodeEnds(r, first, count));
+  out.mutable_episode_returns()->Add(r.episode_returns().begin() + before,
+                                     r.episode_returns().begin() + before + mine);
+  const int64_t diverged_before = std::min<int64_t>(r.diverged_episodes(), before);
+  out.set_diverged_episodes(
+      static_cast<int>(std::min(r.diverged_episodes() - diverged_before, mine)));
   return out;
 }
 

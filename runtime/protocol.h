@@ -8,7 +8,14 @@ namespace gorl::runtime {
 
 // Checked by Learner.Join; bump on any incompatible change of the protos.
 // 2: algo, collect_with, refine inputs and device became enums.
-inline constexpr int kProtocolVersion = 2;
+// 3: Policy and Send streams carry their session as call metadata (below);
+//    session numbers are random and bound to the peer that joined.
+inline constexpr int kProtocolVersion = 3;
+
+// Call metadata of the Policy and Send streams: the actor id and the
+// session number (decimal) from JoinReply.
+inline constexpr char kActorIdMetadata[] = "gorl-actor-id";
+inline constexpr char kSessionMetadata[] = "gorl-session";
 
 // Largest message any role accepts. Snapshots and decoders of the paper's
 // networks are a few MiB; bulk data (collect results, refinement data) is

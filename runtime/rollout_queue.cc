@@ -11,17 +11,25 @@ namespace {
 // How often a blocked producer checks whether its sender went away.
 constexpr absl::Duration kCancelPoll = absl::Milliseconds(100);
 
+int64_t Bytes(const v1::Rollout& rollout) { return static_cast<int64_t>(rollout.ByteSizeLong()); }
+
 }  // namespace
 
-RolloutQueue::RolloutQueue(int64_t capacity) : capacity_(std::max<int64_t>(1, capacity)) {}
+RolloutQueue::RolloutQueue(int64_t capacity, int64_t capacity_bytes)
+    : capacity_(std::max<int64_t>(1, capacity)),
+      capacity_bytes_(std::max<int64_t>(1, capacity_bytes)) {}
 
 RolloutQueue::PushResult RolloutQueue::Push(v1::Rollout rollout,
                                             const std::function<bool()>& cancelled) {
+  const int64_t bytes = Bytes(rollout);
   absl::MutexLock lock(&mu_);
   while (true) {
     if (closed_) return PushResult::kClosed;
     if (rollout.encoder_version() < min_version_) return PushResult::kStale;
-    if (queue_.empty() || queued_sequences_ + rollout.num_envs() <= capacity_) break;
+    if (queue_.empty() || (queued_sequences_ + rollout.num_envs() <= capacity_ &&
+                           queued_bytes_ + bytes <= capacity_bytes_)) {
+      break;
+    }
     if (!producers_wait_) return PushResult::kFull;
     ++blocked_producers_;
     changed_.WaitWithTimeout(&mu_, kCancelPoll);
@@ -29,6 +37,7 @@ RolloutQueue::PushResult RolloutQueue::Push(v1::Rollout rollout,
     if (cancelled && cancelled()) return PushResult::kCancelled;
   }
   queued_sequences_ += rollout.num_envs();
+  queued_bytes_ += bytes;
   queue_.push_back(std::move(rollout));
   changed_.SignalAll();
   return PushResult::kQueued;
@@ -38,6 +47,7 @@ void RolloutQueue::PushFront(v1::Rollout rollout) {
   absl::MutexLock lock(&mu_);
   if (closed_ || rollout.encoder_version() < min_version_) return;
   queued_sequences_ += rollout.num_envs();
+  queued_bytes_ += Bytes(rollout);
   queue_.push_front(std::move(rollout));
   changed_.SignalAll();
 }
@@ -51,6 +61,7 @@ std::optional<v1::Rollout> RolloutQueue::Pop(std::chrono::milliseconds timeout) 
   v1::Rollout rollout = std::move(queue_.front());
   queue_.pop_front();
   queued_sequences_ -= rollout.num_envs();
+  queued_bytes_ -= Bytes(rollout);
   changed_.SignalAll();  // a producer may be waiting for space
   return rollout;
 }
@@ -66,6 +77,7 @@ int64_t RolloutQueue::SetMinVersion(int64_t version) {
       kept.push_back(std::move(r));
     } else {
       queued_sequences_ -= r.num_envs();
+      queued_bytes_ -= Bytes(r);
     }
   }
   queue_ = std::move(kept);
@@ -98,6 +110,11 @@ int RolloutQueue::blocked_producers() const {
 int64_t RolloutQueue::queued_sequences() const {
   absl::MutexLock lock(&mu_);
   return queued_sequences_;
+}
+
+int64_t RolloutQueue::queued_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return queued_bytes_;
 }
 
 int RolloutQueue::size() const {

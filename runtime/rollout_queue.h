@@ -5,11 +5,14 @@
 // Capacity, in env-unroll sequences, is small on purpose (SEED, cleanba:
 // about one batch): a full queue blocks the producing Send handler, which
 // stops reading its stream, and gRPC flow control then blocks the actor. So memory stays bounded
-// however fast actors are. Rollouts older than the minimum version are stale:
-// they are refused on Push and dropped from the queue when the minimum
-// rises. Producers only wait while the learner is training; otherwise a full
-// queue drops (nobody would drain it, and the actor's later messages, e.g.
-// eval reports, must not wait behind a rollout). Thread-safe.
+// however fast actors are. The queue is bounded in bytes too (the rollouts'
+// wire size): sequences alone would let a peer fill it with few, large
+// rollouts (padded with unknown fields, say, before the fleet discarded
+// them), and the byte bound is what the learner's RSS answers to. Rollouts older than the minimum
+// version are stale: they are refused on Push and dropped from the queue when the minimum rises.
+// Producers only wait while the learner is training; otherwise a full queue drops (nobody would
+// drain it, and the actor's later messages, e.g. eval reports, must not wait behind a rollout).
+// Thread-safe.
 #ifndef GORL_RUNTIME_ROLLOUT_QUEUE_H_
 #define GORL_RUNTIME_ROLLOUT_QUEUE_H_
 
@@ -17,6 +20,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <optional>
 
 #include "absl/base/thread_annotations.h"
@@ -29,9 +33,11 @@ class RolloutQueue {
  public:
   enum class PushResult { kQueued, kStale, kFull, kClosed, kCancelled };
 
-  // `capacity` in sequences (envs x rollouts, >= 1). A rollout always fits
-  // into an empty queue, whatever its size.
-  explicit RolloutQueue(int64_t capacity);
+  // `capacity` in sequences (envs x rollouts, >= 1), `capacity_bytes` in
+  // serialized bytes (>= 1). A rollout always fits into an empty queue,
+  // whatever its size (the transport's message limit bounds that).
+  explicit RolloutQueue(int64_t capacity,
+                        int64_t capacity_bytes = std::numeric_limits<int64_t>::max());
   RolloutQueue(const RolloutQueue&) = delete;
   RolloutQueue& operator=(const RolloutQueue&) = delete;
 
@@ -60,14 +66,17 @@ class RolloutQueue {
   // Producers waiting for space right now (senders held back by backpressure).
   int blocked_producers() const;
   int64_t queued_sequences() const;  // envs x rollouts waiting
+  int64_t queued_bytes() const;      // their serialized size
   int size() const;
 
  private:
   const int64_t capacity_;
+  const int64_t capacity_bytes_;
   mutable absl::Mutex mu_;
   absl::CondVar changed_;  // signalled whenever anything below changes
   std::deque<v1::Rollout> queue_ ABSL_GUARDED_BY(mu_);
   int64_t queued_sequences_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t min_version_ ABSL_GUARDED_BY(mu_) = 0;
   bool producers_wait_ ABSL_GUARDED_BY(mu_) = true;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

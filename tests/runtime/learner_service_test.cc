@@ -13,13 +13,17 @@
 #include <optional>
 #include <thread>
 
+#include <grpcpp/generic/generic_stub.h>
+
 #include "runtime/grpc_util.h"
 #include "runtime/protocol.h"
 #include "tests/runtime/fake_messages.h"
+#include "tests/wait_until.h"
 
 namespace gorl::runtime {
 namespace {
 
+using ::gorl::testing::WaitUntil;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::HasSubstr;
@@ -46,8 +50,7 @@ class ScriptedActor {
     join_status_ = stub_->Join(&context, request, &joined_);
     if (!join_status_.ok()) return;
     v1::PolicyRequest policy;
-    policy.set_actor_id(joined_.actor_id());
-    policy.set_session(joined_.session());
+    AddSession(policy_context_);
     reader_ = stub_->Policy(&policy_context_, policy);
     thread_ = std::thread([this] {
       v1::PolicySnapshot snapshot;
@@ -81,8 +84,17 @@ class ScriptedActor {
     return found;
   }
 
+  // The stream metadata a real actor sends.
+  void AddSession(grpc::ClientContext& context) const {
+    context.AddMetadata(kActorIdMetadata, joined_.actor_id());
+    context.AddMetadata(kSessionMetadata, std::to_string(joined_.session()));
+  }
+
   bool Send(v1::ActorMessage message) {
-    if (writer_ == nullptr) writer_ = stub_->Send(&send_context_, &summary_);
+    if (writer_ == nullptr) {
+      AddSession(send_context_);
+      writer_ = stub_->Send(&send_context_, &summary_);
+    }
     message.set_actor_id(joined_.actor_id());
     message.set_session(joined_.session());
     return writer_->Write(message);
@@ -191,21 +203,143 @@ TEST_F(LearnerServiceTest, AMalformedMessageIsRefusedAndEverythingBeforeItIsKept
   EXPECT_EQ(rollouts->size(), 1u);
 }
 
-TEST_F(LearnerServiceTest, MessagesFromAnActorThatNeverJoinedAreRefused) {
+// A stream's session is checked from its metadata before anything is read:
+// a stream without a valid one ends at once, without the client writing or
+// closing anything (the deadline would answer otherwise).
+TEST_F(LearnerServiceTest, StreamsWithoutAValidSessionAreRefusedBeforeAnythingIsRead) {
+  ScriptedActor actor(address_, "a", 2);
+  auto stub = v1::Learner::NewStub(MakeChannel(address_));
+  auto send_status = [&](const std::string& id, const std::optional<uint64_t>& session) {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(seconds(10)));
+    if (!id.empty()) context.AddMetadata(kActorIdMetadata, id);
+    if (session) context.AddMetadata(kSessionMetadata, std::to_string(*session));
+    v1::SendSummary summary;
+    auto writer = stub->Send(&context, &summary);
+    return writer->Finish();
+  };
+  const uint64_t session = actor.joined().session();
+  EXPECT_EQ(send_status("", std::nullopt).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(send_status("intruder", session).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(send_status("a", session ^ 1).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(seconds(10)));
+  context.AddMetadata(kActorIdMetadata, "a");
+  context.AddMetadata(kSessionMetadata, std::to_string(session + 1));
+  auto reader = stub->Policy(&context, v1::PolicyRequest());
+  v1::PolicySnapshot snapshot;
+  EXPECT_FALSE(reader->Read(&snapshot));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(group_->connected_actors(), 1);
+}
+
+TEST_F(LearnerServiceTest, ASessionHoldsOnePolicyAndTwoSendStreams) {
+  ScriptedActor actor(address_, "a", 2);  // holds its policy stream
+  auto stub = v1::Learner::NewStub(MakeChannel(address_));
+  ASSERT_TRUE(
+      WaitUntil([&] { return group_->open_streams(ActorFleet::StreamKind::kPolicy) == 1; }));
+  grpc::ClientContext policy;
+  policy.set_deadline(DeadlineIn(seconds(10)));
+  actor.AddSession(policy);
+  auto reader = stub->Policy(&policy, v1::PolicyRequest());
+  v1::PolicySnapshot snapshot;
+  EXPECT_FALSE(reader->Read(&snapshot));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  // Two idle send streams are fine (held open, unread); a third is refused.
+  grpc::ClientContext send1, send2, send3;
+  v1::SendSummary summary1, summary2, summary3;
+  for (grpc::ClientContext* c : {&send1, &send2, &send3}) {
+    actor.AddSession(*c);
+    c->set_deadline(DeadlineIn(seconds(10)));
+  }
+  auto writer1 = stub->Send(&send1, &summary1);
+  auto writer2 = stub->Send(&send2, &summary2);
+  v1::ActorMessage message;  // a message makes sure each stream was admitted
+  message.set_actor_id("a");
+  message.set_session(actor.joined().session());
+  message.mutable_eval_report();
+  ASSERT_TRUE(writer1->Write(message));
+  ASSERT_TRUE(writer2->Write(message));
+  ASSERT_TRUE(WaitUntil([&] { return group_->open_streams(ActorFleet::StreamKind::kSend) == 2; }));
+  auto writer3 = stub->Send(&send3, &summary3);
+  EXPECT_EQ(writer3->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  send1.TryCancel();
+  send2.TryCancel();
+  writer1->Finish();
+  writer2->Finish();
+}
+
+// A silent send stream would hold a server thread until its peer closed it;
+// once its session is gone, the learner ends it.
+TEST_F(LearnerServiceTest, ASendStreamEndsWhenItsSessionIsRemoved) {
   ScriptedActor actor(address_, "a", 2);
   auto stub = v1::Learner::NewStub(MakeChannel(address_));
   grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(seconds(20)));
+  actor.AddSession(context);
   v1::SendSummary summary;
   auto writer = stub->Send(&context, &summary);
+  ASSERT_TRUE(WaitUntil([&] { return group_->open_streams(ActorFleet::StreamKind::kSend) == 1; }));
+  actor.Leave();
+  const grpc::Status status = writer->Finish();  // no WritesDone: only the learner can end it
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED) << status.error_message();
+}
+
+// Bytes that are no ActorMessage end the stream at once (gRPC's sync reader
+// reports them as the end of the stream, so the learner answers as to a
+// closed one), without holding the handler until the client goes.
+TEST_F(LearnerServiceTest, UnparsableBytesInAValidStreamEndIt) {
+  ScriptedActor actor(address_, "a", 2);
+  grpc::GenericStub raw(MakeChannel(address_));
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(seconds(20)));
+  actor.AddSession(context);
+  grpc::CompletionQueue cq;
+  auto call = raw.PrepareCall(&context, "/gorl.v1.Learner/Send", &cq);
+  void* tag;
+  bool ok;
+  call->StartCall(nullptr);
+  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
+  std::string garbage(5000, '\xff');
+  grpc::Slice slice(garbage);
+  grpc::ByteBuffer buffer(&slice, 1);
+  call->Write(buffer, nullptr);
+  cq.Next(&tag, &ok);
+  // No WritesDone: only the learner can end the stream. Read what it
+  // answers until it ends, then its status.
+  grpc::ByteBuffer answer;
+  do {
+    call->Read(&answer, nullptr);
+  } while (cq.Next(&tag, &ok) && ok);
+  grpc::Status status;
+  call->Finish(&status, nullptr);
+  cq.Next(&tag, &ok);
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  EXPECT_NE(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(group_->open_streams(ActorFleet::StreamKind::kSend), 0);
+}
+
+TEST_F(LearnerServiceTest, AMessageNamingAnotherSessionThanItsStreamIsRefused) {
+  ScriptedActor a(address_, "a", 2), b(address_, "b", 2);
+  ASSERT_TRUE(group_->Broadcast(Snapshot(1, v1::ACTOR_MODE_TRAIN)).ok());
+  grpc::ClientContext context;
+  a.AddSession(context);
+  v1::SendSummary summary;
+  auto stub = v1::Learner::NewStub(MakeChannel(address_));
+  auto writer = stub->Send(&context, &summary);
   v1::ActorMessage message;
-  message.set_actor_id("intruder");
-  message.set_session(actor.joined().session());
-  *message.mutable_rollout() = Rollout(0, 2);
+  message.set_actor_id("b");
+  message.set_session(b.joined().session());
+  *message.mutable_rollout() = Rollout(1, 2);
   writer->Write(message);
   writer->WritesDone();
   const grpc::Status status = writer->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_THAT(status.error_message(), HasSubstr("has not joined"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("another session"));
 }
 
 TEST_F(LearnerServiceTest, TheShareOfAnActorThatLeavesGoesToAnother) {
@@ -293,11 +427,22 @@ TEST_F(LearnerServiceTest, JoinChecksTaskSizesAndProtocol) {
 
 TEST_F(LearnerServiceTest, FinishEndsPolicyStreamsCleanly) {
   auto stub = v1::Learner::NewStub(MakeChannel(address_));
-  ScriptedActor a(address_, "a", 1);
+  v1::JoinRequest join;
+  join.set_actor_id("a");
+  join.set_task("toy");
+  join.set_obs_size(kObs);
+  join.set_action_size(kAct);
+  join.set_num_envs(1);
+  join.set_protocol_version(kProtocolVersion);
+  v1::JoinReply joined;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub->Join(&context, join, &joined).ok());
+  }
   grpc::ClientContext context;
+  context.AddMetadata(kActorIdMetadata, joined.actor_id());
+  context.AddMetadata(kSessionMetadata, std::to_string(joined.session()));
   v1::PolicyRequest request;
-  request.set_actor_id(a.joined().actor_id());
-  request.set_session(a.joined().session());
   auto reader = stub->Policy(&context, request);
   group_->Finish();
   v1::PolicySnapshot snapshot;

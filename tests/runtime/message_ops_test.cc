@@ -54,10 +54,14 @@ TEST(SliceEnvsTest, KeepsTheChosenEnvsOfEveryRow) {
   EXPECT_FLOAT_EQ(s.rewards(2), 101.0f);               // t=1, env 1
   EXPECT_TRUE(s.terminated(0));
   EXPECT_FALSE(s.terminated(1));
-  EXPECT_EQ(s.episode_returns_size(), 0) << "episode stats stay with the slice at env 0";
+  // Episode returns go to slices in which episodes ended (only env 1's
+  // here), never more than ended there, so each slice passes CheckRollout.
+  EXPECT_EQ(s.episode_returns_size(), 1);
+  EXPECT_EQ(s.diverged_episodes(), 1);
   const v1::Rollout head = SliceEnvs(r, 0, 1);
-  EXPECT_EQ(head.episode_returns_size(), 1);
-  EXPECT_EQ(head.diverged_episodes(), 1);
+  EXPECT_EQ(head.episode_returns_size(), 0);
+  EXPECT_EQ(head.diverged_episodes(), 0);
+  EXPECT_TRUE(CheckRollout(head, {2, 1}, 1).ok()) << CheckRollout(head, {2, 1}, 1);
 }
 
 TEST(SplitPairsTest, ChunksStayUnderTheLimitAndJoinBackExactly) {
@@ -113,6 +117,38 @@ TEST(MessageChecksTest, RefusesWrongSizesAndNonFiniteValues) {
   EXPECT_FALSE(CheckEvalReport(report, 2).ok());
   report.add_episode_returns(INFINITY);
   EXPECT_FALSE(CheckEvalReport(report, 2).ok());
+}
+
+// Finite but huge values pass isfinite and overflow the first sum of
+// squares in an update (rewards of 3e38 did); each refusal says which
+// kind it is, for gorl_messages_refused_total{reason}.
+TEST(MessageChecksTest, RefusesFiniteButHugeValuesAndNamesTheReason) {
+  const v1::Rollout r = MakeRollout(2, 2, 1, 1);
+  v1::Rollout huge = r;
+  huge.set_rewards(2, 3e38f);
+  absl::Status status = CheckRollout(huge, {1, 1}, 2);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("rollout.rewards[2]"));
+  EXPECT_EQ(RefusalReason(status), "out_of_range");
+  huge = r;
+  huge.set_rewards(2, kMaxAbsReward);  // the bound itself is fine
+  EXPECT_TRUE(CheckRollout(huge, {1, 1}, 2).ok());
+  v1::Rollout nan = r;
+  nan.set_observations(0, std::nanf(""));
+  EXPECT_EQ(RefusalReason(CheckRollout(nan, {1, 1}, 2)), "non_finite");
+  v1::Rollout extra_returns = r;
+  extra_returns.add_episode_returns(1.0f);  // env 1 ended twice: 2 returns are fine,
+  EXPECT_TRUE(CheckRollout(extra_returns, {1, 1}, 2).ok());
+  extra_returns.add_episode_returns(1.0f);  // 3 are more than episodes ended
+  status = CheckRollout(extra_returns, {1, 1}, 2);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("episode_returns"));
+  EXPECT_EQ(RefusalReason(status), "shape");
+  v1::RefinementData data;
+  data.set_obs_size(1);
+  data.set_action_size(1);
+  data.add_observations(0.0f);
+  data.add_actions(-1e30f);
+  EXPECT_EQ(RefusalReason(CheckRefinementData(data, {1, 1})), "out_of_range");
 }
 
 }  // namespace

@@ -32,6 +32,29 @@ TEST(RolloutQueueTest, PopsInOrderAndCountsSequences) {
   EXPECT_EQ(queue.queued_sequences(), 0);
 }
 
+TEST(RolloutQueueTest, IsBoundedInBytesAsWellAsSequences) {
+  // Two env-sequences each, but 4000 floats (16 kB) each: the byte bound,
+  // not the sequence bound, decides.
+  auto big = [](int64_t version) {
+    v1::Rollout rollout = RolloutOf(version, 2);
+    for (int i = 0; i < 4000; ++i) rollout.add_rewards(1.0f);
+    return rollout;
+  };
+  const int64_t one = static_cast<int64_t>(big(0).ByteSizeLong());
+  RolloutQueue queue(/*capacity=*/1000, /*capacity_bytes=*/2 * one + one / 2);
+  queue.SetProducersWait(false);  // a full queue answers kFull instead of blocking
+  ASSERT_EQ(queue.Push(big(0), nullptr), RolloutQueue::PushResult::kQueued);
+  ASSERT_EQ(queue.Push(big(0), nullptr), RolloutQueue::PushResult::kQueued);
+  EXPECT_EQ(queue.queued_bytes(), 2 * one);
+  EXPECT_EQ(queue.Push(big(0), nullptr), RolloutQueue::PushResult::kFull);
+  EXPECT_EQ(queue.queued_sequences(), 4) << "far below the sequence capacity";
+  ASSERT_TRUE(queue.Pop(milliseconds(10)).has_value());
+  EXPECT_EQ(queue.queued_bytes(), one);
+  EXPECT_EQ(queue.Push(big(0), nullptr), RolloutQueue::PushResult::kQueued);
+  EXPECT_EQ(queue.SetMinVersion(1), 2);
+  EXPECT_EQ(queue.queued_bytes(), 0);
+}
+
 TEST(RolloutQueueTest, FullQueueBlocksTheProducerUntilTheConsumerPops) {
   // Capacity in sequences; a rollout larger than it still enters an empty queue.
   RolloutQueue queue(3);
