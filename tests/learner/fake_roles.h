@@ -89,8 +89,8 @@ class DeterministicActors : public ActorGroup {
 
   // Call index (0-based) at which each method fails with `fail_code`; -1 never.
   int fail_gather_call = -1, fail_collect_call = -1, fail_eval_call = -1;
-  // Call index at which GatherRollouts returns rewards of 3e38: finite, so
-  // they pass the message checks, but they overflow the update.
+  // Call index at which GatherRollouts returns rewards of 3e38: finite, but
+  // beyond the bound the rollout checks allow (they would overflow the update).
   int poison_gather_call = -1;
   // kCancelled is what the learner's SIGTERM makes of a pending call.
   absl::StatusCode fail_code = absl::StatusCode::kUnavailable;
