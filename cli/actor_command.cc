@@ -31,6 +31,7 @@ Command AddActorCommand(CLI::App& gorl) {
   app->add_option("--actor_envs", options->num_envs,
                   "Environments this actor steps (0: rollout.num_envs)");
   AddMetricsFlags(*app, options->metrics);
+  AddTransportSecurityFlags(*app, options->security);
   AddAssetsFlag(*app, options->assets);
   app->footer(
       "Steps its environments with the policy the learner streams to it, until the run is "

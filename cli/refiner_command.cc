@@ -26,6 +26,7 @@ Command AddRefinerCommand(CLI::App& gorl) {
   auto options = std::make_shared<runtime::RefinerRoleOptions>();
   AddListenFlag(*app, options->listen);
   AddMetricsFlags(*app, options->metrics);
+  AddTransportSecurityFlags(*app, options->security);
   app->footer(
       "Serves until SIGINT / SIGTERM. Takes no run configuration: the learner sends the "
       "settings with each request.\n"

@@ -121,7 +121,8 @@ struct RoleMetrics::Impl {
   Counter* env_steps;
   Counter* episodes;
   Counter* diverged_episodes;
-  prometheus::Family<Counter>* rpc_errors;  // one series per failing method
+  prometheus::Family<Counter>* rpc_errors;     // one series per failing method
+  prometheus::Family<Counter>* auth_failures;  // one series per refusal reason
   Counter* rollouts_received;
   Counter* stale_rollouts_dropped;
   Counter* ppo_updates;
@@ -184,6 +185,9 @@ RoleMetrics::Impl::Impl(const std::string& role, const std::string& instance) {
   diverged_episodes = counter("gorl_diverged_episodes_total",
                               "Episodes cut short because the simulation diverged.");
   rpc_errors = counter_family("gorl_rpc_errors_total", "Failed RPCs, by method.");
+  auth_failures = counter_family("gorl_auth_failures_total",
+                                 "Calls refused for a missing or wrong client certificate or run "
+                                 "token, by reason.");
   rollouts_received = counter("gorl_rollouts_received_total", "Rollouts the learner received.");
   stale_rollouts_dropped = counter("gorl_stale_rollouts_dropped_total",
                                    "Rollouts dropped for exceeding the policy lag limit.");
@@ -254,6 +258,17 @@ void RoleMetrics::AddRpcError(const std::string& method) {
   Labels labels = impl_->series_labels;
   labels["method"] = method;
   impl_->rpc_errors->Add(labels).Increment();
+}
+void RoleMetrics::AddAuthFailure(const std::string& reason) {
+  // The reasons are a fixed set of constants: the series stay bounded.
+  Labels labels = impl_->series_labels;
+  labels["reason"] = reason;
+  impl_->auth_failures->Add(labels).Increment();
+}
+double RoleMetrics::AuthFailures(const std::string& reason) const {
+  Labels labels = impl_->series_labels;
+  labels["reason"] = reason;
+  return impl_->auth_failures->Add(labels).Value();
 }
 void RoleMetrics::AddRolloutsReceived(double rollouts) {
   impl_->rollouts_received->Increment(rollouts);

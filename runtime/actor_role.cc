@@ -6,6 +6,7 @@
 #include "envs/task_registry.h"
 #include "runtime/actor_process.h"
 #include "runtime/shutdown_signals.h"
+#include "runtime/transport_security.h"
 
 namespace gorl::runtime {
 
@@ -14,8 +15,10 @@ absl::Status RunActorRole(const ActorRoleOptions& options) {
   GORL_ASSIGN_OR_RETURN(const v1::TrainConfig config, BuildTrainConfig(options.config));
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::TaskFactory> factory,
                         envs::MakeTaskFactory(config.task(), options.assets));
+  GORL_ASSIGN_OR_RETURN(const TransportSecurity security, LoadTransportSecurity(options.security));
   ActorProcessOptions process;
   process.learner_address = options.learner;
+  GORL_ASSIGN_OR_RETURN(process.credentials, ChannelCredentialsFor(options.learner, security));
   process.actor_id = options.actor_id;
   process.num_envs = options.num_envs > 0 ? options.num_envs : config.rollout().num_envs();
   process.num_threads = config.rollout().num_threads();

@@ -7,6 +7,7 @@
 #include <glog/logging.h>
 
 #include "runtime/grpc_util.h"
+#include "runtime/transport_security.h"
 
 namespace gorl::runtime {
 
@@ -15,10 +16,12 @@ grpc::Status LearnerService::Join(grpc::ServerContext* context, const v1::JoinRe
   absl::StatusOr<v1::JoinReply> joined = fleet_.Join(*request, context->peer());
   if (!joined.ok()) {
     const std::string who = request->actor_id().empty() ? context->peer() : request->actor_id();
-    LOG(WARNING) << "refused join of " << who << ": " << joined.status().message();
+    LOG(WARNING) << "refused join of " << who << " (authenticated as " << PeerIdentity(*context)
+                 << "): " << joined.status().message();
     metrics_.AddRpcError("Join");
     return ToGrpcStatus(joined.status());
   }
+  LOG(INFO) << "actor " << joined->actor_id() << " is " << PeerIdentity(*context);
   *reply = *std::move(joined);
   return grpc::Status::OK;
 }

@@ -19,6 +19,7 @@
 #include "gorl/v1/config.pb.h"
 #include "gorl/v1/services.grpc.pb.h"
 #include "learner/roles.h"
+#include "runtime/transport_security.h"
 
 namespace gorl::runtime {
 
@@ -39,6 +40,8 @@ class RefinerService final : public v1::Refiner::Service {
 
 struct RefinerClientOptions {
   std::string address;
+  // How to reach it (runtime/transport_security.h; null: plaintext).
+  ClientCredentials credentials;
   // The run's algo, decoder and refine settings and seed.
   v1::TrainConfig config;
   // Per attempt: how long to wait for the refiner to accept a connection.

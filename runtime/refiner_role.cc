@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "runtime/grpc_refiner_service.h"
 #include "runtime/grpc_util.h"
+#include "runtime/protocol.h"
 #include "runtime/role_lines.h"
 #include "runtime/shutdown_signals.h"
 
@@ -21,12 +22,17 @@ constexpr char kDefaultListen[] = "0.0.0.0:50052";
 
 absl::Status RunRefinerRole(const RefinerRoleOptions& options) {
   InstallShutdownSignals();
+  GORL_ASSIGN_OR_RETURN(const TransportSecurity security, LoadTransportSecurity(options.security));
   std::unique_ptr<RoleMetrics> metrics = MakeRoleMetrics("refiner", "", options.metrics);
   RefinerService service(*metrics);
   std::string address;
-  GORL_ASSIGN_OR_RETURN(
-      std::unique_ptr<grpc::Server> server,
-      StartServer(options.listen.empty() ? kDefaultListen : options.listen, {&service}, &address));
+  ServerOptions server_options;
+  server_options.security = security;
+  server_options.metrics = metrics.get();
+  server_options.max_receive_message_bytes = kMaxRefinerMessageBytes;
+  GORL_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
+                        StartServer(options.listen.empty() ? kDefaultListen : options.listen,
+                                    {&service}, server_options, &address));
   AnnounceListening("refiner", address);
   LOG(INFO) << "refiner serving on " << address;
   // Callbacks run one at a time (runtime/shutdown_signals.h), so the check

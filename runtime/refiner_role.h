@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "runtime/metrics_endpoint.h"
+#include "runtime/transport_security.h"
 
 namespace gorl::runtime {
 
@@ -15,6 +16,8 @@ struct RefinerRoleOptions {
   // host:port (port 0 picks a free one) or unix:PATH; "" = the default.
   std::string listen = "0.0.0.0:50052";
   MetricsEndpoint metrics;
+  // TLS, mTLS (only the run's learner may call) and token.
+  TransportSecurityFlags security;
 };
 
 // Prints the "listening" line once it serves; returns after a shutdown

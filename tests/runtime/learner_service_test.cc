@@ -33,7 +33,7 @@ using testing::Snapshot;
 class ScriptedActor {
  public:
   ScriptedActor(const std::string& address, const std::string& id, int envs)
-      : stub_(v1::Learner::NewStub(MakeChannel(address))) {
+      : stub_(v1::Learner::NewStub(MakeChannel(address, ClientCredentials::Plaintext()))) {
     v1::JoinRequest request;
     request.set_actor_id(id);
     request.set_task("toy");
@@ -133,7 +133,7 @@ class LearnerServiceTest : public ::testing::Test {
     group_ = std::make_unique<ActorFleet>(options, *metrics_);
     service_ = std::make_unique<LearnerService>(*group_, *metrics_);
     absl::StatusOr<std::unique_ptr<grpc::Server>> server =
-        StartServer("127.0.0.1:0", {service_.get()}, &address_);
+        StartServer("127.0.0.1:0", {service_.get()}, {TransportSecurity::Insecure()}, &address_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
   }
@@ -193,7 +193,7 @@ TEST_F(LearnerServiceTest, AMalformedMessageIsRefusedAndEverythingBeforeItIsKept
 
 TEST_F(LearnerServiceTest, MessagesFromAnActorThatNeverJoinedAreRefused) {
   ScriptedActor actor(address_, "a", 2);
-  auto stub = v1::Learner::NewStub(MakeChannel(address_));
+  auto stub = v1::Learner::NewStub(MakeChannel(address_, ClientCredentials::Plaintext()));
   grpc::ClientContext context;
   v1::SendSummary summary;
   auto writer = stub->Send(&context, &summary);
@@ -268,7 +268,7 @@ TEST_F(LearnerServiceTest, CollectJoinsChunksAndWaitsForAnActor) {
 }
 
 TEST_F(LearnerServiceTest, JoinChecksTaskSizesAndProtocol) {
-  auto stub = v1::Learner::NewStub(MakeChannel(address_));
+  auto stub = v1::Learner::NewStub(MakeChannel(address_, ClientCredentials::Plaintext()));
   v1::JoinRequest request;
   request.set_task("toy");
   request.set_obs_size(kObs);
@@ -292,7 +292,7 @@ TEST_F(LearnerServiceTest, JoinChecksTaskSizesAndProtocol) {
 }
 
 TEST_F(LearnerServiceTest, FinishEndsPolicyStreamsCleanly) {
-  auto stub = v1::Learner::NewStub(MakeChannel(address_));
+  auto stub = v1::Learner::NewStub(MakeChannel(address_, ClientCredentials::Plaintext()));
   ScriptedActor a(address_, "a", 1);
   grpc::ClientContext context;
   v1::PolicyRequest request;
