@@ -38,18 +38,21 @@ int RunCerts(CertsFlags& flags) {
     std::fprintf(stderr, "gorl certs: %s\n", std::string(status.message()).c_str());
     return runtime::ExitCodeFor(status);
   }
-  const std::string& d = options.out_dir;
+  const char* d = options.out_dir.c_str();
+  const char* client = options.clients.front().c_str();
   std::printf(
-      "wrote %s/{ca.pem,ca.key,server.pem,server.key,token} and a .pem/.key per client "
-      "(%zu), all 0600, valid %d days\n"
-      "  servers: --tls_ca %s/ca.pem --tls_cert %s/server.pem --tls_key %s/server.key --mtls "
-      "--token_file %s/token\n"
-      "  actor-0: --tls_ca %s/ca.pem --tls_cert %s/%s.pem --tls_key %s/%s.key --token_file "
-      "%s/token\n"
-      "keep ca.key away from the machines that run roles (it signs new certificates)\n",
-      d.c_str(), options.clients.size(), options.days, d.c_str(), d.c_str(), d.c_str(), d.c_str(),
-      d.c_str(), d.c_str(), options.clients.front().c_str(), d.c_str(),
-      options.clients.front().c_str(), d.c_str());
+      "wrote %s: ca.pem ca.key server.pem server.key token, and <client>.pem/.key for %zu "
+      "client(s); all 0600, valid %d days\n",
+      d, options.clients.size(), options.days);
+  std::printf(
+      "  learner, refiner: --tls_ca %s/ca.pem --tls_cert %s/server.pem --tls_key "
+      "%s/server.key --mtls --token_file %s/token\n",
+      d, d, d, d);
+  std::printf(
+      "  %s: --tls_ca %s/ca.pem --tls_cert %s/%s.pem --tls_key %s/%s.key --token_file "
+      "%s/token\n",
+      client, d, d, client, d, client, d);
+  std::printf("keep ca.key off the machines that run roles (it signs new certificates)\n");
   return runtime::kExitOk;
 }
 

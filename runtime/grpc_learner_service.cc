@@ -21,7 +21,7 @@ grpc::Status LearnerService::Join(grpc::ServerContext* context, const v1::JoinRe
     metrics_.AddRpcError("Join");
     return ToGrpcStatus(joined.status());
   }
-  LOG(INFO) << "actor " << joined->actor_id() << " is " << PeerIdentity(*context);
+  LOG(INFO) << "actor " << joined->actor_id() << " authenticated as " << PeerIdentity(*context);
   *reply = *std::move(joined);
   return grpc::Status::OK;
 }

@@ -2,6 +2,8 @@
 // and the run token, all made by `gorl certs`. An actor with the wrong
 // token is refused (and counted by the learner); the right one trains the
 // run to its end, refinement included.
+#include <sys/stat.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -94,6 +96,34 @@ TEST(SecureRolesTest, RunTrainsOverMutualTlsWithTokenAndRefusesAWrongToken) {
   ASSERT_TRUE(actor->Wait(seconds(60))) << ReadFile(dir + "/actor.log");
   EXPECT_EQ(actor->exit_code(), 0) << ReadFile(dir + "/actor.log");
   EXPECT_EQ(refiner->Terminate(seconds(10)), 0);
+}
+
+// `gorl train` whose socket directory cannot fit a Unix socket path falls
+// back to loopback TCP. The roles refuse plaintext TCP without --insecure,
+// which the launcher never passes: the run finishing proves every listener
+// used the credentials it made for the run.
+TEST(SecureRolesTest, LauncherTcpFallbackRunsWithCredentialsMadeForTheRun) {
+  const std::string dir = test_files::MakeTempDir("fallback");
+  // TMPDIR too long for <TMPDIR>/gorl-XXXXXX/refiner.sock (108 bytes at most).
+  const std::string tmp = dir + "/" + std::string(110, 't');
+  ASSERT_EQ(mkdir(tmp.c_str(), 0700), 0);
+  ChildOptions options;
+  options.argv = Join(
+      {GORL_BINARY, "train", "--actors=1", "--run_dir=" + dir + "/run", "total_env_steps=1600"},
+      testing::TinyRun());
+  options.env = {"OMP_NUM_THREADS=1", "TMPDIR=" + tmp};
+  options.stderr_path = dir + "/launcher.log";
+  absl::StatusOr<std::unique_ptr<Child>> train = Child::Spawn(options);
+  ASSERT_TRUE(train.ok()) << train.status();
+  ASSERT_TRUE((*train)->Wait(seconds(300))) << ReadFile(dir + "/launcher.log");
+  ASSERT_EQ((*train)->exit_code(), 0) << ReadFile(dir + "/launcher.log");
+  EXPECT_TRUE(testing::Exists(dir + "/run/final_eval.json"));
+  for (const char* file :
+       {"ca.pem", "server.pem", "server.key", "actor-0.pem", "actor-0.key", "token"}) {
+    struct stat info;
+    ASSERT_EQ(stat((dir + "/run/tls/" + file).c_str(), &info), 0) << file;
+    EXPECT_EQ(info.st_mode & 0777, 0600u) << file;
+  }
 }
 
 }  // namespace
