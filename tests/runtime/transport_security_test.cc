@@ -3,10 +3,17 @@
 // counts (gorl_auth_failures_total).
 #include "runtime/transport_security.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -225,6 +232,29 @@ TEST_F(TransportSecurityTest, TcpListenerWithoutTlsIsRefusedUnlessInsecure) {
   // Nor may a client dial plaintext TCP without saying so.
   EXPECT_THAT(ChannelCredentialsFor("127.0.0.1:1", TransportSecurity{}),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// A TCP peer that connects and never speaks is dropped after the handshake
+// timeout (gRPC's default would hold the socket for 2 minutes).
+TEST_F(TransportSecurityTest, ASilentTcpPeerIsDroppedAfterTheHandshakeTimeout) {
+  Serve(ServerFlags(/*mtls=*/true, /*token=*/true));
+  const int port = std::stoi(address_.substr(address_.rfind(':') + 1));
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
+  // Generous: the limit is 10 s; a busy CI machine may take longer to act.
+  timeval wait{60, 0};
+  ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait)), 0);
+  char byte;
+  const ssize_t got = recv(fd, &byte, 1, 0);
+  const int error = errno;
+  close(fd);
+  // 0: the server closed the connection (a timeout would be -1 / EAGAIN).
+  EXPECT_EQ(got, 0) << "recv errno " << error;
 }
 
 TEST_F(TransportSecurityTest, BadFlagsAreUsageErrorsThatNameTheFlag) {
