@@ -30,8 +30,9 @@ int RunCerts(CertsFlags& flags) {
   if (!flags.clients.empty()) options.clients = flags.clients;
   if (flags.client_count > 0) {
     options.clients.clear();
-    for (int i = 0; i < flags.client_count; ++i)
+    for (int i = 0; i < flags.client_count; ++i) {
       options.clients.push_back(absl::StrCat("actor-", i));
+    }
   }
   const absl::Status status = runtime::WriteRunCredentials(options);
   if (!status.ok()) {

@@ -48,7 +48,9 @@ std::vector<X509Ptr> ReadCertificates(const std::string& pem) {
   std::vector<X509Ptr> certs;
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
   if (bio == nullptr) return certs;
-  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) certs.emplace_back(cert);
+  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    certs.emplace_back(cert);
+  }
   ERR_clear_error();  // the end of the text reads as an error
   BIO_free(bio);
   return certs;
@@ -66,8 +68,9 @@ absl::StatusOr<std::shared_ptr<RunAuthProcessor>> RunAuthProcessor::Create(
   auto store = std::make_unique<Store>();
   if (mtls) {
     std::vector<X509Ptr> cas = ReadCertificates(ca_pem);
-    if (cas.empty())
+    if (cas.empty()) {
       return absl::InvalidArgumentError("--mtls: no certificate in the --tls_ca file");
+    }
     for (const X509Ptr& ca : cas) X509_STORE_add_cert(store->store, ca.get());
   }
   return std::shared_ptr<RunAuthProcessor>(

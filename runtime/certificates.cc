@@ -36,7 +36,7 @@ template <typename T>
 using Ptr = std::unique_ptr<T, Free>;
 
 absl::Status OpenSslError(const std::string& what) {
-  const unsigned long code = ERR_get_error();
+  const auto code = ERR_get_error();
   ERR_clear_error();
   char text[256] = "unknown error";
   if (code != 0) ERR_error_string_n(code, text, sizeof(text));
@@ -53,7 +53,7 @@ std::string ToPem(EVP_PKEY* key) {
   Ptr<BIO> bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
   char* data = nullptr;
-  const long size = BIO_get_mem_data(bio.get(), &data);
+  const auto size = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, size);
 }
 
@@ -61,7 +61,7 @@ std::string ToPem(X509* cert) {
   Ptr<BIO> bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_X509(bio.get(), cert);
   char* data = nullptr;
-  const long size = BIO_get_mem_data(bio.get(), &data);
+  const auto size = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, size);
 }
 
