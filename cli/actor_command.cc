@@ -31,14 +31,18 @@ Command AddActorCommand(CLI::App& gorl) {
   app->add_option("--actor_envs", options->num_envs,
                   "Environments this actor steps (0: rollout.num_envs)");
   AddMetricsFlags(*app, options->metrics);
+  AddTransportSecurityFlags(*app, options->security);
   AddAssetsFlag(*app, options->assets);
   app->footer(
       "Steps its environments with the policy the learner streams to it, until the run is "
       "over or SIGINT / SIGTERM. The task and env settings come from the same configuration "
-      "flags and overrides as the learner's.\n"
+      "flags and overrides as the learner's. A TCP learner needs --tls_ca (and, under its "
+      "--mtls, --tls_cert / --tls_key) or an explicit --insecure; see docs/security.md.\n"
       "\n"
       "Examples:\n"
-      "  gorl actor --learner learner:50051 --task cheetah-run --actor_envs 16\n"
+      "  gorl actor --learner learner:50051 --task cheetah-run --actor_envs 16 --tls_ca "
+      "tls/ca.pem \\\n"
+      "    --tls_cert tls/actor-0.pem --tls_key tls/actor-0.key --token_file tls/token\n"
       "  gorl actor --learner learner:50051 --config run.textproto --actor_id a0 "
       "--metrics_port 9102");
   return {app, [options] { return RunActor(*options); }};

@@ -29,6 +29,8 @@ Command AddTrainCommand(CLI::App& gorl);
 Command AddLearnerCommand(CLI::App& gorl);
 Command AddRefinerCommand(CLI::App& gorl);
 Command AddActorCommand(CLI::App& gorl);
+// A run's CA, certificates and token (runtime/certificates.h).
+Command AddCertsCommand(CLI::App& gorl);
 // Under `gorl bench`.
 Command AddBenchEnvsCommand(CLI::App& bench);
 Command AddBenchTrainCommand(CLI::App& bench);

@@ -48,4 +48,35 @@ void AddMetricsFlags(CLI::App& command, runtime::MetricsEndpoint& metrics) {
   command.add_option("--metrics_host", metrics.host, "Interface the metrics exporter binds");
 }
 
+void AddTransportSecurityFlags(CLI::App& command, runtime::TransportSecurityFlags& security) {
+  const char* group = "Transport security (docs/security.md)";
+  command
+      .add_option("--tls_ca", security.tls_ca,
+                  "PEM file: the CA that peers' certificates must chain to")
+      ->group(group);
+  command
+      .add_option("--tls_cert", security.tls_cert,
+                  "PEM file: this process's certificate (served, and sent as client "
+                  "certificate under mTLS)")
+      ->group(group);
+  command.add_option("--tls_key", security.tls_key, "PEM file: the private key of --tls_cert")
+      ->group(group);
+  command
+      .add_flag("--mtls", security.mtls, "Serve only clients whose certificate chains to --tls_ca")
+      ->group(group);
+  command
+      .add_option("--tls_server_name", security.tls_server_name,
+                  "Name to verify in the server's certificate (default: the host dialled)")
+      ->group(group);
+  command
+      .add_option("--token_file", security.token_file,
+                  "Run token file, one <id>.<secret> per line (default: $GORL_TOKEN_FILE, "
+                  "else $GORL_TOKEN)")
+      ->group(group);
+  command
+      .add_flag("--insecure", security.insecure,
+                "Allow plaintext TCP (no TLS, no token): only on a network you trust")
+      ->group(group);
+}
+
 }  // namespace gorl::cli

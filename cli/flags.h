@@ -10,6 +10,7 @@
 
 #include "runtime/metrics_endpoint.h"
 #include "runtime/run_config.h"
+#include "runtime/transport_security.h"
 
 namespace gorl::cli {
 
@@ -39,6 +40,11 @@ void AddListenFlag(CLI::App& command, std::string& listen);
 
 // --metrics_port and --metrics_host of one role.
 void AddMetricsFlags(CLI::App& command, runtime::MetricsEndpoint& metrics);
+
+// --tls_ca, --tls_cert, --tls_key, --mtls, --tls_server_name, --token_file
+// and --insecure of one role (one set per process: the certificate serves
+// as its server certificate and as its client certificate).
+void AddTransportSecurityFlags(CLI::App& command, runtime::TransportSecurityFlags& security);
 
 }  // namespace gorl::cli
 

@@ -21,8 +21,13 @@ constexpr char kFooter[] =
     "SIGTERM stop it after a checkpoint; --resume RUN_DIR continues from there (its actors "
     "rejoin it).\n"
     "\n"
+    "TCP needs TLS (--tls_cert, --tls_key; `gorl certs` makes them) or an explicit --insecure; "
+    "see docs/security.md.\n"
+    "\n"
     "Examples:\n"
-    "  gorl learner --listen 0.0.0.0:50051 --refiner refiner:50052 --task cheetah-run\n"
+    "  gorl learner --listen 0.0.0.0:50051 --refiner refiner:50052 --task cheetah-run \\\n"
+    "    --tls_ca tls/ca.pem --tls_cert tls/server.pem --tls_key tls/server.key --mtls "
+    "--token_file tls/token\n"
     "  gorl learner --preset paper --algo gorl-fm --metrics_port 9100 ppo.clip_epsilon=0.2\n"
     "  gorl learner --resume runs/cheetah-run-gorl-fm-s0-20261126-120000 --refiner "
     "refiner:50052";
@@ -76,6 +81,7 @@ Command AddLearnerCommand(CLI::App& gorl) {
   app->add_flag("--progress_json", options->progress_json,
                 "Progress as JSON lines on stdout (for the launcher) instead of a status line");
   AddMetricsFlags(*app, options->metrics);
+  AddTransportSecurityFlags(*app, options->security);
   AddAssetsFlag(*app, options->assets);
   app->footer(kFooter);
   return {app, [options] { return RunLearner(*options); }};

@@ -26,8 +26,11 @@ constexpr char kExamples[] =
     "  gorl train --preset local --algo gorl-fm --task cheetah-run ppo.clip_epsilon=0.2\n"
     "  gorl bench envs --tasks cheetah-run,walker-walk --threads 1\n"
     "  gorl bench train --task cheetah-run --iterations 10 --actors 1\n"
-    "  gorl learner --listen 0.0.0.0:50051 --refiner refiner:50052 --task cheetah-run\n"
-    "  gorl actor --learner learner:50051 --task cheetah-run --actor_envs 16";
+    "  gorl certs --out tls --hosts learner,refiner --client_count 4\n"
+    "  gorl learner --listen 0.0.0.0:50051 --refiner refiner:50052 --task cheetah-run "
+    "--tls_ca tls/ca.pem ...\n"
+    "  gorl actor --learner learner:50051 --task cheetah-run --actor_envs 16 --tls_ca tls/ca.pem "
+    "...";
 
 }  // namespace
 
@@ -41,6 +44,7 @@ int main(int argc, char** argv) {
       gorl::cli::AddTasksCommand(gorl_app),   gorl::cli::AddEvalCommand(gorl_app),
       gorl::cli::AddTrainCommand(gorl_app),   gorl::cli::AddLearnerCommand(gorl_app),
       gorl::cli::AddRefinerCommand(gorl_app), gorl::cli::AddActorCommand(gorl_app),
+      gorl::cli::AddCertsCommand(gorl_app),
   };
   CLI::App* bench = gorl_app.add_subcommand(
       "bench",

@@ -31,12 +31,15 @@ Command AddRefinerCommand(CLI::App& gorl) {
                   "preset on any task; the reference preset needs about num_pairs x 4 x (obs + "
                   "2 x action) bytes)")
       ->check(CLI::PositiveNumber);
+  AddTransportSecurityFlags(*app, options->security);
   app->footer(
       "Serves until SIGINT / SIGTERM. Takes no run configuration: the learner sends the "
-      "settings with each request.\n"
+      "settings with each request. TCP needs TLS (--tls_cert, --tls_key; `gorl certs` makes "
+      "them) or an explicit --insecure; see docs/security.md.\n"
       "\n"
       "Examples:\n"
-      "  gorl refiner --listen 0.0.0.0:50052\n"
+      "  gorl refiner --listen 0.0.0.0:50052 --tls_ca tls/ca.pem --tls_cert tls/server.pem "
+      "--tls_key tls/server.key --mtls --token_file tls/token\n"
       "  gorl refiner --listen unix:/tmp/gorl/refiner.sock --metrics_port 9101");
   return {app, [options] { return RunRefiner(*options); }};
 }

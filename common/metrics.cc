@@ -123,6 +123,7 @@ struct RoleMetrics::Impl {
   Counter* diverged_episodes;
   prometheus::Family<Counter>* rpc_errors;        // one series per failing method
   prometheus::Family<Counter>* messages_refused;  // one series per reason
+  prometheus::Family<Counter>* auth_failures;     // one series per refusal reason
   Counter* rollouts_received;
   Counter* stale_rollouts_dropped;
   Counter* ppo_updates;
@@ -187,6 +188,9 @@ RoleMetrics::Impl::Impl(const std::string& role, const std::string& instance) {
   rpc_errors = counter_family("gorl_rpc_errors_total", "Failed RPCs, by method.");
   messages_refused = counter_family("gorl_messages_refused_total",
                                     "Peer messages and calls the learner refused, by reason.");
+  auth_failures = counter_family("gorl_auth_failures_total",
+                                 "Calls refused for a missing or wrong client certificate or run "
+                                 "token, by reason.");
   rollouts_received = counter("gorl_rollouts_received_total", "Rollouts the learner received.");
   stale_rollouts_dropped = counter("gorl_stale_rollouts_dropped_total",
                                    "Rollouts dropped for exceeding the policy lag limit.");
@@ -262,6 +266,17 @@ void RoleMetrics::AddMessageRefused(const std::string& reason) {
   Labels labels = impl_->series_labels;
   labels["reason"] = reason;
   impl_->messages_refused->Add(labels).Increment();
+}
+void RoleMetrics::AddAuthFailure(const std::string& reason) {
+  // The reasons are a fixed set of constants: the series stay bounded.
+  Labels labels = impl_->series_labels;
+  labels["reason"] = reason;
+  impl_->auth_failures->Add(labels).Increment();
+}
+double RoleMetrics::AuthFailures(const std::string& reason) const {
+  Labels labels = impl_->series_labels;
+  labels["reason"] = reason;
+  return impl_->auth_failures->Add(labels).Value();
 }
 void RoleMetrics::AddRolloutsReceived(double rollouts) {
   impl_->rollouts_received->Increment(rollouts);

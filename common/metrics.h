@@ -48,6 +48,11 @@ class RoleMetrics {
   void AddStaleRolloutsDropped(double rollouts);  // gorl_stale_rollouts_dropped_total
   void AddPpoUpdates(double updates);             // gorl_ppo_updates_total
   void AddRefinements(double refinements);        // gorl_refinements_total
+  // A call refused for its client certificate or token; `reason` is one of
+  // runtime/auth_processor.h's kReason* values.
+  void AddAuthFailure(const std::string& reason);  // gorl_auth_failures_total{reason}
+  // Its current value (for tests that cannot scrape an exporter).
+  double AuthFailures(const std::string& reason) const;
 
   // --- gauges (last value) ---
   void SetStepsPerSecond(double v);     // gorl_env_steps_per_second

@@ -56,7 +56,7 @@ ActorProcess::ActorProcess(ActorProcessOptions options, const envs::TaskFactory&
       factory_(factory),
       metrics_(metrics),
       incarnation_(RandomIncarnation()),
-      channel_(MakeChannel(options_.learner_address)),
+      channel_(MakeChannel(options_.learner_address, options_.credentials)),
       stub_(v1::Learner::NewStub(channel_)) {}
 
 ActorProcess::~ActorProcess() = default;
@@ -168,8 +168,10 @@ ActorProcess::SessionEnd ActorProcess::RunSession(absl::Status& status) {
     if (!joined.ok()) {
       metrics_.AddRpcError("Join");
       status = FromGrpcStatus(joined);
+      // A refused certificate or token stays refused: retrying cannot help.
       const bool refused = joined.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
-                           joined.error_code() == grpc::StatusCode::INVALID_ARGUMENT;
+                           joined.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+                           joined.error_code() == grpc::StatusCode::UNAUTHENTICATED;
       if (refused) LOG(ERROR) << "the learner refused the join: " << joined.error_message();
       return refused ? SessionEnd::kRefused
                      : (stopped() ? SessionEnd::kStopped : SessionEnd::kLost);

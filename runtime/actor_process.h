@@ -33,11 +33,14 @@
 #include "common/metrics.h"
 #include "envs/task_registry.h"
 #include "gorl/v1/services.grpc.pb.h"
+#include "runtime/transport_security.h"
 
 namespace gorl::runtime {
 
 struct ActorProcessOptions {
   std::string learner_address;
+  // How to reach it (runtime/transport_security.h; null: plaintext).
+  ClientCredentials credentials;
   // Requested id ("" lets the learner pick one).
   std::string actor_id;
   int num_envs = 1;

@@ -2,10 +2,13 @@
 
 #include <memory>
 
+#include <glog/logging.h>
+
 #include "common/status_macros.h"
 #include "envs/task_registry.h"
 #include "runtime/actor_process.h"
 #include "runtime/shutdown_signals.h"
+#include "runtime/transport_security.h"
 
 namespace gorl::runtime {
 
@@ -14,8 +17,17 @@ absl::Status RunActorRole(const ActorRoleOptions& options) {
   GORL_ASSIGN_OR_RETURN(const v1::TrainConfig config, BuildTrainConfig(options.config));
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::TaskFactory> factory,
                         envs::MakeTaskFactory(config.task(), options.assets));
+  GORL_ASSIGN_OR_RETURN(const TransportSecurity security, LoadTransportSecurity(options.security));
   ActorProcessOptions process;
   process.learner_address = options.learner;
+  GORL_ASSIGN_OR_RETURN(process.credentials, ChannelCredentialsFor(options.learner, security));
+  if (security.insecure && !IsUnixSocketAddress(options.learner)) {
+    // A TLS learner drops a plaintext client in the handshake, which it
+    // cannot report: say here what the resulting UNAVAILABLE may mean.
+    LOG(WARNING) << "dialling " << options.learner
+                 << " in plaintext (--insecure): a learner that uses TLS refuses this connection "
+                    "and the join fails with UNAVAILABLE; pass --tls_ca instead";
+  }
   process.actor_id = options.actor_id;
   process.num_envs = options.num_envs > 0 ? options.num_envs : config.rollout().num_envs();
   process.num_threads = config.rollout().num_threads();

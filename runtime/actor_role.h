@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "runtime/metrics_endpoint.h"
 #include "runtime/run_config.h"
+#include "runtime/transport_security.h"
 
 namespace gorl::runtime {
 
@@ -20,6 +21,8 @@ struct ActorRoleOptions {
   std::string actor_id;  // "" = the learner picks one
   int num_envs = 0;      // 0 = rollout.num_envs
   MetricsEndpoint metrics;
+  // TLS (verifying the learner), client certificate and token.
+  TransportSecurityFlags security;
 };
 
 // OK once the learner says the run is over or after a shutdown signal; an

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/grpc_util.h"
+#include "runtime/transport_security.h"
 
 namespace gorl::runtime {
 namespace {
@@ -39,15 +40,18 @@ absl::StatusOr<StreamSession> SessionFromMetadata(const grpc::ServerContext& con
 }  // namespace
 
 std::string PeerKey(const grpc::ServerContext& context) {
-  // Who the caller is, for binding sessions: its address without the port
-  // (a reconnecting actor gets a new port). Once the transport
-  // authenticates peers (TLS client certificates or tokens), the
-  // authenticated identity replaces the address here, and only here.
+  // Who the caller is, for binding sessions: its authenticated identity
+  // (certificate CN or token id, runtime/transport_security.h) at its
+  // address without the port (a reconnecting actor gets a new port). Actors
+  // that share a certificate or token are still told apart by host, and the
+  // session number itself is unguessable.
   const std::string peer = context.peer();
   const bool ip = peer.rfind("ipv4:", 0) == 0 || peer.rfind("ipv6:", 0) == 0;
   const size_t colon = peer.rfind(':');
-  if (!ip || colon == std::string::npos || colon < 5) return peer;
-  return peer.substr(0, colon);
+  const std::string host =
+      !ip || colon == std::string::npos || colon < 5 ? peer : peer.substr(0, colon);
+  const std::string identity = PeerIdentity(context);
+  return identity == peer ? host : absl::StrCat(identity, "@", host);
 }
 
 grpc::Status LearnerService::Join(grpc::ServerContext* context, const v1::JoinRequest* request,
@@ -61,6 +65,7 @@ grpc::Status LearnerService::Join(grpc::ServerContext* context, const v1::JoinRe
     metrics_.AddRpcError("Join");
     return ToGrpcStatus(joined.status());
   }
+  LOG(INFO) << "actor " << joined->actor_id() << " authenticated as " << PeerIdentity(*context);
   *reply = *std::move(joined);
   return grpc::Status::OK;
 }

@@ -23,8 +23,8 @@
 
 namespace gorl::runtime {
 
-// The caller's identity that sessions are bound to (the address without
-// the port, today).
+// The caller's identity that sessions are bound to: the authenticated
+// identity (certificate CN or token id) at the address without the port.
 std::string PeerKey(const grpc::ServerContext& context);
 
 class LearnerService final : public v1::Learner::Service {

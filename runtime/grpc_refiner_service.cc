@@ -161,7 +161,7 @@ grpc::Status RefinerService::Refine(grpc::ServerContext* context,
 GrpcRefinerClient::GrpcRefinerClient(RefinerClientOptions options, RoleMetrics& metrics)
     : options_(std::move(options)),
       metrics_(metrics),
-      channel_(MakeChannel(options_.address)),
+      channel_(MakeChannel(options_.address, options_.credentials)),
       stub_(v1::Refiner::NewStub(channel_)) {}
 
 void GrpcRefinerClient::Cancel() {

@@ -20,6 +20,7 @@
 #include "gorl/v1/config.pb.h"
 #include "gorl/v1/services.grpc.pb.h"
 #include "learner/roles.h"
+#include "runtime/transport_security.h"
 
 namespace gorl::runtime {
 
@@ -88,6 +89,8 @@ inline constexpr int kDefaultRefineTimeoutSeconds = 6 * 3600;
 
 struct RefinerClientOptions {
   std::string address;
+  // How to reach it (runtime/transport_security.h; null: plaintext).
+  ClientCredentials credentials;
   // The run's algo, decoder and refine settings and seed.
   v1::TrainConfig config;
   // Per attempt: how long to wait for the refiner to accept a connection.

@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "runtime/protocol.h"
 
 namespace gorl::runtime {
@@ -14,6 +15,38 @@ namespace {
 // must tolerate pings that often, even on idle connections.
 constexpr int kKeepaliveTimeMs = 10000;
 constexpr int kKeepaliveTimeoutMs = 10000;
+
+// A TCP peer must finish the TLS and HTTP/2 handshake within this long, so
+// that one that connects and stays silent (or sends garbage) holds a socket
+// for seconds, not forever. A busy 2-core machine finishes a local TLS
+// handshake in milliseconds.
+constexpr int kHandshakeTimeoutMs = 10000;
+
+// Concurrent streams one connection may open. An actor needs 3 at once
+// (Policy, Send, and a Join or Leave); the learner's refiner client 1. The
+// slack covers a stream still closing when the next opens.
+constexpr int kMaxConcurrentStreamsPerConnection = 16;
+
+// Threads a sync server may run at once: every open call holds one (an
+// actor's Policy and Send streams hold two for the whole session). 512
+// serves ~250 actors; beyond it gRPC refuses new calls with
+// RESOURCE_EXHAUSTED instead of creating threads without bound.
+constexpr int kMaxServerThreads = 512;
+
+// Control RPCs (Join, Leave, the Policy request) carry a few hundred bytes:
+// the client refuses to send or accept more than this for them, so that a
+// bug or a hostile server cannot make it buffer megabytes there. Policy
+// snapshots and rollouts keep the channel-wide kMaxMessageBytes.
+constexpr int kMaxControlMessageBytes = 1 << 20;
+
+std::string ClientServiceConfig() {
+  return absl::StrCat(
+      R"({"methodConfig": [{"name": [)", R"({"service": "gorl.v1.Learner", "method": "Join"},)",
+      R"({"service": "gorl.v1.Learner", "method": "Leave"}],)", R"("maxRequestMessageBytes": )",
+      kMaxControlMessageBytes, ",", R"("maxResponseMessageBytes": )", kMaxControlMessageBytes, "},",
+      R"({"name": [{"service": "gorl.v1.Learner", "method": "Policy"}],)",
+      R"("maxRequestMessageBytes": )", kMaxControlMessageBytes, "}]}");
+}
 
 }  // namespace
 
@@ -27,10 +60,12 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const ClientCredentials& credentials) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
+  args.SetServiceConfigJSON(ClientServiceConfig());
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -40,18 +75,33 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   // The launcher starts every role at once: a client whose server is not
   // listening yet retries within ~0.1 s instead of the default 1 s.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  if (!credentials.server_name_override.empty()) {
+    args.SetSslTargetNameOverride(credentials.server_name_override);
+  }
+  return grpc::CreateCustomChannel(address,
+                                   credentials.credentials != nullptr
+                                       ? credentials.credentials
+                                       : grpc::InsecureChannelCredentials(),
+                                   args);
 }
 
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     const std::string& address, const std::vector<grpc::Service*>& services,
-    std::string* bound_address) {
+    const ServerOptions& options, std::string* bound_address) {
+  GORL_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                        ServerCredentialsFor(address, options.security, options.metrics));
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(address, credentials, &port);
   for (grpc::Service* service : services) builder.RegisterService(service);
-  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxReceiveMessageSize(
+      options.max_receive_message_bytes > 0 ? options.max_receive_message_bytes : kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  grpc::ResourceQuota quota("gorl-server");
+  quota.SetMaxThreads(kMaxServerThreads);
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreamsPerConnection);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, kHandshakeTimeoutMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

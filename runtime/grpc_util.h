@@ -1,5 +1,6 @@
 // gRPC plumbing every role shares: status conversion, channel and server
-// settings (message limits, keepalive), deadlines and reconnect backoff.
+// settings (transport security, message and resource limits, keepalive),
+// deadlines and reconnect backoff.
 #ifndef GORL_RUNTIME_GRPC_UTIL_H_
 #define GORL_RUNTIME_GRPC_UTIL_H_
 
@@ -12,7 +13,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
+#include "common/metrics.h"
 #include "common/random.h"
+#include "runtime/transport_security.h"
 
 namespace gorl::runtime {
 
@@ -20,16 +23,30 @@ namespace gorl::runtime {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
-// A client channel with the roles' message limit and keepalive pings, so
-// that a peer that vanished without closing its socket is noticed.
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+// A client channel with the roles' message limits and keepalive pings, so
+// that a peer that vanished without closing its socket is noticed, over
+// `credentials` (runtime/transport_security.h: ChannelCredentialsFor, which
+// refuses plaintext TCP without --insecure; null credentials: plaintext).
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const ClientCredentials& credentials);
+
+// Per-server settings: who may connect and how much one message may carry.
+struct ServerOptions {
+  TransportSecurity security;
+  // Counts refused calls (gorl_auth_failures_total); may be null; must
+  // outlive the server.
+  RoleMetrics* metrics = nullptr;
+  // The largest message a client may send this server (protocol.h).
+  int max_receive_message_bytes = 0;  // 0 = kMaxMessageBytes
+};
 
 // Builds and starts a server on `address` ("host:port", port 0 picks a free
 // one; or "unix:PATH", a Unix socket). `bound_address` receives host:port
-// with the real port (a Unix socket address unchanged).
+// with the real port (a Unix socket address unchanged). A TCP address
+// without TLS and without `options.security.insecure` is InvalidArgument.
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     const std::string& address, const std::vector<grpc::Service*>& services,
-    std::string* bound_address);
+    const ServerOptions& options, std::string* bound_address);
 
 inline std::chrono::system_clock::time_point DeadlineIn(std::chrono::milliseconds timeout) {
   return std::chrono::system_clock::now() + timeout;

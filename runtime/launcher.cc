@@ -21,8 +21,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/json_line.h"
+#include "common/status_macros.h"
 #include "envs/task_registry.h"
 #include "learner/training_loop.h"
+#include "runtime/certificates.h"
 #include "runtime/exit_codes.h"
 #include "runtime/grpc_refiner_service.h"
 #include "runtime/progress_report.h"
@@ -93,12 +95,18 @@ class Launcher {
   std::string LogPath(const Role& role) const { return log_dir_ + "/" + role.name + ".log"; }
   std::string LogTail(const Role& role, int lines) const;
   std::vector<std::string> MetricsArgs(int offset) const;
+  // TCP fallback only: credentials made for this run into <run_dir>/tls, so
+  // that no listener is plaintext (Unix sockets need none: their directory
+  // is private). Empty with Unix sockets.
+  absl::Status MakeRunCredentials(int actors);
+  std::vector<std::string> SecurityArgs(const std::string& name) const;
   std::vector<std::string> CommonArgs() const;
 
   const LaunchOptions& options_;
   const std::string binary_;
   const std::string log_dir_;
   std::string socket_dir_;
+  std::string tls_dir_;  // "" with Unix sockets
   Role refiner_, learner_;
   std::vector<Role> actors_;
   bool progress_shown_ = false;
@@ -115,6 +123,30 @@ std::vector<std::string> Launcher::CommonArgs() const {
       absl::StrCat("--config=", options_.run_dir, "/config.textproto")};
   if (!options_.assets.empty()) args.push_back(absl::StrCat("--assets=", options_.assets));
   return args;
+}
+
+absl::Status Launcher::MakeRunCredentials(int actors) {
+  RunCredentialsOptions credentials;
+  credentials.out_dir = options_.run_dir + "/tls";
+  credentials.hosts = {"localhost", "127.0.0.1"};
+  credentials.clients.clear();
+  for (int i = 0; i < actors; ++i) credentials.clients.push_back(absl::StrCat("actor-", i));
+  // Fresh ones on every launch (a resumed run too): they live as long as
+  // the launcher's children.
+  credentials.days = 30;
+  credentials.force = true;
+  GORL_RETURN_IF_ERROR(WriteRunCredentials(credentials));
+  tls_dir_ = credentials.out_dir;
+  return absl::OkStatus();
+}
+
+std::vector<std::string> Launcher::SecurityArgs(const std::string& name) const {
+  if (tls_dir_.empty()) return {};
+  // The token travels in a file, never in argv (visible in `ps`).
+  return {absl::StrCat("--tls_ca=", tls_dir_, "/ca.pem"),
+          absl::StrCat("--tls_cert=", tls_dir_, "/", name, ".pem"),
+          absl::StrCat("--tls_key=", tls_dir_, "/", name, ".key"), "--mtls",
+          absl::StrCat("--token_file=", tls_dir_, "/token")};
 }
 
 absl::Status Launcher::Start(Role& role) {
@@ -245,8 +277,15 @@ int Launcher::Run() {
   const std::string learner_listen =
       parallel ? absl::StrCat("unix:", socket_dir_, "/learner.sock") : "127.0.0.1:0";
 
+  const int num_envs = options_.config.rollout().num_envs();
+  const int count = std::max(1, std::min(options_.actors, num_envs));
+  if (!parallel) {
+    if (absl::Status made = MakeRunCredentials(count); !made.ok()) return fail(made);
+  }
+
   refiner_.name = "refiner";
   refiner_.args = {"refiner", "--listen=" + refiner_listen};
+  for (std::string& arg : SecurityArgs("server")) refiner_.args.push_back(std::move(arg));
   for (std::string& arg : MetricsArgs(1)) refiner_.args.push_back(std::move(arg));
   // A run larger than the refiner's default (the reference preset's 10M
   // pairs) tells its own refiner what it will send.
@@ -270,11 +309,10 @@ int Launcher::Run() {
 
   // rollout.num_envs split over the actors as evenly as whole envs allow;
   // the learner starts training once all of them have joined.
-  const int num_envs = options_.config.rollout().num_envs();
-  const int count = std::max(1, std::min(options_.actors, num_envs));
   learner_.name = "learner";
   learner_.args = {"learner", "--listen=" + learner_listen, "--refiner=" + *refiner_address,
                    "--progress_json", absl::StrCat("--min_actors=", count)};
+  for (std::string& arg : SecurityArgs("server")) learner_.args.push_back(std::move(arg));
   if (options_.resume) {
     learner_.args.push_back("--resume=" + options_.run_dir);
   } else {
@@ -299,6 +337,7 @@ int Launcher::Run() {
                   absl::StrCat("--actor_envs=", num_envs / count + (i < num_envs % count))};
     for (std::string& arg : CommonArgs()) actor.args.push_back(std::move(arg));
     for (std::string& arg : MetricsArgs(2 + i)) actor.args.push_back(std::move(arg));
+    for (std::string& arg : SecurityArgs(actor.name)) actor.args.push_back(std::move(arg));
     // Inference on one actor's batch is small: one LibTorch thread each keeps
     // the actors from fighting over the cores.
     actor.env = {"OMP_NUM_THREADS=1"};

@@ -9,6 +9,9 @@
 // The socket names are known in advance, so all of them start at once (the
 // actors' Join waits for the learner); with TCP port 0 each role's port is
 // known only from its "listening" line and they start one after the other.
+// Over TCP the launcher first makes a CA, certificates and a token for the
+// run in <run_dir>/tls and starts every role with TLS, mTLS and the token
+// (passed as a file), so that no listener is plaintext.
 //
 // The launcher shows the learner's progress line, restarts a refiner or
 // actor that dies (a few times each), forwards SIGINT / SIGTERM by shutting

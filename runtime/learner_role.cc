@@ -104,18 +104,24 @@ absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::TaskFactory> factory,
                         envs::MakeTaskFactory(config.task(), options.assets));
   const envs::TaskSpec& spec = factory->spec();
+  GORL_ASSIGN_OR_RETURN(const TransportSecurity security, LoadTransportSecurity(options.security));
+  RefinerClientOptions refiner_options;
+  refiner_options.address = options.refiner;
+  GORL_ASSIGN_OR_RETURN(refiner_options.credentials,
+                        ChannelCredentialsFor(options.refiner, security));
   std::unique_ptr<RoleMetrics> metrics = MakeRoleMetrics("learner", "", options.metrics);
 
   ActorFleet actors(FleetOptions(options, config, spec), *metrics);
   LearnerService service(actors, *metrics);
   std::string address;
-  GORL_ASSIGN_OR_RETURN(
-      std::unique_ptr<grpc::Server> server,
-      StartServer(options.listen.empty() ? kDefaultListen : options.listen, {&service}, &address));
+  ServerOptions server_options;
+  server_options.security = security;
+  server_options.metrics = metrics.get();
+  GORL_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
+                        StartServer(options.listen.empty() ? kDefaultListen : options.listen,
+                                    {&service}, server_options, &address));
   AnnounceListening("learner", address);
 
-  RefinerClientOptions refiner_options;
-  refiner_options.address = options.refiner;
   refiner_options.config = config;
   refiner_options.refine_timeout = std::chrono::seconds(options.refine_timeout_s);
   GrpcRefinerClient refiner(refiner_options, *metrics);

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "runtime/metrics_endpoint.h"
 #include "runtime/run_config.h"
+#include "runtime/transport_security.h"
 
 namespace gorl::runtime {
 
@@ -32,6 +33,8 @@ struct LearnerRoleOptions {
   // retried (kDefaultRefineTimeoutSeconds: 6 h).
   int refine_timeout_s = 6 * 3600;
   MetricsEndpoint metrics;
+  // TLS, mTLS and token for the actors' port and the refiner client.
+  TransportSecurityFlags security;
   // Env-unroll sequences buffered before actors' sends block (0: one PPO batch).
   int queue_capacity = 0;
   // Encoder versions a rollout may lag and still be used (0: on-policy).

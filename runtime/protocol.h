@@ -26,6 +26,12 @@ inline constexpr int kMaxMessageBytes = 64 << 20;
 // so that any peer accepts them).
 inline constexpr size_t kChunkBytes = size_t{4} << 20;
 
+// Largest message the refiner accepts: a RefineChunk carries at most
+// kChunkBytes of pairs (or the small header), so anything much larger is
+// not from a gorl learner. The learner keeps kMaxMessageBytes: an actor's
+// rollout (all its envs, one unroll) travels as one message.
+inline constexpr int kMaxRefinerMessageBytes = static_cast<int>(kChunkBytes) + (1 << 20);
+
 }  // namespace gorl::runtime
 
 #endif  // GORL_RUNTIME_PROTOCOL_H_

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "runtime/metrics_endpoint.h"
+#include "runtime/transport_security.h"
 
 namespace gorl::runtime {
 
@@ -19,6 +20,8 @@ struct RefinerRoleOptions {
   // Largest refinement data one request may carry (kDefaultMaxRefineBytes:
   // 256 MiB, the paper preset's on any task).
   int64_t max_refine_bytes = int64_t{256} << 20;
+  // TLS, mTLS (only the run's learner may call) and token.
+  TransportSecurityFlags security;
 };
 
 // Prints the "listening" line once it serves; returns after a shutdown

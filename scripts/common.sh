@@ -9,7 +9,7 @@ GORL_BUILD_DIR="${GORL_BUILD_DIR:-$GORL_ROOT/build}"
 GORL_PACKAGES=(
   build-essential cmake ninja-build pkg-config ca-certificates curl
   libtorch-dev libopenblas0-openmp
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libssl-dev openssl
   libmujoco-dev libqhull-dev
   libabsl-dev libcli11-dev prometheus-cpp-dev prometheus
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -182,6 +182,32 @@ check "eval --flag=value gives the same result" test "$(strip "$tmp/e1.json")" =
 "$gorl" tasks --json=false > "$tmp/tasks2.txt"
 check "tasks --json=false prints the table" cmp -s "$tmp/tasks.txt" "$tmp/tasks2.txt"
 
+# Transport security: plaintext TCP refused at start, `gorl certs`.
+"$gorl" refiner --listen 127.0.0.1:0 > /dev/null 2> "$tmp/err"; code=$?
+check "refiner on TCP without TLS or --insecure exits 2" test "$code" -eq 2
+check "the refusal says what to pass" grep -q -- "--insecure" "$tmp/err"
+"$gorl" refiner --listen 127.0.0.1:0 --tls_cert "$tmp/none.pem" > /dev/null 2> "$tmp/err"; code=$?
+check "--tls_cert without --tls_key exits 2" test "$code" -eq 2
+"$gorl" certs --out "$tmp/tls" --hosts learner.lan,10.9.8.7 --client_count 2 --days 3 > /dev/null
+code=$?
+check "certs writes a run's credentials" test "$code" -eq 0
+check "certs: the directory is 0700" test "$(stat -c %a "$tmp/tls")" = 700
+check "certs: every file is 0600" \
+  bash -c 'for f in "$0"/*; do [ "$(stat -c %a "$f")" = 600 ] || exit 1; done' "$tmp/tls"
+check "certs: server and clients verify against the CA" \
+  bash -c 'openssl verify -CAfile "$0/ca.pem" "$0/server.pem" "$0/actor-0.pem" "$0/actor-1.pem" \
+  > /dev/null' "$tmp/tls"
+openssl x509 -in "$tmp/tls/server.pem" -noout -ext subjectAltName > "$tmp/san" 2>&1
+check "certs: the server certificate lists --hosts" \
+  bash -c 'grep -q "DNS:learner.lan" "$0" && grep -q "IP Address:10.9.8.7" "$0"' "$tmp/san"
+cp "$tmp/tls/token" "$tmp/token.before"
+"$gorl" certs --out "$tmp/tls" > /dev/null 2>&1; code=$?
+check "certs refuses to overwrite without --force (exit 2)" test "$code" -eq 2
+check "certs: a refused call changes nothing" cmp -s "$tmp/token.before" "$tmp/tls/token"
+"$gorl" certs --out "$tmp/tls" --force > /dev/null; code=$?
+check "certs --force replaces them" \
+  bash -c '[ "$1" -eq 0 ] && ! cmp -s "$0" "$2"' "$tmp/token.before" "$code" "$tmp/tls/token"
+
 check "no output names the build or source directory" \
   bash -c '! grep -q -F -e "$1" -e "$2" "$0"' "$tmp/all_output" "$build_dir" "$src_dir"
 

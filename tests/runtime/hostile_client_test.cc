@@ -189,16 +189,16 @@ TEST(HostileClientTest, BrokenAndHostilePeersChangeNothingAndARealActorStillTrai
   const std::string dir = test_files::MakeTempDir("hostile");
   const int metrics_port = testutil::PickFreeLoopbackPort();
   std::unique_ptr<Child> refiner =
-      StartGorl({"refiner", "--listen=127.0.0.1:0"}, dir + "/refiner.log");
+      StartGorl({"refiner", "--listen=127.0.0.1:0", "--insecure"}, dir + "/refiner.log");
   ASSERT_NE(refiner, nullptr);
   const std::string refiner_address = AwaitListening(*refiner);
-  std::unique_ptr<Child> learner =
-      StartGorl(Join({"learner", "--listen=127.0.0.1:0", "--refiner=" + refiner_address,
-                      "--run_dir=" + dir + "/run", "--progress_json", "--join_timeout_s=10",
-                      absl::StrCat("--metrics_port=", metrics_port), "--metrics_host=127.0.0.1",
-                      "total_env_steps=3200"},
-                     kTiny),
-                dir + "/learner.log");
+  std::unique_ptr<Child> learner = StartGorl(
+      Join({"learner", "--listen=127.0.0.1:0", "--insecure", "--refiner=" + refiner_address,
+            "--run_dir=" + dir + "/run", "--progress_json", "--join_timeout_s=10",
+            absl::StrCat("--metrics_port=", metrics_port), "--metrics_host=127.0.0.1",
+            "total_env_steps=3200"},
+           kTiny),
+      dir + "/learner.log");
   ASSERT_NE(learner, nullptr);
   const std::string address = AwaitListening(*learner);
   ASSERT_FALSE(address.empty());
@@ -382,7 +382,8 @@ TEST(HostileClientTest, BrokenAndHostilePeersChangeNothingAndARealActorStillTrai
   // 6. A real actor joins and the run trains to its end, with the refiner
   // that took the garbage (the run refines once, at its stage boundary).
   std::unique_ptr<Child> actor = StartGorl(
-      Join({"actor", "--learner=" + address, "--actor_id=honest", "--actor_envs=8"}, kTiny),
+      Join({"actor", "--insecure", "--learner=" + address, "--actor_id=honest", "--actor_envs=8"},
+           kTiny),
       dir + "/actor.log");
   ASSERT_NE(actor, nullptr);
   ASSERT_TRUE(WaitReadingProgress(*learner, seconds(300))) << ReadFile(dir + "/learner.log");
@@ -400,11 +401,12 @@ TEST(HostileClientTest, BrokenAndHostilePeersChangeNothingAndARealActorStillTrai
 TEST(HostileClientTest, AnActorPointedAtTheRefinerExitsWithAnError) {
   const std::string dir = test_files::MakeTempDir("wrong-port");
   std::unique_ptr<Child> refiner =
-      StartGorl({"refiner", "--listen=127.0.0.1:0"}, dir + "/refiner.log");
+      StartGorl({"refiner", "--listen=127.0.0.1:0", "--insecure"}, dir + "/refiner.log");
   ASSERT_NE(refiner, nullptr);
   const std::string refiner_address = AwaitListening(*refiner);
   std::unique_ptr<Child> actor = StartGorl(
-      Join({"actor", "--learner=" + refiner_address, "--actor_envs=2"}, kTiny), dir + "/actor.log");
+      Join({"actor", "--insecure", "--learner=" + refiner_address, "--actor_envs=2"}, kTiny),
+      dir + "/actor.log");
   ASSERT_NE(actor, nullptr);
   ASSERT_TRUE(actor->Wait(seconds(60))) << ReadFile(dir + "/actor.log");
   EXPECT_NE(actor->exit_code(), 0) << ReadFile(dir + "/actor.log");

@@ -42,7 +42,8 @@ class LearnerRestartTest : public ::testing::Test {
     dir_ = test_files::MakeTempDir("restart");
     run_ = dir_ + "/run";
     address_ = absl::StrCat("127.0.0.1:", testutil::PickFreeLoopbackPort());
-    refiner_ = testing::StartGorl({"refiner", "--listen=127.0.0.1:0"}, dir_ + "/refiner.log");
+    refiner_ = testing::StartGorl({"refiner", "--insecure", "--listen=127.0.0.1:0"},
+                                  dir_ + "/refiner.log");
     ASSERT_NE(refiner_, nullptr);
     refiner_address_ = testing::AwaitListening(*refiner_);
   }
@@ -50,20 +51,20 @@ class LearnerRestartTest : public ::testing::Test {
   // `extra`: --run_dir and overrides for a new run, or --resume.
   std::unique_ptr<Child> StartLearner(const std::string& name,
                                       const std::vector<std::string>& extra) {
-    std::unique_ptr<Child> learner = testing::StartGorl(
-        Join(
-            {"learner", "--listen=" + address_, "--refiner=" + refiner_address_, "--progress_json"},
-            extra),
-        dir_ + "/" + name + ".log");
+    std::unique_ptr<Child> learner =
+        testing::StartGorl(Join({"learner", "--insecure", "--listen=" + address_,
+                                 "--refiner=" + refiner_address_, "--progress_json"},
+                                extra),
+                           dir_ + "/" + name + ".log");
     if (learner != nullptr) testing::AwaitListening(*learner);
     return learner;
   }
 
   void StartActor() {
-    actor_ = testing::StartGorl(
-        Join({"actor", "--learner=" + address_, "--actor_id=survivor", "--actor_envs=8"},
-             testing::TinyRun()),
-        dir_ + "/actor.log");
+    actor_ = testing::StartGorl(Join({"actor", "--insecure", "--learner=" + address_,
+                                      "--actor_id=survivor", "--actor_envs=8"},
+                                     testing::TinyRun()),
+                                dir_ + "/actor.log");
     ASSERT_NE(actor_, nullptr);
   }
 

@@ -37,7 +37,7 @@ using testing::Snapshot;
 class ScriptedActor {
  public:
   ScriptedActor(const std::string& address, const std::string& id, int envs)
-      : stub_(v1::Learner::NewStub(MakeChannel(address))) {
+      : stub_(v1::Learner::NewStub(MakeChannel(address, ClientCredentials::Plaintext()))) {
     v1::JoinRequest request;
     request.set_actor_id(id);
     request.set_task("toy");
@@ -145,7 +145,7 @@ class LearnerServiceTest : public ::testing::Test {
     group_ = std::make_unique<ActorFleet>(options, *metrics_);
     service_ = std::make_unique<LearnerService>(*group_, *metrics_);
     absl::StatusOr<std::unique_ptr<grpc::Server>> server =
-        StartServer("127.0.0.1:0", {service_.get()}, &address_);
+        StartServer("127.0.0.1:0", {service_.get()}, {TransportSecurity::Insecure()}, &address_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
   }
@@ -208,7 +208,7 @@ TEST_F(LearnerServiceTest, AMalformedMessageIsRefusedAndEverythingBeforeItIsKept
 // closing anything (the deadline would answer otherwise).
 TEST_F(LearnerServiceTest, StreamsWithoutAValidSessionAreRefusedBeforeAnythingIsRead) {
   ScriptedActor actor(address_, "a", 2);
-  auto stub = v1::Learner::NewStub(MakeChannel(address_));
+  auto stub = v1::Learner::NewStub(MakeChannel(address_, ClientCredentials::Plaintext()));
   auto send_status = [&](const std::string& id, const std::optional<uint64_t>& session) {
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(seconds(10)));
@@ -236,7 +236,7 @@ TEST_F(LearnerServiceTest, StreamsWithoutAValidSessionAreRefusedBeforeAnythingIs
 
 TEST_F(LearnerServiceTest, ASessionHoldsOnePolicyAndTwoSendStreams) {
   ScriptedActor actor(address_, "a", 2);  // holds its policy stream
-  auto stub = v1::Learner::NewStub(MakeChannel(address_));
+  auto stub = v1::Learner::NewStub(MakeChannel(address_, ClientCredentials::Plaintext()));
   ASSERT_TRUE(
       WaitUntil([&] { return group_->open_streams(ActorFleet::StreamKind::kPolicy) == 1; }));
   grpc::ClientContext policy;
@@ -275,7 +275,7 @@ TEST_F(LearnerServiceTest, ASessionHoldsOnePolicyAndTwoSendStreams) {
 // once its session is gone, the learner ends it.
 TEST_F(LearnerServiceTest, ASendStreamEndsWhenItsSessionIsRemoved) {
   ScriptedActor actor(address_, "a", 2);
-  auto stub = v1::Learner::NewStub(MakeChannel(address_));
+  auto stub = v1::Learner::NewStub(MakeChannel(address_, ClientCredentials::Plaintext()));
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(seconds(20)));
   actor.AddSession(context);
@@ -292,7 +292,7 @@ TEST_F(LearnerServiceTest, ASendStreamEndsWhenItsSessionIsRemoved) {
 // closed one), without holding the handler until the client goes.
 TEST_F(LearnerServiceTest, UnparsableBytesInAValidStreamEndIt) {
   ScriptedActor actor(address_, "a", 2);
-  grpc::GenericStub raw(MakeChannel(address_));
+  grpc::GenericStub raw(MakeChannel(address_, ClientCredentials::Plaintext()));
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(seconds(20)));
   actor.AddSession(context);
@@ -329,7 +329,7 @@ TEST_F(LearnerServiceTest, AMessageNamingAnotherSessionThanItsStreamIsRefused) {
   grpc::ClientContext context;
   a.AddSession(context);
   v1::SendSummary summary;
-  auto stub = v1::Learner::NewStub(MakeChannel(address_));
+  auto stub = v1::Learner::NewStub(MakeChannel(address_, ClientCredentials::Plaintext()));
   auto writer = stub->Send(&context, &summary);
   v1::ActorMessage message;
   message.set_actor_id("b");
@@ -402,7 +402,7 @@ TEST_F(LearnerServiceTest, CollectJoinsChunksAndWaitsForAnActor) {
 }
 
 TEST_F(LearnerServiceTest, JoinChecksTaskSizesAndProtocol) {
-  auto stub = v1::Learner::NewStub(MakeChannel(address_));
+  auto stub = v1::Learner::NewStub(MakeChannel(address_, ClientCredentials::Plaintext()));
   v1::JoinRequest request;
   request.set_task("toy");
   request.set_obs_size(kObs);
@@ -426,7 +426,7 @@ TEST_F(LearnerServiceTest, JoinChecksTaskSizesAndProtocol) {
 }
 
 TEST_F(LearnerServiceTest, FinishEndsPolicyStreamsCleanly) {
-  auto stub = v1::Learner::NewStub(MakeChannel(address_));
+  auto stub = v1::Learner::NewStub(MakeChannel(address_, ClientCredentials::Plaintext()));
   v1::JoinRequest join;
   join.set_actor_id("a");
   join.set_task("toy");

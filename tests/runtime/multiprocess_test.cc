@@ -95,14 +95,15 @@ TEST(MultiProcessTest, LauncherRunsAFullStageCycleWithTwoActors) {
 // work to the other, and the run finishes.
 TEST(MultiProcessTest, TrainingSurvivesAnActorKilledMidRun) {
   const std::string dir = test_files::MakeTempDir("kill");
-  std::unique_ptr<Child> refiner = Start({"refiner", "--listen=127.0.0.1:0"}, dir + "/refiner.log");
+  std::unique_ptr<Child> refiner =
+      Start({"refiner", "--insecure", "--listen=127.0.0.1:0"}, dir + "/refiner.log");
   ASSERT_NE(refiner, nullptr);
   const std::string refiner_address = AwaitListening(*refiner);
   // Evaluations every 10 iterations keep shares in flight. The learner
   // starts only once both actors have joined; the kill comes at the first
   // progress line, 59 iterations before the run ends.
   std::unique_ptr<Child> learner =
-      Start(Join({"learner", "--listen=127.0.0.1:0", "--refiner=" + refiner_address,
+      Start(Join({"learner", "--insecure", "--listen=127.0.0.1:0", "--refiner=" + refiner_address,
                   "--run_dir=" + dir + "/run", "--progress_json", "--min_actors=2",
                   "total_env_steps=9600", "eval.every_env_steps=1600"},
                  kTiny),
@@ -111,7 +112,7 @@ TEST(MultiProcessTest, TrainingSurvivesAnActorKilledMidRun) {
   const std::string learner_address = AwaitListening(*learner);
   std::vector<std::unique_ptr<Child>> actors;
   for (int i = 0; i < 2; ++i) {
-    actors.push_back(Start(Join({"actor", "--learner=" + learner_address,
+    actors.push_back(Start(Join({"actor", "--insecure", "--learner=" + learner_address,
                                  absl::StrCat("--actor_id=actor-", i), "--actor_envs=4"},
                                 kTiny),
                            absl::StrCat(dir, "/actor-", i, ".log")));
@@ -146,21 +147,23 @@ TEST(MultiProcessTest, TrainingSurvivesAnActorKilledMidRun) {
 TEST(MultiProcessTest, ActorRejoinsARestartedLearner) {
   const std::string dir = test_files::MakeTempDir("rejoin");
   const std::string address = absl::StrCat("127.0.0.1:", testutil::PickFreeLoopbackPort());
-  std::unique_ptr<Child> refiner = Start({"refiner", "--listen=127.0.0.1:0"}, dir + "/refiner.log");
+  std::unique_ptr<Child> refiner =
+      Start({"refiner", "--insecure", "--listen=127.0.0.1:0"}, dir + "/refiner.log");
   ASSERT_NE(refiner, nullptr);
   const std::string refiner_address = AwaitListening(*refiner);
   auto start_learner = [&](const std::string& name, int64_t steps) {
-    return Start(Join({"learner", "--listen=" + address, "--refiner=" + refiner_address,
-                       "--run_dir=" + dir + "/" + name, "--progress_json",
-                       absl::StrCat("total_env_steps=", steps)},
+    return Start(Join({"learner", "--insecure", "--listen=" + address,
+                       "--refiner=" + refiner_address, "--run_dir=" + dir + "/" + name,
+                       "--progress_json", absl::StrCat("total_env_steps=", steps)},
                       kTiny),
                  dir + "/" + name + ".log");
   };
   std::unique_ptr<Child> first = start_learner("first", 1600000);
   AwaitListening(*first);
-  std::unique_ptr<Child> actor =
-      Start(Join({"actor", "--learner=" + address, "--actor_id=survivor", "--actor_envs=8"}, kTiny),
-            dir + "/actor.log");
+  std::unique_ptr<Child> actor = Start(
+      Join({"actor", "--insecure", "--learner=" + address, "--actor_id=survivor", "--actor_envs=8"},
+           kTiny),
+      dir + "/actor.log");
   bool crashed = false;
   WaitReadingProgress(*first, seconds(300), [&](int64_t env_steps) {
     if (!crashed && env_steps >= 800) {
@@ -188,14 +191,15 @@ TEST(MultiProcessTest, JoinWithWrongSizesIsRefused) {
   const std::string dir = test_files::MakeTempDir("join");
   const int metrics_port = testutil::PickFreeLoopbackPort();
   std::unique_ptr<Child> learner =
-      Start(Join({"learner", "--listen=127.0.0.1:0", "--refiner=127.0.0.1:1",
+      Start(Join({"learner", "--insecure", "--listen=127.0.0.1:0", "--refiner=127.0.0.1:1",
                   "--run_dir=" + dir + "/run", "--progress_json", "total_env_steps=3200",
                   absl::StrCat("--metrics_port=", metrics_port), "--metrics_host=127.0.0.1"},
                  kTiny),
             dir + "/learner.log");
   ASSERT_NE(learner, nullptr);
   const std::string address = AwaitListening(*learner);
-  std::unique_ptr<v1::Learner::Stub> stub = v1::Learner::NewStub(MakeChannel(address));
+  std::unique_ptr<v1::Learner::Stub> stub =
+      v1::Learner::NewStub(MakeChannel(address, ClientCredentials::Plaintext()));
   v1::JoinRequest request;
   request.set_actor_id("wrong");
   request.set_task("twin-peaks");

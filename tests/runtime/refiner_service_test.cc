@@ -73,10 +73,11 @@ class RefinerServiceTest : public ::testing::Test {
     RefinerServiceOptions options;
     options.max_refine_bytes = kMaxBytes;
     service_ = std::make_unique<RefinerService>(*metrics_, options);
-    auto server = StartServer("127.0.0.1:0", {service_.get()}, &address_);
+    auto server =
+        StartServer("127.0.0.1:0", {service_.get()}, {TransportSecurity::Insecure()}, &address_);
     GORL_ASSERT_OK(server);
     server_ = std::move(server).value();
-    stub_ = v1::Refiner::NewStub(MakeChannel(address_));
+    stub_ = v1::Refiner::NewStub(MakeChannel(address_, ClientCredentials::Plaintext()));
   }
   void TearDown() override { server_->Shutdown(DeadlineIn(std::chrono::seconds(5))); }
 

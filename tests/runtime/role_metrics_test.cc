@@ -85,24 +85,26 @@ TEST(PrometheusRolesTest, ScrapesTheRealLearnerRefinerAndActor) {
   }
 
   std::unique_ptr<Child> refiner = testing::StartGorl(
-      Join({"refiner", "--listen=127.0.0.1:0"}, metrics_flags["refiner"]), dir + "/refiner.log");
+      Join({"refiner", "--insecure", "--listen=127.0.0.1:0"}, metrics_flags["refiner"]),
+      dir + "/refiner.log");
   ASSERT_NE(refiner, nullptr);
   const std::string refiner_address = testing::AwaitListening(*refiner);
   // Far more steps than the test lasts: no refinement (its pairs would count
   // too), the learner only trains.
   std::unique_ptr<Child> learner = testing::StartGorl(
-      Join(Join({"learner", "--listen=127.0.0.1:0", "--refiner=" + refiner_address,
+      Join(Join({"learner", "--insecure", "--listen=127.0.0.1:0", "--refiner=" + refiner_address,
                  "--run_dir=" + dir + "/run", "--progress_json", "total_env_steps=16000000"},
                 metrics_flags["learner"]),
            testing::TinyRun()),
       dir + "/learner.log");
   ASSERT_NE(learner, nullptr);
   const std::string learner_address = testing::AwaitListening(*learner);
-  std::unique_ptr<Child> actor = testing::StartGorl(
-      Join(Join({"actor", "--learner=" + learner_address, "--actor_id=a0", "--actor_envs=8"},
-                metrics_flags["actor"]),
-           testing::TinyRun()),
-      dir + "/actor.log");
+  std::unique_ptr<Child> actor =
+      testing::StartGorl(Join(Join({"actor", "--insecure", "--learner=" + learner_address,
+                                    "--actor_id=a0", "--actor_envs=8"},
+                                   metrics_flags["actor"]),
+                              testing::TinyRun()),
+                         dir + "/actor.log");
   ASSERT_NE(actor, nullptr);
   ProgressDrain progress(*learner);
 
