@@ -104,10 +104,14 @@ std::shared_ptr<grpc::Channel> OwnChannel(const std::string& address) {
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
 
+// The next event of `cq` succeeded; false after a minute without one (a
+// stream the transport holds back never starts).
 bool Await(grpc::CompletionQueue& cq) {
   void* tag = nullptr;
   bool ok = false;
-  return cq.Next(&tag, &ok) && ok;
+  return cq.AsyncNext(&tag, &ok, DeadlineIn(std::chrono::seconds(60))) ==
+             grpc::CompletionQueue::GOT_EVENT &&
+         ok;
 }
 
 // One raw call of `method`: the given messages as raw bytes, then the
@@ -317,15 +321,16 @@ TEST(HostileClientTest, BrokenAndHostilePeersChangeNothingAndARealActorStillTrai
       [&] { return ScrapeSample(metrics_port, "gorl_connected_actors", {}) == 0.0; },
       std::chrono::milliseconds(60000)));
 
-  // 5. 500 idle streams on 10 connections: 250 policy streams whose request
-  // never comes (waiting at the transport, no handler thread) and 250 send
-  // streams without a session (refused before anything is read). Each
-  // pending stream costs the server a call arena and HTTP/2 stream state,
-  // a few kB; 100 MB (200 kB a stream) leaves room for allocator noise and
-  // the learner's own work, and is far below the 2.85 GB a queue of padded
-  // rollouts once reached.
+  // 5. 500 idle streams on 50 connections (the learner lets a connection
+  // open 16 streams at once; more would wait at the client): 250 policy
+  // streams whose request never comes (waiting at the transport, no handler
+  // thread) and 250 send streams without a session (refused before anything
+  // is read). Each pending stream costs the server a call arena and HTTP/2
+  // stream state, a few kB; 100 MB (200 kB a stream) leaves room for
+  // allocator noise and the learner's own work, and is far below the 2.85 GB
+  // a queue of padded rollouts once reached.
   const int64_t rss_before = RssKb(learner->pid());
-  constexpr int kConnections = 10, kPerConnection = 50;
+  constexpr int kConnections = 50, kPerConnection = 10;
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
   for (int i = 0; i < kConnections; ++i) {
