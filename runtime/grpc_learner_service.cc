@@ -1,5 +1,6 @@
 #include "runtime/grpc_learner_service.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -35,6 +36,33 @@ absl::StatusOr<StreamSession> SessionFromMetadata(const grpc::ServerContext& con
   }
   result.actor_id.assign(id->second.data(), id->second.size());
   return result;
+}
+
+// A stream's session (from its metadata) and its slot among the session's
+// streams; each refusal is counted against `method`.
+struct OpenedStream {
+  StreamSession named;
+  ActorFleet::StreamSlot slot;
+};
+
+absl::StatusOr<OpenedStream> OpenNamedStream(ActorFleet& fleet, RoleMetrics& metrics,
+                                             const grpc::ServerContext& context,
+                                             ActorFleet::StreamKind kind, const std::string& peer,
+                                             const char* method,
+                                             std::function<void()> cancel = nullptr) {
+  absl::StatusOr<StreamSession> named = SessionFromMetadata(context);
+  if (!named.ok()) {
+    metrics.AddRpcError(method);
+    metrics.AddMessageRefused("session");
+    return named.status();
+  }
+  absl::StatusOr<ActorFleet::StreamSlot> slot =
+      fleet.OpenStream(kind, named->session, named->actor_id, peer, std::move(cancel));
+  if (!slot.ok()) {
+    metrics.AddRpcError(method);
+    return slot.status();
+  }
+  return OpenedStream{*std::move(named), *std::move(slot)};
 }
 
 }  // namespace
@@ -73,23 +101,15 @@ grpc::Status LearnerService::Join(grpc::ServerContext* context, const v1::JoinRe
 grpc::Status LearnerService::Policy(grpc::ServerContext* context, const v1::PolicyRequest* request,
                                     grpc::ServerWriter<v1::PolicySnapshot>* writer) {
   const std::string peer = PeerKey(*context);
-  absl::StatusOr<StreamSession> named = SessionFromMetadata(*context);
-  if (!named.ok()) {
-    metrics_.AddRpcError("Policy");
-    metrics_.AddMessageRefused("session");
-    return ToGrpcStatus(named.status());
-  }
-  absl::StatusOr<ActorFleet::StreamSlot> slot =
-      fleet_.OpenStream(ActorFleet::StreamKind::kPolicy, named->session, named->actor_id, peer);
-  if (!slot.ok()) {
-    metrics_.AddRpcError("Policy");
-    return ToGrpcStatus(slot.status());
-  }
+  absl::StatusOr<OpenedStream> stream =
+      OpenNamedStream(fleet_, metrics_, *context, ActorFleet::StreamKind::kPolicy, peer, "Policy");
+  if (!stream.ok()) return ToGrpcStatus(stream.status());
+  const StreamSession& named = stream->named;
   ActorFleet::PolicyCursor cursor;
   const auto cancelled = [context] { return context->IsCancelled(); };
   while (true) {
     absl::StatusOr<std::optional<v1::PolicySnapshot>> next =
-        fleet_.NextPolicy(named->session, named->actor_id, peer, cursor, cancelled);
+        fleet_.NextPolicy(named.session, named.actor_id, peer, cursor, cancelled);
     if (!next.ok()) {
       if (next.status().code() == absl::StatusCode::kFailedPrecondition) {
         metrics_.AddRpcError("Policy");
@@ -98,7 +118,7 @@ grpc::Status LearnerService::Policy(grpc::ServerContext* context, const v1::Poli
     }
     if (!next->has_value()) return grpc::Status::OK;  // the run is over
     if (!writer->Write(**next)) {
-      fleet_.StreamBroke(named->session, named->actor_id, "its policy stream broke");
+      fleet_.StreamBroke(named.session, named.actor_id, "its policy stream broke");
       return grpc::Status::CANCELLED;
     }
   }
@@ -110,26 +130,18 @@ grpc::Status LearnerService::Send(grpc::ServerContext* context,
   // The session is checked before the first message is read: a stream
   // without a valid one is refused at once and holds no thread.
   const std::string peer = PeerKey(*context);
-  absl::StatusOr<StreamSession> named = SessionFromMetadata(*context);
-  if (!named.ok()) {
-    metrics_.AddRpcError("Send");
-    metrics_.AddMessageRefused("session");
-    return ToGrpcStatus(named.status());
-  }
-  absl::StatusOr<ActorFleet::StreamSlot> slot =
-      fleet_.OpenStream(ActorFleet::StreamKind::kSend, named->session, named->actor_id, peer,
-                        [context] { context->TryCancel(); });
-  if (!slot.ok()) {
-    metrics_.AddRpcError("Send");
-    return ToGrpcStatus(slot.status());
-  }
+  absl::StatusOr<OpenedStream> stream =
+      OpenNamedStream(fleet_, metrics_, *context, ActorFleet::StreamKind::kSend, peer, "Send",
+                      [context] { context->TryCancel(); });
+  if (!stream.ok()) return ToGrpcStatus(stream.status());
+  const StreamSession& named = stream->named;
   const auto cancelled = [context] { return context->IsCancelled(); };
   v1::ActorMessage message;
   while (reader->Read(&message)) {
     summary->set_messages(summary->messages() + 1);
     // A message speaks for the stream's session; one naming another is
     // refused (the fleet checks the session against the peer).
-    if (message.actor_id() != named->actor_id || message.session() != named->session) {
+    if (message.actor_id() != named.actor_id || message.session() != named.session) {
       metrics_.AddRpcError("Send");
       metrics_.AddMessageRefused("session");
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -139,14 +151,14 @@ grpc::Status LearnerService::Send(grpc::ServerContext* context,
     if (!status.ok()) {
       metrics_.AddRpcError("Send");
       if (status.code() != absl::StatusCode::kCancelled) {
-        LOG(WARNING) << "Send from actor '" << named->actor_id << "' refused: " << status;
+        LOG(WARNING) << "Send from actor '" << named.actor_id << "' refused: " << status;
       }
       return ToGrpcStatus(status);
     }
   }
   if (context->IsCancelled()) {
     // The actor vanished mid-stream; whatever it held must go to others.
-    fleet_.StreamBroke(named->session, named->actor_id, "its send stream broke");
+    fleet_.StreamBroke(named.session, named.actor_id, "its send stream broke");
     return grpc::Status::CANCELLED;
   }
   return grpc::Status::OK;
