@@ -49,6 +49,10 @@ Command AddLearnerCommand(CLI::App& gorl) {
   app->add_option("--resume", options->resume_dir,
                   "Continue the run in this directory from its checkpoint.pb and "
                   "config.textproto");
+  app->add_flag("--resume_if_present", options->resume_if_present,
+                "Continue the run in --run_dir when it has a checkpoint, else start it (one "
+                "command for a first start and every restart under compose or Kubernetes; the "
+                "configuration must equal the saved one)");
   app->add_flag("--overwrite", options->overwrite,
                 "Replace the run in --run_dir (its checkpoints, metrics, decoders and logs are "
                 "removed first); without it a directory that holds a run is refused");

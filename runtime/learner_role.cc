@@ -68,6 +68,19 @@ absl::StatusOr<LearnerRun> OpenRun(const LearnerRoleOptions& options) {
   }
   GORL_ASSIGN_OR_RETURN(run.config, BuildTrainConfig(options.config));
   run.run_dir = options.run_dir.empty() ? DefaultRunDir(run.config) : options.run_dir;
+  if (options.resume_if_present) {
+    if (options.run_dir.empty() || options.overwrite) {
+      return absl::InvalidArgumentError(
+          "--resume_if_present needs --run_dir and excludes --overwrite");
+    }
+    GORL_ASSIGN_OR_RETURN(std::optional<SavedRun> saved,
+                          LoadSavedRunIfPresent(run.run_dir, run.config));
+    if (saved.has_value()) {
+      LOG(INFO) << "resuming the run in " << run.run_dir << " from its checkpoint";
+      run.checkpoint = std::move(saved->checkpoint);
+      return run;
+    }
+  }
   GORL_RETURN_IF_ERROR(PrepareRunDir(run.config, run.run_dir, options.overwrite));
   return run;
 }

@@ -25,6 +25,10 @@ struct LearnerRoleOptions {
   // A run_dir that holds a run is refused unless this is set: then the
   // earlier run's files are removed first (PrepareRunDir).
   bool overwrite = false;
+  // Continue the run in run_dir when it has a checkpoint, else start it: the
+  // same command serves a first start and every restart under a supervisor
+  // (compose, Kubernetes). The configuration must equal the saved one.
+  bool resume_if_present = false;
   std::string assets;  // model files; "" = $GORL_ASSETS
   // host:port (port 0 picks a free one) or unix:PATH; "" = the default.
   std::string listen = "0.0.0.0:50051";

@@ -11,7 +11,9 @@
 #include <system_error>
 
 #include <glog/logging.h>
+#include <google/protobuf/util/message_differencer.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -117,6 +119,29 @@ absl::StatusOr<SavedRun> LoadSavedRun(const std::string& run_dir) {
   GORL_RETURN_IF_ERROR(ValidateConfig(run.config));
   GORL_ASSIGN_OR_RETURN(run.checkpoint, learner::LoadRunCheckpoint(run_dir));
   return run;
+}
+
+bool HasCheckpoint(const std::string& run_dir) {
+  std::error_code error;
+  return std::filesystem::exists(learner::CheckpointPath(run_dir), error) ||
+         std::filesystem::exists(learner::PreviousCheckpointPath(run_dir), error);
+}
+
+absl::StatusOr<std::optional<SavedRun>> LoadSavedRunIfPresent(const std::string& run_dir,
+                                                              const v1::TrainConfig& config) {
+  if (!HasCheckpoint(run_dir)) return std::nullopt;
+  GORL_ASSIGN_OR_RETURN(SavedRun saved, LoadSavedRun(run_dir));
+  std::string differences;
+  google::protobuf::util::MessageDifferencer differencer;
+  differencer.ReportDifferencesToString(&differences);
+  if (!differencer.Compare(saved.config, config)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "run directory ", run_dir,
+        " holds a run started with another configuration (saved -> now: ",
+        absl::StripAsciiWhitespace(differences), "): restore the configuration, or start a ",
+        "new run with another --run_dir or --overwrite"));
+  }
+  return std::optional<SavedRun>(std::move(saved));
 }
 
 }  // namespace gorl::runtime

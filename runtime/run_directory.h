@@ -4,6 +4,7 @@
 #ifndef GORL_RUNTIME_RUN_DIRECTORY_H_
 #define GORL_RUNTIME_RUN_DIRECTORY_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,18 @@ struct SavedRun {
 };
 
 absl::StatusOr<SavedRun> LoadSavedRun(const std::string& run_dir);
+
+// Whether `run_dir` holds a checkpoint (the latest or the previous one) to
+// continue from.
+bool HasCheckpoint(const std::string& run_dir);
+
+// For a learner restarted by a supervisor (compose, Kubernetes) with the
+// same command: the saved run in `run_dir` when it has a checkpoint and was
+// started with `config` (else FailedPrecondition naming the differences: a
+// changed configuration is a new run, not this one), or nullopt when there is
+// nothing to continue.
+absl::StatusOr<std::optional<SavedRun>> LoadSavedRunIfPresent(const std::string& run_dir,
+                                                              const v1::TrainConfig& config);
 
 }  // namespace gorl::runtime
 

@@ -6,14 +6,24 @@ GORL_BUILD_DIR="${GORL_BUILD_DIR:-$GORL_ROOT/build}"
 # Debian 12 packages (docs/toolchain.md says why each is here). OpenBLAS's
 # OpenMP flavour matters: the reference BLAS makes LibTorch ~15x slower and
 # the pthread flavour ignores torch::set_num_threads.
-GORL_PACKAGES=(
+# What building the `gorl` binary needs (the README's first command and the
+# image's builder stage, deploy/docker/Dockerfile):
+GORL_BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config ca-certificates curl
   libtorch-dev libopenblas0-openmp
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libssl-dev openssl
   libmujoco-dev libqhull-dev
-  libabsl-dev libcli11-dev prometheus-cpp-dev prometheus
+  libabsl-dev libcli11-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+)
+# What the test suite adds: a real Prometheus, the clang tools (lint, locking
+# analysis, fuzzers), Docker with compose and debootstrap (the image and the
+# compose end-to-end test, deploy/), Node.js for the offline manifest and
+# dashboard checks (tools/deploy-check).
+GORL_TEST_PACKAGES=(
+  prometheus
   clang clang-format clang-tidy libclang-rt-14-dev
+  docker.io docker-compose debootstrap
 )
 
 log() { printf '\033[1m[gorl]\033[0m %s\n' "$*" >&2; }
@@ -25,31 +35,46 @@ as_root() {
   else die "need root to run: $* (run as root or install sudo)"; fi
 }
 
-# Installs whatever of GORL_PACKAGES is missing; does nothing when all are there.
+# Installs whatever of the given packages is missing; does nothing when all
+# are there. `--error-on=any`: a plain `apt-get update` exits 0 when the mirror
+# is unreachable, and the install then fails with a less helpful message.
 install_packages() {
   local missing=()
-  for pkg in "${GORL_PACKAGES[@]}"; do
+  for pkg in "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
       || missing+=("$pkg")
   done
   if [ "${#missing[@]}" -eq 0 ]; then
-    log "all ${#GORL_PACKAGES[@]} Debian packages present"
+    log "all $# Debian packages present"
     return
   fi
   log "installing ${#missing[@]} Debian packages: ${missing[*]}"
-  as_root apt-get update -qq
+  as_root apt-get update -qq --error-on=any || die "apt-get update failed: is the Debian mirror reachable?"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
+}
+
+# Node.js 18 or newer with npm, for tools/deploy-check. Checked by command,
+# not by package: a machine may have Node.js from elsewhere (NodeSource), and
+# Debian's npm package would conflict with it.
+install_node() {
+  if command -v node >/dev/null && command -v npm >/dev/null; then return; fi
+  install_packages nodejs npm
 }
 
 # Configures (Release, Ninja) once and builds incrementally.
 build_project() {
   if [ ! -f "$GORL_BUILD_DIR/build.ninja" ]; then
     log "configuring in $GORL_BUILD_DIR"
-    cmake -S "$GORL_ROOT" -B "$GORL_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+    # GORL_CMAKE_ARGS: extra arguments, e.g. -DGORL_BUILD_TESTS=OFF.
+    # shellcheck disable=SC2086
+    cmake -S "$GORL_ROOT" -B "$GORL_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release ${GORL_CMAKE_ARGS:-} >/dev/null
   fi
   log "building (a cold build takes about 12 minutes on 2 cores)"
-  cmake --build "$GORL_BUILD_DIR" -- -j"${GORL_JOBS:-$(nproc)}"
+  # GORL_BUILD_TARGETS: only these (the image builds just `gorl`).
+  local targets=()
+  for t in ${GORL_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
+  cmake --build "$GORL_BUILD_DIR" "${targets[@]}" -- -j"${GORL_JOBS:-$(nproc)}"
 }
 
 # Sets GORL_ASSETS: kept if set; else ../shared/assets beside the checkout

@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-install_packages
+install_packages "${GORL_BUILD_PACKAGES[@]}"
 build_project
 locate_assets
 

@@ -4,7 +4,8 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-install_packages
+install_packages "${GORL_BUILD_PACKAGES[@]}" "${GORL_TEST_PACKAGES[@]}"
+install_node
 build_project
 locate_assets
 

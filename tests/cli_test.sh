@@ -146,6 +146,21 @@ check "--overwrite removed the old run's files and kept others" \
     [ ! -e "$0/decoder_stage3.pb" ] && [ -e "$0/checkpoint.pb" ] && [ -e "$0/NOTES.txt" ]' \
   "$tmp/old-run"
 
+# --resume_if_present: one learner command for a first start and every
+# restart (compose, Kubernetes). On the finished run above it resumes from the
+# checkpoint (here: straight to the result); with a changed config it refuses.
+learner_tiny=("${tiny[@]:1}" --listen "unix:$tmp/resume.sock" --refiner "unix:$tmp/none.sock")
+timeout 120 "$gorl" learner "${learner_tiny[@]}" --run_dir "$tmp/old-run" --resume_if_present \
+  > "$tmp/out" 2> "$tmp/err"; code=$?
+check "learner --resume_if_present continues a run that has a checkpoint" \
+  bash -c '[ "$1" -eq 0 ] && grep -q "\"env_steps\": 256" "$0"' "$tmp/out" "$code"
+"$gorl" learner "${learner_tiny[@]}" --run_dir "$tmp/old-run" --resume_if_present \
+  ppo.clip_epsilon=0.1 > /dev/null 2> "$tmp/err"; code=$?
+check "learner --resume_if_present with a changed config exits 2 naming the field" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "another configuration.*ppo.clip_epsilon" "$0"' "$tmp/err" "$code"
+"$gorl" learner "${learner_tiny[@]}" --resume_if_present > /dev/null 2> "$tmp/err"
+check "learner --resume_if_present without --run_dir exits 2" test "$?" -eq 2
+
 # A diverging update (learning rate 1e3, the reported reproduction) stops the
 # run with an error naming the metric instead of hanging; its checkpoint (the
 # run's start) still loads, so --resume resumes (and diverges again).
