@@ -24,6 +24,8 @@ struct Command {
 Command AddTasksCommand(CLI::App& gorl);
 Command AddEvalCommand(CLI::App& gorl);
 Command AddTrainCommand(CLI::App& gorl);
+// The resolved configuration as a file for a deployment to mount.
+Command AddConfigCommand(CLI::App& gorl);
 // The distributed runtime's roles, one process each (`gorl train` starts
 // them all on one machine).
 Command AddLearnerCommand(CLI::App& gorl);

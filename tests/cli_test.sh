@@ -110,6 +110,15 @@ check "train: a word that is not path=value exits 2" \
 "$gorl" train --resume "$tmp/no-run" --seed 3 > /dev/null 2> "$tmp/err"; code=$?
 check "train --resume with --seed exits 2" test "$code" -eq 2
 
+# gorl config: the file a deployment mounts; the roles read it back.
+"$gorl" config --preset local --task twin-peaks --algo ppo total_env_steps=4096 --out "$tmp/run.textproto"
+check "config writes a config file the flags describe" \
+  bash -c 'grep -q "^task: \"twin-peaks\"" "$0" && grep -q "^total_env_steps: 4096" "$0"' "$tmp/run.textproto"
+"$gorl" config --config "$tmp/run.textproto" > "$tmp/again.textproto"
+check "config reads its own output back unchanged" cmp -s "$tmp/run.textproto" "$tmp/again.textproto"
+"$gorl" config --task cheetah-fly > /dev/null 2> "$tmp/err"; code=$?
+check "config with an unknown task exits 2" test "$code" -eq 2
+
 # Bad config values exit 2 (they once crashed: SIGFPE, SIGABRT).
 for bad in rollout.num_envs=0 rollout.unroll_length=0 encoder.hidden=-5 decoder.hidden=0; do
   "$gorl" train --in_process --task twin-peaks --run_dir "$tmp/bad-run" "$bad" > /dev/null 2> "$tmp/err"
