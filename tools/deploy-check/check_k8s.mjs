@@ -10,8 +10,9 @@
 //      deploy/prometheus/rules.yml and that the generated files are current.
 // Schema validation only, not a server dry run: no API server is involved.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { join, relative } from "node:path";
+import { pathToFileURL } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import YAML from "yaml";
 
@@ -114,4 +115,6 @@ function main() {
   );
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) main();
+// Run as a script (not when the tests import it). Compared as resolved file
+// URLs: a path with spaces or a symlink must not skip the checks silently.
+if (process.argv[1] && pathToFileURL(realpathSync(process.argv[1])).href === import.meta.url) main();
