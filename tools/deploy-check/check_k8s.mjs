@@ -18,7 +18,7 @@ import YAML from "yaml";
 
 import { GENERATED, REPO_ROOT, RENDER_COMMAND, renderRunConfig, rulesGroups } from "./k8s/generated.mjs";
 import { describe, typecheck, validateSchemas } from "./k8s/validate.mjs";
-import { checkRender } from "./k8s/invariants.mjs";
+import { checkRender, podTemplates } from "./k8s/invariants.mjs";
 
 export const RENDERS = [
   { name: "jobset/cpu", dir: "deploy/k8s/jobset/overlays/cpu", topology: "jobset", gpu: false },
@@ -26,6 +26,7 @@ export const RENDERS = [
   { name: "plain/cpu", dir: "deploy/k8s/plain/overlays/cpu", topology: "plain", gpu: false },
   { name: "plain/gpu", dir: "deploy/k8s/plain/overlays/gpu", topology: "plain", gpu: true },
   { name: "plain/hpa", dir: "deploy/k8s/plain/hpa", topology: "addon", gpu: false },
+  { name: "examples/assets-hostpath", dir: "deploy/k8s/examples/assets-hostpath", topology: "addon", gpu: false },
 ];
 
 const KUBECTL = process.env.KUBECTL || "kubectl";
@@ -98,6 +99,17 @@ function main() {
       const ref = hpa.spec.scaleTargetRef;
       if (!plain.some((d) => d.kind === ref.kind && d.metadata.name === ref.name && d.apiVersion === ref.apiVersion)) {
         failures.push(`plain/hpa: ${describe(hpa)} scales ${ref.kind}/${ref.name}, which plain/cpu does not have`);
+      }
+    }
+  }
+  // The assets example provides the claim the pods mount at /assets.
+  const example = rendered.find(({ render: r }) => r.name === "examples/assets-hostpath").docs;
+  for (const { where, spec } of podTemplates(plain)) {
+    for (const c of spec.containers ?? []) {
+      const mount = (c.volumeMounts ?? []).find((m) => m.mountPath === "/assets");
+      const claim = (spec.volumes ?? []).find((v) => v.name === mount?.name)?.persistentVolumeClaim?.claimName;
+      if (mount && !example.some((d) => d.kind === "PersistentVolumeClaim" && d.metadata.name === claim)) {
+        failures.push(`examples/assets-hostpath: no claim ${claim}, which ${where} mounts at /assets`);
       }
     }
   }

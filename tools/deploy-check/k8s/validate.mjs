@@ -18,6 +18,7 @@ import { createRequire } from "node:module";
 
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
+import { PersistentVolume } from "kubernetes-models/v1/PersistentVolume";
 import { Service } from "kubernetes-models/v1/Service";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { Job } from "kubernetes-models/batch/v1/Job";
@@ -36,6 +37,10 @@ export const KINDS = {
   "v1/PersistentVolumeClaim": {
     model: PersistentVolumeClaim,
     ts: ["IPersistentVolumeClaim", "kubernetes-models/v1/PersistentVolumeClaim"],
+  },
+  "v1/PersistentVolume": {
+    model: PersistentVolume,
+    ts: ["IPersistentVolume", "kubernetes-models/v1/PersistentVolume"],
   },
   "v1/Service": { model: Service, ts: ["IService", "kubernetes-models/v1/Service"] },
   "apps/v1/Deployment": { model: Deployment, ts: ["IDeployment", "kubernetes-models/apps/v1/Deployment"] },
