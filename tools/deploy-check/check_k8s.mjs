@@ -30,11 +30,14 @@ export const RENDERS = [
 ];
 
 const KUBECTL = process.env.KUBECTL || "kubectl";
+// Where the RENDERS directories are (the repository; a test points it at a
+// broken copy to see the whole check fail).
+const RENDER_ROOT = process.env.GORL_K8S_RENDER_ROOT || REPO_ROOT;
 
 // The documents `kubectl kustomize DIR` renders. Throws with a message that
 // says what to install when there is no kubectl.
 export function render(dir) {
-  const run = spawnSync(KUBECTL, ["kustomize", join(REPO_ROOT, dir)], { encoding: "utf8", maxBuffer: 1 << 26 });
+  const run = spawnSync(KUBECTL, ["kustomize", join(RENDER_ROOT, dir)], { encoding: "utf8", maxBuffer: 1 << 26 });
   if (run.error?.code === "ENOENT") {
     throw new Error(
       `${KUBECTL} not found: install kubectl (Debian 12: apt-get install kubernetes-client, whose ` +

@@ -3,7 +3,14 @@
 // catch it to name it (and the unbroken documents to pass, so that the
 // failures are the breakage's). Run: node --test k8s/check_k8s.test.mjs
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+import { REPO_ROOT } from "./generated.mjs";
 
 import { RENDERS, checkGenerated, render } from "../check_k8s.mjs";
 import { typecheck, validateSchemas } from "./validate.mjs";
@@ -171,4 +178,22 @@ describe("invariants", () => {
     edited.find((d) => d.kind === "PrometheusRule").spec.groups[0].rules[0].expr = "up == 0";
     assert.match(checkGenerated([{ render: r, docs: edited }]).join("\n"), /PrometheusRule's groups differ/);
   });
+});
+
+test("check_k8s.mjs exits 1, naming the problem, when an overlay is broken", () => {
+  const root = mkdtempSync(join(tmpdir(), "gorl-k8s-broken-"));
+  try {
+    cpSync(join(REPO_ROOT, "deploy"), join(root, "deploy"), { recursive: true });
+    const file = join(root, "deploy/k8s/jobset/base/jobset.yaml");
+    writeFileSync(file, readFileSync(file, "utf8").replace("maxRestarts: 5", 'maxRestarts: "5"'));
+    const run = spawnSync(process.execPath, [fileURLToPath(new URL("../check_k8s.mjs", import.meta.url))], {
+      encoding: "utf8",
+      env: { ...process.env, GORL_K8S_RENDER_ROOT: root },
+    });
+    assert.equal(run.status, 1, run.stdout + run.stderr);
+    assert.match(run.stderr, /FAIL schema: jobset\/cpu: JobSet\/gorl: JobSet\/spec\/failurePolicy\/maxRestarts: must be integer/);
+    assert.match(run.stderr, /FAIL tsc: jobset\/gpu: JobSet\/gorl .*not assignable to type 'number'/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
