@@ -57,7 +57,7 @@ export const KINDS = {
     model: PrometheusRule,
     ts: ["IPrometheusRule", "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule"],
   },
-  "jobset.x-k8s.io/v1alpha2/JobSet": { validate: validateJobSet, ts: ["IJobSet", "../k8s/jobset"] },
+  "jobset.x-k8s.io/v1alpha2/JobSet": { validate: validateJobSet, ts: ["IJobSet", "../k8s/jobset.js"] },
 };
 
 export function describe(doc) {
@@ -89,7 +89,7 @@ export function validateSchemas(docs) {
 // The TypeScript pass. `docs`: [{label, doc}]; returns error strings, each
 // naming the document (label) it is about.
 export function typecheck(docs) {
-  // Under this package so that node_modules and ../k8s/jobset resolve.
+  // Under this package so that node_modules and ../k8s/jobset.ts resolve.
   const dir = mkdtempSync(join(PACKAGE_DIR, ".tsc-k8s-"));
   try {
     const files = [];
@@ -98,7 +98,9 @@ export function typecheck(docs) {
       const kind = KINDS[`${doc?.apiVersion}/${doc?.kind}`];
       if (!kind) return;  // validateSchemas reports it
       const [type, module] = kind.ts;
-      const file = `doc${String(i).padStart(3, "0")}.ts`;
+      // .mts: an ES module whatever ../package.json's "type" says (imports
+      // then name their file: ../k8s/jobset.js is jobset.ts to tsc).
+      const file = `doc${String(i).padStart(3, "0")}.mts`;
       labels.set(file, label);
       files.push(file);
       writeFileSync(
@@ -131,7 +133,7 @@ export function typecheck(docs) {
     const errors = [];
     for (const line of `${run.stdout}${run.stderr}`.split("\n")) {
       if (!line.trim()) continue;
-      const match = /(doc\d+\.ts)\((\d+),\d+\): (.*)$/.exec(line);
+      const match = /(doc\d+\.mts)\((\d+),\d+\): (.*)$/.exec(line);
       if (match) {
         // The JSON starts on line 3 of the file (after the comment and import).
         errors.push(`${labels.get(match[1])} (line ${match[2] - 2} of its JSON): ${match[3]}`);
