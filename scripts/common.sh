@@ -62,6 +62,15 @@ install_node() {
   install_packages nodejs npm
 }
 
+# kubectl, for `kubectl kustomize` in tools/deploy-check (ctest deploy_k8s).
+# Checked by command, like Node.js: a machine may have a newer kubectl from
+# elsewhere, whose file Debian's kubernetes-client (1.20, kustomize v2.0.3,
+# enough for deploy/k8s) would collide with.
+install_kubectl() {
+  if command -v kubectl >/dev/null; then return; fi
+  install_packages kubernetes-client
+}
+
 # Configures (Release, Ninja) once and builds incrementally.
 build_project() {
   if [ ! -f "$GORL_BUILD_DIR/build.ninja" ]; then

@@ -6,6 +6,7 @@ source "$(dirname "$0")/common.sh"
 
 install_packages "${GORL_BUILD_PACKAGES[@]}" "${GORL_TEST_PACKAGES[@]}"
 install_node
+install_kubectl
 build_project
 locate_assets
 

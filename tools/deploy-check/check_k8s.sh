@@ -10,19 +10,16 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 die() { printf 'deploy_k8s: %s\n' "$*" >&2; exit 1; }
 
-command -v node >/dev/null || die "node not found: install Node.js 18 or newer (Debian 12: apt-get install nodejs npm)"
+command -v node >/dev/null \
+  || die "node not found: install Node.js 18 or newer (scripts/test.sh does; Debian 12: apt-get install nodejs npm)"
 node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' \
   || die "Node.js $(node --version) is too old: 18 or newer is needed"
 command -v "${KUBECTL:-kubectl}" >/dev/null \
-  || die "${KUBECTL:-kubectl} not found: install kubectl (Debian 12: apt-get install kubernetes-client; its kustomize v2.0.3 renders these manifests) or set KUBECTL=/path/to/kubectl"
+  || die "${KUBECTL:-kubectl} not found: install kubectl (scripts/test.sh does; Debian 12: apt-get install kubernetes-client, whose kustomize v2.0.3 renders these manifests) or set KUBECTL=/path/to/kubectl"
 
 if [ ! -f "$here/node_modules/.package-lock.json" ]; then
-  if ! command -v npm >/dev/null; then
-    # Debian's nodejs comes without npm (NodeSource's has it built in, and
-    # conflicts with Debian's npm package: hence not in scripts/common.sh).
-    [ "$(id -u)" -eq 0 ] || die "npm not found: apt-get install npm"
-    apt-get install -y -qq --no-install-recommends npm >/dev/null || die "npm not found and apt-get install npm failed"
-  fi
+  command -v npm >/dev/null \
+    || die "npm not found: install it (scripts/test.sh does: install_node in scripts/common.sh; Debian 12: apt-get install npm)"
   echo "deploy_k8s: installing the pinned npm packages (npm ci)" >&2
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in $here"
 fi

@@ -147,9 +147,15 @@ describe("invariants", () => {
     });
     test(`${name}: a learner command that would not resume`, () => {
       const errors = broken(name, (docs) => {
-        role(docs, "learner").spec.containers[0].command[2] = 'exec gorl learner --run_dir "$GORL_RUN_DIR" --config /etc/gorl/run.textproto "$@"';
+        const args = role(docs, "learner").spec.containers[0].args;
+        args.splice(args.indexOf("--resume_if_present"), 1, "--overwrite");
       });
-      assert.match(errors.join("\n"), /restart \(checkpoint\): the learner command ran gorl learner --run_dir/);
+      assert.match(errors.join("\n"), /no --resume_if_present \(a restart would not resume\)/);
+      assert.match(errors.join("\n"), /--overwrite \(the same command must start and resume the run\)/);
+    });
+    test(`${name}: a shell instead of the image's entrypoint`, () => {
+      const errors = broken(name, (docs) => (role(docs, "refiner").spec.containers[0].command = ["/bin/sh", "-c"]));
+      assert.match(errors.join("\n"), /container refiner: overrides the image's entrypoint/);
     });
     test(`${name}: a role the PodMonitor does not select`, () => {
       const errors = broken(name, (docs) => (role(docs, "refiner").labels["app.kubernetes.io/name"] = "refiner"));
