@@ -301,6 +301,15 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
     // first periodic checkpoint (a first update that diverges) can be
     // resumed, and its directory reads as a run.
     GORL_RETURN_IF_ERROR(SaveCheckpoint(pos, elapsed()));
+  } else {
+    // Where a resumed run took up again: a report marks it, and a supervisor's
+    // test can tell a resume from a fresh start.
+    log->Write(JsonRow()
+                   .Add("event", "resume")
+                   .Add("env_steps", pos.summary.env_steps)
+                   .Add("wall_seconds", elapsed())
+                   .Add("stage", pos.stage)
+                   .Add("iteration", pos.iteration));
   }
 
   TrainingSummary& summary = pos.summary;

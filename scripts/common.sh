@@ -23,7 +23,7 @@ GORL_BUILD_PACKAGES=(
 GORL_TEST_PACKAGES=(
   prometheus
   clang clang-format clang-tidy libclang-rt-14-dev
-  docker.io docker-compose debootstrap
+  docker.io docker-compose debootstrap jq iproute2
 )
 
 log() { printf '\033[1m[gorl]\033[0m %s\n' "$*" >&2; }

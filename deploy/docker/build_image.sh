@@ -31,19 +31,23 @@ if ! "$docker_cmd" image inspect debian:bookworm-slim >/dev/null 2>&1; then
   "$docker_cmd" pull debian:bookworm-slim >/dev/null 2>&1 || "$here/make_base_image.sh"
 fi
 
+context="$root"
 if [ "$target" = runtime-prebuilt ]; then
   build_dir="${GORL_BUILD_DIR:-$root/build}"
   [ -x "$build_dir/cli/gorl" ] || { echo "error: no $build_dir/cli/gorl: build it first (scripts/build.sh)" >&2; exit 1; }
   "$here/check_runtime_packages.sh" "$build_dir/cli/gorl"
-  if [ "$build_dir" != "$root/build" ]; then
-    echo "error: --from-host copies build/cli/gorl from the repository; GORL_BUILD_DIR=$build_dir is elsewhere" >&2
-    exit 1
-  fi
+  # A small context of its own: the binary from any build directory, and
+  # the package list; not the whole repository.
+  context="$(mktemp -d /tmp/gorl-image-context.XXXXXX)"
+  trap 'rm -rf "$context"' EXIT
+  mkdir -p "$context/build/cli" "$context/deploy/docker"
+  cp "$build_dir/cli/gorl" "$context/build/cli/gorl"
+  cp "$here/runtime-packages.txt" "$context/deploy/docker/"
 fi
 
 start=$(date +%s)
 DOCKER_BUILDKIT=1 "$docker_cmd" build --file "$here/Dockerfile" --target "$target" \
-  --build-arg GORL_TORCH="$torch" --tag "$tag" "$root"
+  --build-arg GORL_TORCH="$torch" --tag "$tag" "$context"
 echo "built $tag ($target) in $(( $(date +%s) - start )) s:" \
   "$("$docker_cmd" image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}')" >&2
 
