@@ -80,14 +80,14 @@ wait_for() {
   log "ok: $what"
 }
 
-# --- The run: cartpole-balance with GoRL-FM, 4 stages over 120k env steps
+# --- The run: cartpole-balance with GoRL-FM, 4 stages over 90k env steps
 # (3 refinements), a checkpoint every 10 iterations (10,240 env steps).
 steps_per_iteration=1024
 checkpoint_every=10
 "$gorl_host_binary" config --preset local --task cartpole-balance --algo gorl-fm --seed 0 \
-  total_env_steps=120000 rollout.num_envs=16 rollout.unroll_length=16 ppo.batch_size=16 \
+  total_env_steps=90000 rollout.num_envs=16 rollout.unroll_length=16 ppo.batch_size=16 \
   ppo.num_minibatches=4 ppo.updates_per_batch=1 refine.num_pairs=4096 refine.epochs=3 \
-  refine.collect_envs=16 eval.episodes=2 eval.every_env_steps=60000 \
+  refine.collect_envs=16 eval.episodes=2 eval.every_env_steps=45000 \
   checkpoint_every_iterations=$checkpoint_every --out "$GORL_CONFIG_FILE"
 chmod 0644 "$GORL_CONFIG_FILE"
 # Credentials made by the image itself, as its user (uid 10001), so the
@@ -190,7 +190,7 @@ wait_for "the learner finished (exit 0)" 420 \
   bash -c "[ \"\$($docker_cmd inspect -f '{{.State.Status}}:{{.State.ExitCode}}' $learner)\" = exited:0 ]"
 read_run_file final_eval.json > "$tmp/final_eval.json"
 read_run_file metrics.jsonl > "$tmp/metrics.jsonl"
-jq -e '.env_steps >= 120000 and (.return_mean | type == "number")' "$tmp/final_eval.json" >/dev/null \
+jq -e '.env_steps >= 90000 and (.return_mean | type == "number")' "$tmp/final_eval.json" >/dev/null \
   || { log "FAIL: final_eval.json: $(cat "$tmp/final_eval.json")"; exit 1; }
 refinements="$(grep -c '"event": "refine"' "$tmp/metrics.jsonl" || true)"
 [ "$refinements" -ge 1 ] || { log "FAIL: no refinement in metrics.jsonl"; exit 1; }
