@@ -302,6 +302,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
     // resumed, and its directory reads as a run.
     GORL_RETURN_IF_ERROR(SaveCheckpoint(pos, elapsed()));
   }
+  if (options_.on_start) options_.on_start(pos.summary.env_steps);
 
   TrainingSummary& summary = pos.summary;
   double last_eval = summary.evaluations.empty() ? std::numeric_limits<double>::quiet_NaN()
