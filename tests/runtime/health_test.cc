@@ -219,7 +219,7 @@ TEST(HealthCommandTest, ExitCodesAndReasons) {
   absl::StatusOr<std::unique_ptr<grpc::Server>> server =
       StartHealthServer(HealthEndpoint{"127.0.0.1", 0}, service, &address);
   ASSERT_TRUE(server.ok()) << server.status();
-  const auto now = static_cast<long long>(std::time(nullptr));
+  const auto now = static_cast<int64_t>(std::time(nullptr));
   FixedHttpServer fresh(
       absl::StrCat("# TYPE gorl_heartbeat_timestamp_seconds gauge\n"
                    "gorl_heartbeat_timestamp_seconds{role=\"actor\",instance=\"a\"} ",
