@@ -318,7 +318,10 @@ TEST(RoleHealthTest, LearnerServesOnlyFromItsCheckpointAndDrainsOnSigterm) {
 
   // (a) Resumed: NOT_SERVING (or not yet reachable) until the checkpoint
   // is loaded; at the first SERVING its position is already exported and
-  // a Join succeeds.
+  // a Join succeeds. With this tiny run the restore takes milliseconds, so
+  // a probe rarely lands before it: the order itself is pinned by
+  // TrainingLoopCheckpointTest.OnStartComesAfterTheRestoreAndBeforeAnyWork
+  // (SERVING is set only in on_start).
   const absl::StatusOr<v1::LearnerCheckpoint> checkpoint =
       learner::ReadCheckpoint(learner::CheckpointPath(run));
   ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
