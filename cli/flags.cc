@@ -48,6 +48,13 @@ void AddMetricsFlags(CLI::App& command, runtime::MetricsEndpoint& metrics) {
   command.add_option("--metrics_host", metrics.host, "Interface the metrics exporter binds");
 }
 
+void AddHealthFlags(CLI::App& command, runtime::HealthEndpoint& health) {
+  command.add_option("--health_port", health.port,
+                     "Serve grpc.health.v1 alone, in plaintext, on this port, for Kubernetes "
+                     "gRPC probes and `gorl health` (0: not served; docs/security.md)");
+  command.add_option("--health_host", health.host, "Interface the health-only port binds");
+}
+
 void AddTransportSecurityFlags(CLI::App& command, runtime::TransportSecurityFlags& security) {
   const char* group = "Transport security (docs/security.md)";
   command

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "runtime/health_service.h"
 #include "runtime/metrics_endpoint.h"
 #include "runtime/run_config.h"
 #include "runtime/transport_security.h"
@@ -40,6 +41,9 @@ void AddListenFlag(CLI::App& command, std::string& listen);
 
 // --metrics_port and --metrics_host of one role.
 void AddMetricsFlags(CLI::App& command, runtime::MetricsEndpoint& metrics);
+
+// --health_port and --health_host of the learner and the refiner.
+void AddHealthFlags(CLI::App& command, runtime::HealthEndpoint& health);
 
 // --tls_ca, --tls_cert, --tls_key, --mtls, --tls_server_name, --token_file
 // and --insecure of one role (one set per process: the certificate serves

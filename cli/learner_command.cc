@@ -85,6 +85,7 @@ Command AddLearnerCommand(CLI::App& gorl) {
   app->add_flag("--progress_json", options->progress_json,
                 "Progress as JSON lines on stdout (for the launcher) instead of a status line");
   AddMetricsFlags(*app, options->metrics);
+  AddHealthFlags(*app, options->health);
   AddTransportSecurityFlags(*app, options->security);
   AddAssetsFlag(*app, options->assets);
   app->footer(kFooter);

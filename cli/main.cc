@@ -27,6 +27,7 @@ constexpr char kExamples[] =
     "  gorl bench envs --tasks cheetah-run,walker-walk --threads 1\n"
     "  gorl bench train --task cheetah-run --iterations 10 --actors 1\n"
     "  gorl certs --out tls --hosts learner,refiner --client_count 4\n"
+    "  gorl health --target localhost:8080 --service gorl.v1.Learner\n"
     "  gorl learner --listen 0.0.0.0:50051 --refiner refiner:50052 --task cheetah-run "
     "--tls_ca tls/ca.pem ...\n"
     "  gorl actor --learner learner:50051 --task cheetah-run --actor_envs 16 --tls_ca tls/ca.pem "
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
       gorl::cli::AddTrainCommand(gorl_app),   gorl::cli::AddLearnerCommand(gorl_app),
       gorl::cli::AddRefinerCommand(gorl_app), gorl::cli::AddActorCommand(gorl_app),
       gorl::cli::AddCertsCommand(gorl_app),   gorl::cli::AddConfigCommand(gorl_app),
+      gorl::cli::AddHealthCommand(gorl_app),
   };
   CLI::App* bench = gorl_app.add_subcommand(
       "bench",

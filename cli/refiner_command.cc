@@ -26,6 +26,7 @@ Command AddRefinerCommand(CLI::App& gorl) {
   auto options = std::make_shared<runtime::RefinerRoleOptions>();
   AddListenFlag(*app, options->listen);
   AddMetricsFlags(*app, options->metrics);
+  AddHealthFlags(*app, options->health);
   app->add_option("--max_refine_bytes", options->max_refine_bytes,
                   "Largest refinement data one request may carry (default 256 MiB: the paper "
                   "preset on any task; the reference preset needs about num_pairs x 4 x (obs + "

@@ -130,6 +130,8 @@ struct RoleMetrics::Impl {
   Counter* refinements;
 
   Gauge* steps_per_second;
+  Gauge* heartbeat;
+  Gauge* run_env_steps;
   Gauge* episode_return;
   Gauge* eval_return;
   Gauge* policy_loss;
@@ -198,6 +200,9 @@ RoleMetrics::Impl::Impl(const std::string& role, const std::string& instance) {
   refinements = counter("gorl_refinements_total", "Refinement rounds finished.");
 
   steps_per_second = gauge("gorl_env_steps_per_second", "Recent environment steps per second.");
+  heartbeat = gauge("gorl_heartbeat_timestamp_seconds",
+                    "Unix time of the main loop's last turn (liveness).");
+  run_env_steps = gauge("gorl_run_env_steps", "PPO env steps the run has done.");
   episode_return = gauge("gorl_episode_return", "Mean return of the last finished episodes.");
   eval_return = gauge("gorl_eval_return", "Mean return of the last evaluation.");
   policy_loss = gauge("gorl_ppo_policy_loss", "PPO clipped surrogate loss of the last update.");
@@ -288,6 +293,8 @@ void RoleMetrics::AddPpoUpdates(double updates) { impl_->ppo_updates->Increment(
 void RoleMetrics::AddRefinements(double refinements) { impl_->refinements->Increment(refinements); }
 
 void RoleMetrics::SetStepsPerSecond(double v) { impl_->steps_per_second->Set(v); }
+void RoleMetrics::Heartbeat() { impl_->heartbeat->SetToCurrentTime(); }
+void RoleMetrics::SetRunEnvSteps(double v) { impl_->run_env_steps->Set(v); }
 void RoleMetrics::SetEpisodeReturn(double v) { impl_->episode_return->Set(v); }
 void RoleMetrics::SetEvalReturn(double v) { impl_->eval_return->Set(v); }
 void RoleMetrics::SetPolicyLoss(double v) { impl_->policy_loss->Set(v); }

@@ -55,7 +55,13 @@ class RoleMetrics {
   double AuthFailures(const std::string& reason) const;
 
   // --- gauges (last value) ---
-  void SetStepsPerSecond(double v);     // gorl_env_steps_per_second
+  void SetStepsPerSecond(double v);  // gorl_env_steps_per_second
+  // gorl_heartbeat_timestamp_seconds := now (unix time): the role's main
+  // loop is alive (`gorl health --metrics` checks its age).
+  void Heartbeat();
+  // gorl_run_env_steps: PPO env steps the run has done (the learner; from
+  // the checkpoint on --resume).
+  void SetRunEnvSteps(double v);
   void SetEpisodeReturn(double v);      // gorl_episode_return (mean of the last finished episodes)
   void SetEvalReturn(double v);         // gorl_eval_return
   void SetPolicyLoss(double v);         // gorl_ppo_policy_loss

@@ -311,6 +311,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
                    .Add("stage", pos.stage)
                    .Add("iteration", pos.iteration));
   }
+  if (options_.on_start) options_.on_start(pos.summary.env_steps);
 
   TrainingSummary& summary = pos.summary;
   double last_eval = summary.evaluations.empty() ? std::numeric_limits<double>::quiet_NaN()

@@ -79,6 +79,10 @@ struct TrainingLoopOptions {
   std::string run_dir;          // must exist
   v1::Decoder initial_decoder;  // stage-0 (or frozen) decoder
   std::function<void(const Progress&)> on_progress;
+  // Called once before the first iteration, when the run's position is in
+  // place (restored by Resume, or the start checkpoint written by Run), with
+  // its env steps: from here on the run can take actors' data.
+  std::function<void(int64_t env_steps)> on_start;
 };
 
 class TrainingLoop {

@@ -1,5 +1,6 @@
 #include "runtime/actor_process.h"
 
+#include <algorithm>
 #include <random>
 #include <thread>
 #include <utility>
@@ -27,6 +28,12 @@ constexpr std::chrono::seconds kHealthySession(30);
 // (20 s) or join timeout (30 s, when it never opened its policy stream);
 // past that, another live actor has the id and retrying cannot help.
 constexpr std::chrono::seconds kIdInUseWait(60);
+// The longest any wait of the loop goes without a heartbeat
+// (gorl_heartbeat_timestamp_seconds): waiting for a learner that is
+// restarting must not make the actor look dead; only a wedged loop (or one
+// unroll, collect or eval share, or a send blocked by a full learner queue,
+// that takes longer) does.
+constexpr std::chrono::seconds kHeartbeatEvery(1);
 
 // The session rides as call metadata, so that the learner checks it before
 // it reads anything from the stream.
@@ -101,6 +108,7 @@ bool ActorProcess::stopped() {
 absl::Status ActorProcess::Run() {
   Backoff backoff(options_.initial_backoff, options_.max_backoff, incarnation_);
   while (true) {
+    metrics_.Heartbeat();
     const auto start = Clock::now();
     absl::Status status;
     switch (RunSession(status)) {
@@ -118,9 +126,12 @@ absl::Status ActorProcess::Run() {
     const std::chrono::milliseconds delay = backoff.Next();
     LOG(WARNING) << "lost the learner at " << options_.learner_address << " (" << status
                  << "); reconnecting in " << delay.count() << " ms";
-    absl::MutexLock lock(&mu_);
     const absl::Time deadline = absl::Now() + absl::FromChrono(delay);
-    while (!stopped_ && !changed_.WaitWithDeadline(&mu_, deadline)) {
+    absl::MutexLock lock(&mu_);
+    while (!stopped_ && absl::Now() < deadline) {
+      changed_.WaitWithDeadline(
+          &mu_, std::min(deadline, absl::Now() + absl::FromChrono(kHeartbeatEvery)));
+      metrics_.Heartbeat();
     }
     if (stopped_) return absl::OkStatus();
   }
@@ -138,8 +149,17 @@ ActorProcess::SessionEnd ActorProcess::RunSession(absl::Status& status) {
   request.set_incarnation(incarnation_);
   v1::JoinReply reply;
   {
+    // Wait for the learner in short slices, beating (kHeartbeatEvery).
+    const auto join_deadline = Clock::now() + options_.join_timeout;
+    while (Clock::now() < join_deadline && !stopped() &&
+           !channel_->WaitForConnected(DeadlineIn(kHeartbeatEvery))) {
+      metrics_.Heartbeat();
+    }
+    metrics_.Heartbeat();
+    if (stopped()) return SessionEnd::kStopped;
     grpc::ClientContext context;
-    context.set_deadline(DeadlineIn(options_.join_timeout));
+    context.set_deadline(DeadlineIn(std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::max<Clock::duration>(join_deadline - Clock::now(), kHeartbeatEvery))));
     context.set_wait_for_ready(true);
     const grpc::Status joined = stub_->Join(&context, request, &reply);
     if (joined.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
@@ -221,7 +241,11 @@ ActorProcess::SessionEnd ActorProcess::RunSession(absl::Status& status) {
     v1::PolicySnapshot snapshot;
     {
       absl::MutexLock lock(&mu_);
-      while (!stopped_ && !latest_.has_value() && !policy_stream_ended_) changed_.Wait(&mu_);
+      // Idle (no work, or a learner busy refining) is alive too.
+      while (!stopped_ && !latest_.has_value() && !policy_stream_ended_) {
+        changed_.WaitWithTimeout(&mu_, absl::FromChrono(kHeartbeatEvery));
+        metrics_.Heartbeat();
+      }
       if (stopped_) {
         end = SessionEnd::kStopped;
         break;
@@ -285,6 +309,7 @@ absl::Status ActorProcess::InstallPolicy(const v1::PolicySnapshot& snapshot) {
 }
 
 absl::Status ActorProcess::DoWork(const v1::Work& work) {
+  metrics_.Heartbeat();
   if (work.id() == 0 || work.id() == last_done_work_) return absl::OkStatus();  // idle
   v1::ActorMessage message;
   message.set_actor_id(actor_id_);
@@ -297,6 +322,7 @@ absl::Status ActorProcess::DoWork(const v1::Work& work) {
       // Unroll until the budget is spent (then the work is done) or the
       // learner says something new.
       for (int unrolls = 0; budget == 0 || unrolls < budget; ++unrolls) {
+        metrics_.Heartbeat();
         if (NewSnapshotWaiting()) return absl::OkStatus();
         const auto start = Clock::now();
         absl::StatusOr<v1::Rollout> rollout = worker_->Unroll(length);

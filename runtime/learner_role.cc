@@ -10,6 +10,7 @@
 
 #include <glog/logging.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "common/config.h"
 #include "common/metrics.h"
 #include "common/status_macros.h"
@@ -19,6 +20,7 @@
 #include "runtime/grpc_learner_service.h"
 #include "runtime/grpc_refiner_service.h"
 #include "runtime/grpc_util.h"
+#include "runtime/health_service.h"
 #include "runtime/in_process.h"
 #include "runtime/progress_report.h"
 #include "runtime/role_lines.h"
@@ -124,6 +126,11 @@ absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
                         ChannelCredentialsFor(options.refiner, security));
   std::unique_ptr<RoleMetrics> metrics = MakeRoleMetrics("learner", "", options.metrics);
 
+  // NOT_SERVING until the run's position is in place (on_start below).
+  HealthStatuses health({kLearnerServiceName});
+  HealthService main_health(health);
+  HealthService port_health(health);
+
   ActorFleet actors(FleetOptions(options, config, spec), *metrics);
   LearnerService service(actors, *metrics);
   std::string address;
@@ -132,7 +139,17 @@ absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
   server_options.metrics = metrics.get();
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
                         StartServer(options.listen.empty() ? kDefaultListen : options.listen,
-                                    {&service}, server_options, &address));
+                                    {&service, &main_health}, server_options, &address));
+  std::unique_ptr<grpc::Server> health_server;
+  if (options.health.port > 0) {
+    std::string health_address;
+    GORL_ASSIGN_OR_RETURN(health_server,
+                          StartHealthServer(options.health, port_health, &health_address));
+    LOG(INFO) << "health (plaintext, grpc.health.v1 only) on " << health_address;
+  }
+  // Destroyed before the servers, whose destructors wait for every call:
+  // Watch streams end at once instead.
+  absl::Cleanup end_health_watches = [&health] { health.Shutdown(); };
   AnnounceListening("learner", address);
 
   refiner_options.config = config;
@@ -147,6 +164,7 @@ absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
             << address << ", refiner at " << refiner_options.address << ", run directory "
             << run.run_dir;
   OnShutdownSignal([&](int) {
+    health.Shutdown();  // NOT_SERVING first: probes and balancers stop sending work
     actors.Shutdown();
     refiner.Cancel();
   });
@@ -161,17 +179,27 @@ absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
   const bool json = options.progress_json;
   loop_options.on_progress = [&](const learner::Progress& p) {
     PublishProgress(p, *metrics);
+    metrics->SetRunEnvSteps(static_cast<double>(p.env_steps));
+    metrics->Heartbeat();
     if (json) {
       PrintProgressLine(p);
     } else {
       PrintProgress(p);
     }
   };
+  loop_options.on_start = [&](int64_t env_steps) {
+    metrics->SetRunEnvSteps(static_cast<double>(env_steps));
+    metrics->Heartbeat();
+    // The checkpoint is loaded and the server takes actors. A signal that
+    // came first made the statuses NOT_SERVING for good.
+    health.SetAll(grpc::health::v1::HealthCheckResponse::SERVING);
+  };
   learner::TrainingLoop loop(loop_options, *ppo, actors, refiner);
   absl::StatusOr<learner::TrainingSummary> summary =
       run.checkpoint.has_value() ? loop.Resume(*run.checkpoint) : loop.Run();
   if (!json) std::fprintf(stderr, "\n");
   OnShutdownSignal(nullptr);
+  health.Shutdown();  // the run is over (or failed): NOT_SERVING until exit
 
   if (summary.ok()) {
     // Tell the actors the run is over (they exit) and give them a moment.
@@ -182,6 +210,7 @@ absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
     actors.Shutdown();
   }
   server->Shutdown(DeadlineIn(std::chrono::seconds(2)));
+  if (health_server != nullptr) health_server->Shutdown(DeadlineIn(std::chrono::seconds(1)));
   if (!summary.ok()) return summary.status();
   ReportResult(config, run.run_dir, *summary);
   return absl::OkStatus();

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "runtime/health_service.h"
 #include "runtime/metrics_endpoint.h"
 #include "runtime/run_config.h"
 #include "runtime/transport_security.h"
@@ -37,6 +38,11 @@ struct LearnerRoleOptions {
   // retried (kDefaultRefineTimeoutSeconds: 6 h).
   int refine_timeout_s = 6 * 3600;
   MetricsEndpoint metrics;
+  // The plaintext health-only port (grpc.health.v1; port 0: none). Health
+  // is also served on `listen`, behind its TLS and token. NOT_SERVING until
+  // the run's position is loaded and actors are accepted, SERVING then,
+  // NOT_SERVING again from a shutdown signal or the end of the run on.
+  HealthEndpoint health;
   // TLS, mTLS and token for the actors' port and the refiner client.
   TransportSecurityFlags security;
   // Env-unroll sequences buffered before actors' sends block (0: one PPO batch).

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "runtime/health_service.h"
 #include "runtime/metrics_endpoint.h"
 #include "runtime/transport_security.h"
 
@@ -17,6 +18,10 @@ struct RefinerRoleOptions {
   // host:port (port 0 picks a free one) or unix:PATH; "" = the default.
   std::string listen = "0.0.0.0:50052";
   MetricsEndpoint metrics;
+  // The plaintext health-only port (grpc.health.v1; port 0: none). Health
+  // is also served on `listen`. SERVING once listening, NOT_SERVING from a
+  // shutdown signal on.
+  HealthEndpoint health;
   // Largest refinement data one request may carry (kDefaultMaxRefineBytes:
   // 256 MiB, the paper preset's on any task).
   int64_t max_refine_bytes = int64_t{256} << 20;

@@ -65,7 +65,7 @@ check "train --help exits 0" test "$code" -eq 0
 check "train --help shows --preset with its default" grep -q -- '--preset TEXT=local' "$tmp/help"
 check "train --help shows an example" grep -q '^  gorl train --' "$tmp/help"
 check "train --help shows only train's flags" bash -c '! grep -q -- "--actor_envs\|--listen\|--episodes" "$0"' "$tmp/help"
-for command in tasks eval train learner refiner actor "bench envs" "bench train" help; do
+for command in tasks eval train learner refiner actor certs health "bench envs" "bench train" help; do
   # shellcheck disable=SC2086  # "bench envs" is two words
   "$gorl" $command --help > "$tmp/help" 2>&1; code=$?
   cat "$tmp/help" >> "$tmp/all_output"

@@ -248,6 +248,9 @@ struct Session {
       progress.push_back(p);
       if (on_progress) on_progress(p);
     };
+    options.on_start = [this](int64_t env_steps) {
+      if (on_start) on_start(env_steps);
+    };
     loop = std::make_unique<TrainingLoop>(options, *learner, actors, refiner);
   }
   std::unique_ptr<PpoLearner> learner;
@@ -256,6 +259,7 @@ struct Session {
   std::unique_ptr<TrainingLoop> loop;
   std::vector<Progress> progress;
   std::function<void(const Progress&)> on_progress;  // called after recording
+  std::function<void(int64_t)> on_start;
 };
 
 // metrics.jsonl without the wall-clock fields, which differ between runs.
@@ -305,6 +309,37 @@ TEST(TrainingLoopCheckpointTest, WritesCheckpointsPeriodicallyAndAtTheEnd) {
   EXPECT_EQ(resumed.env_steps, 240);
   EXPECT_EQ(resumed.evaluations.size(), 6u);
   EXPECT_TRUE(again.actors.broadcasts.empty());
+}
+
+// The learner role turns SERVING (grpc.health.v1) in on_start: by then the
+// run's position is on disk (Run) or restored (Resume), and no actor has
+// been asked for anything yet.
+TEST(TrainingLoopCheckpointTest, OnStartComesAfterTheRestoreAndBeforeAnyWork) {
+  const std::string dir = test_files::MakeTempDir("ckpt_on_start");
+  {
+    Session first(LoopConfig(/*checkpoint_every=*/1), dir);
+    std::vector<int64_t> started;
+    first.on_start = [&](int64_t env_steps) {
+      started.push_back(env_steps);
+      EXPECT_TRUE(ReadCheckpoint(CheckpointPath(dir)).ok());
+      EXPECT_TRUE(first.actors.broadcasts.empty());
+    };
+    first.actors.fail_gather_call = 3;
+    first.actors.fail_code = absl::StatusCode::kCancelled;
+    ASSERT_THAT(first.loop->Run(), StatusIs(absl::StatusCode::kCancelled));
+    EXPECT_EQ(started, std::vector<int64_t>{0});
+  }
+  GORL_ASSERT_OK_AND_ASSIGN(const auto checkpoint, ReadCheckpoint(CheckpointPath(dir)));
+  ASSERT_GT(checkpoint.env_steps(), 0);
+  Session resumed(LoopConfig(1), dir);
+  std::vector<int64_t> started;
+  resumed.on_start = [&](int64_t env_steps) {
+    started.push_back(env_steps);
+    EXPECT_EQ(Bytes(resumed.learner->SaveState()), Bytes(checkpoint.learner()));
+    EXPECT_TRUE(resumed.actors.broadcasts.empty());
+  };
+  GORL_ASSERT_OK(resumed.loop->Resume(checkpoint).status());
+  EXPECT_EQ(started, std::vector<int64_t>{checkpoint.env_steps()});
 }
 
 struct Interruption {
