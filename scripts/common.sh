@@ -42,6 +42,23 @@ install_packages() {
     "${missing[@]}" >/dev/null
 }
 
+# Node.js and npm for tools/deploy-check (ctest deploy_*): Debian's nodejs
+# (18) when no `node` / `npm` is on the PATH (a newer one, e.g. from
+# NodeSource, is kept: Debian's npm package would conflict with it); then
+# `npm ci` from the lock file when node_modules is missing.
+install_deploy_check() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "installing Node.js and npm (Debian) for tools/deploy-check"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      nodejs npm >/dev/null
+  fi
+  if [ ! -d "$GORL_ROOT/tools/deploy-check/node_modules" ]; then
+    log "npm ci in tools/deploy-check (versions pinned by its package-lock.json)"
+    (cd "$GORL_ROOT/tools/deploy-check" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 # Configures (Release, Ninja) once and builds incrementally.
 build_project() {
   if [ ! -f "$GORL_BUILD_DIR/build.ninja" ]; then

@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 install_packages
+install_deploy_check
 build_project
 locate_assets
 
