@@ -10,9 +10,12 @@
 //   - a `role="..."` matcher names a role that exports that metric, and any
 //     other equality matcher (phase="train", method="Join") names a label
 //     value that the scrape holds.
+//   - with $GORL_PROMETHEUS_URL (a Prometheus scraping those roles, as
+//     `scrape_roles.sh ... COMMAND` runs one): every dashboard query returns
+//     data, so no panel shows "No data" on a run that has just started.
 // Then proves that it bites: a bogus metric name, a histogram's bare family
-// name, a wrong role, a misspelt label value and a syntax error must each be
-// reported.
+// name, a wrong role, a misspelt label value, a syntax error and a query
+// that selects nothing must each be reported.
 //
 // Usage: node check_promql.mjs --rules FILE --dashboards DIR --scrapes DIR --out DIR
 //        [--promtool PATH]
@@ -107,7 +110,7 @@ function ruleExpressions(file) {
   return out;
 }
 
-// [{where, expr}] of every panel query and query variable of the dashboards.
+// [{where, expr, panel: true}] of every panel query and query variable of the dashboards.
 function dashboardExpressions(dir) {
   const out = [];
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
@@ -122,7 +125,7 @@ function dashboardExpressions(dir) {
     walk(d.panels ?? []);
     for (const p of panels) {
       for (const t of p.targets ?? []) {
-        out.push({ where: `${file} panel '${p.title}' query ${t.refId}`, expr: substituteGrafanaVariables(t.expr ?? '') });
+        out.push({ where: `${file} panel '${p.title}' query ${t.refId}`, expr: substituteGrafanaVariables(t.expr ?? ''), panel: true });
       }
     }
     for (const v of d.templating?.list ?? []) {
@@ -130,7 +133,7 @@ function dashboardExpressions(dir) {
       const q = typeof v.query === 'string' ? v.query : v.query?.query ?? '';
       // label_values(selector, label) is Grafana's, not PromQL: check the selector.
       const m = /^\s*label_values\((.*),\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)\s*$/.exec(q);
-      out.push({ where: `${file} variable $${v.name}`, expr: substituteGrafanaVariables(m ? m[1] : q) });
+      out.push({ where: `${file} variable $${v.name}`, expr: substituteGrafanaVariables(m ? m[1] : q), panel: true });
     }
   }
   return out;
@@ -246,7 +249,34 @@ function promtoolCheck(promtool, expressions, file) {
   return named;
 }
 
-function main() {
+// Instant queries of `expressions` until each returns at least one sample
+// (rates need two scrapes) or `seconds` pass; the ones still empty or failing.
+async function emptyResults(url, expressions, seconds) {
+  const pending = new Map(expressions.map((e) => [e.expr, e]));
+  const why = new Map();
+  const deadline = Date.now() + seconds * 1000;
+  while (pending.size > 0 && Date.now() < deadline) {
+    for (const [expr] of pending) {
+      try {
+        const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+        const body = await response.json();
+        if (body.status !== 'success') {
+          why.set(expr, `Prometheus refused it: ${body.error}`);
+        } else if ((body.data.resultType === 'vector' || body.data.resultType === 'matrix') && body.data.result.length === 0) {
+          why.set(expr, 'returns no data');
+        } else {
+          pending.delete(expr);
+        }
+      } catch (e) {
+        why.set(expr, `query failed: ${e.message}`);
+      }
+    }
+    if (pending.size > 0) await new Promise((r) => setTimeout(r, 500));
+  }
+  return [...pending.values()].map((e) => `${e.where}: '${e.expr}' ${why.get(e.expr)} from a Prometheus scraping the real roles`);
+}
+
+async function main() {
   const args = parseArgs(process.argv.slice(2));
   const outDir = path.resolve(args.out);
   fs.mkdirSync(outDir, { recursive: true });
@@ -281,13 +311,24 @@ function main() {
     failures.push('self-test: promtool accepted an expression with an unclosed parenthesis');
   }
 
+  const url = process.env.GORL_PROMETHEUS_URL;
+  let queried = '';
+  if (url) {
+    const panels = expressions.filter((e) => e.panel);
+    failures.push(...await emptyResults(url, panels, 90));
+    // Once the real queries have data, one that selects nothing must be caught.
+    const none = await emptyResults(url, [{ where: 'self-test', expr: 'gorl_stage{role="learner",instance="no-such-instance"}' }], 0.1);
+    if (none.length !== 1) failures.push('self-test: a query that selects nothing was not reported as empty');
+    queried = `; ${panels.length} dashboard queries return data from a real Prometheus`;
+  }
+
   if (failures.length > 0) {
     console.error(failures.map((f) => `FAIL ${f}`).join('\n'));
     process.exit(1);
   }
   const exported = ROLES.map((r) => `${r} ${[...exports.get(r).keys()].filter((n) => n.startsWith('gorl_')).length}`).join(', ');
   console.log(`OK ${expressions.length} expressions (${names} selectors) parse and name only exported metrics ` +
-    `(gorl_ samples: ${exported}); ${selfTests.length + 1} broken expressions caught`);
+    `(gorl_ samples: ${exported})${queried}; ${selfTests.length + 1 + (url ? 1 : 0)} broken expressions caught`);
 }
 
-main();
+await main();

@@ -7,25 +7,37 @@
 # check_promql.mjs compares the metric names of the dashboards and alert rules
 # with these files. No network beyond loopback.
 #
-# Usage: scrape_roles.sh GORL_BINARY OUT_DIR
+# With a COMMAND, a real Prometheus (Debian's /usr/bin/prometheus) then
+# scrapes the three roles every second as jobs gorl-learner, gorl-refiner and
+# gorl-actor (honor_labels, as deploy/prometheus/prometheus.yml), and COMMAND
+# runs while all of them do, with GORL_PROMETHEUS_URL set to its address;
+# the script exits with COMMAND's status.
+#
+# Usage: scrape_roles.sh GORL_BINARY OUT_DIR [COMMAND...]
 set -euo pipefail
 
-gorl=${1:?usage: scrape_roles.sh GORL_BINARY OUT_DIR}
-out=${2:?usage: scrape_roles.sh GORL_BINARY OUT_DIR}
+usage="usage: scrape_roles.sh GORL_BINARY OUT_DIR [COMMAND...]"
+gorl=${1:?$usage}
+out=${2:?$usage}
+shift 2
 mkdir -p "$out"
 work=$(mktemp -d)
 launcher=""
+prometheus=""
 cleanup() {
-  if [[ -n "$launcher" ]] && kill -0 "$launcher" 2>/dev/null; then
-    kill -TERM "$launcher" 2>/dev/null || true
-    wait "$launcher" 2>/dev/null || true
-  fi
+  local pid
+  for pid in "$prometheus" "$launcher"; do
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# Four consecutive free loopback ports (learner P, refiner P+1, actor P+2; one
-# spare): the launcher numbers them from --metrics_port.
+# Four consecutive free loopback ports (learner P, refiner P+1, actor P+2;
+# Prometheus P+3): the launcher numbers its own from --metrics_port.
 base=$(python3 - <<'EOF'
 import random, socket
 for _ in range(200):
@@ -91,3 +103,37 @@ for role in learner refiner actor; do
   wait_for 60 "scrape $role '$out/$role.late.prom'"
 done
 echo "scraped learner, refiner and actor on ports $base..$((base + 2)) into $out"
+(($# == 0)) && exit 0
+
+prom_port=$((base + 3))
+cat >"$work/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: gorl-learner
+    honor_labels: true
+    static_configs: [{targets: ['127.0.0.1:${port[learner]}']}]
+  - job_name: gorl-refiner
+    honor_labels: true
+    static_configs: [{targets: ['127.0.0.1:${port[refiner]}']}]
+  - job_name: gorl-actor
+    honor_labels: true
+    static_configs: [{targets: ['127.0.0.1:${port[actor]}']}]
+EOF
+/usr/bin/prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
+  --web.listen-address="127.0.0.1:$prom_port" >"$work/prometheus.log" 2>&1 &
+prometheus=$!
+prometheus_ready() {
+  curl -sf --max-time 2 -o /dev/null "http://127.0.0.1:$prom_port/-/ready" && return 0
+  if ! kill -0 "$prometheus" 2>/dev/null; then
+    echo "scrape_roles: prometheus exited:" >&2
+    tail -5 "$work/prometheus.log" >&2
+    exit 1
+  fi
+  return 1
+}
+wait_for 60 prometheus_ready
+status=0
+GORL_PROMETHEUS_URL="http://127.0.0.1:$prom_port" "$@" || status=$?
+exit "$status"
