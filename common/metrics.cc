@@ -86,7 +86,7 @@ absl::StatusOr<BindAddress> ParseBindAddress(const std::string& address) {
 void Knock(const BindAddress& bind) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return;
-  connect(fd, reinterpret_cast<const sockaddr*>(&bind.knock), sizeof(bind.knock));
+  (void)connect(fd, reinterpret_cast<const sockaddr*>(&bind.knock), sizeof(bind.knock));
   close(fd);
 }
 
