@@ -237,7 +237,7 @@ TEST(TrainingLoopTest, CollectsWithTheBestEvaluatedEncoder) {
     const v1::PolicySnapshot& collect = run.actors.collect_snapshots[stage];
     EXPECT_EQ(collect.mode(), v1::ACTOR_MODE_COLLECT);
     // The stage's first evaluation scored best; the second was later.
-    EXPECT_EQ(collect.encoder_version(), run.actors.eval_versions[2 * stage]);
+    EXPECT_EQ(collect.encoder_version(), run.actors.eval_versions[2 * static_cast<size_t>(stage)]);
     EXPECT_NE(collect.encoder_version(), run.actors.eval_versions[2 * stage + 1]);
   }
 }
