@@ -86,7 +86,7 @@ absl::StatusOr<BindAddress> ParseBindAddress(const std::string& address) {
 void Knock(const BindAddress& bind) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return;
-  connect(fd, reinterpret_cast<const sockaddr*>(&bind.knock), sizeof(bind.knock));
+  (void)connect(fd, reinterpret_cast<const sockaddr*>(&bind.knock), sizeof(bind.knock));
   close(fd);
 }
 
@@ -147,6 +147,12 @@ struct RoleMetrics::Impl {
   Gauge* queue_depth;
   Gauge* queue_capacity;
   Gauge* connected_actors;
+  Gauge* policy_lag_limit;
+  Gauge* last_checkpoint_timestamp;
+  Gauge* updates_since_checkpoint;
+  Gauge* iteration_start_timestamp;
+  Gauge* checkpoint_interval_updates;
+  prometheus::Family<Gauge>* learner_phase;  // one series per phase, all created up front
 
   Histogram* inference_seconds;
   Histogram* update_seconds;
@@ -219,6 +225,28 @@ RoleMetrics::Impl::Impl(const std::string& role, const std::string& instance) {
   queue_depth = gauge("gorl_rollout_queue_depth", "Rollout sequences waiting for the learner.");
   queue_capacity = gauge("gorl_rollout_queue_capacity", "Rollout sequences the queue holds.");
   connected_actors = gauge("gorl_connected_actors", "Actors currently connected.");
+  policy_lag_limit =
+      gauge("gorl_policy_lag_limit", "Largest policy lag a batch accepts (0: on-policy).");
+  last_checkpoint_timestamp = gauge("gorl_last_checkpoint_timestamp_seconds",
+                                    "Unix time of the last checkpoint written (0: none yet).");
+  iteration_start_timestamp =
+      gauge("gorl_iteration_start_timestamp_seconds",
+            "Unix time the learner's current training iteration began (0: none yet).");
+  updates_since_checkpoint =
+      gauge("gorl_ppo_updates_since_checkpoint", "PPO updates since the last checkpoint written.");
+  checkpoint_interval_updates =
+      gauge("gorl_checkpoint_interval_updates",
+            "PPO updates between periodic checkpoints (0: periodic checkpoints off).");
+  learner_phase = &prometheus::BuildGauge()
+                       .Name("gorl_learner_phase")
+                       .Help("1 for what the learner's training loop is doing, else 0.")
+                       .Labels(constant)
+                       .Register(*registry);
+  for (const std::string& phase : RoleMetrics::LearnerPhases()) {
+    Labels labels = series_labels;
+    labels["phase"] = phase;
+    learner_phase->Add(labels);
+  }
 
   inference_seconds =
       histogram("gorl_inference_latency_seconds", "Wall time of one batched policy forward pass.",
@@ -283,6 +311,29 @@ double RoleMetrics::AuthFailures(const std::string& reason) const {
   labels["reason"] = reason;
   return impl_->auth_failures->Add(labels).Value();
 }
+
+// Declared series start at zero; Add returns the existing one if any.
+void RoleMetrics::DeclareRpcMethods(const std::vector<std::string>& methods) {
+  for (const std::string& method : methods) {
+    Labels labels = impl_->series_labels;
+    labels["method"] = method;
+    impl_->rpc_errors->Add(labels);
+  }
+}
+void RoleMetrics::DeclareRefusalReasons(const std::vector<std::string>& reasons) {
+  for (const std::string& reason : reasons) {
+    Labels labels = impl_->series_labels;
+    labels["reason"] = reason;
+    impl_->messages_refused->Add(labels);
+  }
+}
+void RoleMetrics::DeclareAuthFailureReasons(const std::vector<std::string>& reasons) {
+  for (const std::string& reason : reasons) {
+    Labels labels = impl_->series_labels;
+    labels["reason"] = reason;
+    impl_->auth_failures->Add(labels);
+  }
+}
 void RoleMetrics::AddRolloutsReceived(double rollouts) {
   impl_->rollouts_received->Increment(rollouts);
 }
@@ -310,6 +361,43 @@ void RoleMetrics::SetPolicyLag(double v) { impl_->policy_lag->Set(v); }
 void RoleMetrics::SetQueueDepth(double v) { impl_->queue_depth->Set(v); }
 void RoleMetrics::SetQueueCapacity(double v) { impl_->queue_capacity->Set(v); }
 void RoleMetrics::SetConnectedActors(double v) { impl_->connected_actors->Set(v); }
+void RoleMetrics::SetPolicyLagLimit(double v) { impl_->policy_lag_limit->Set(v); }
+void RoleMetrics::SetLastCheckpointTimestamp(double unix_seconds) {
+  impl_->last_checkpoint_timestamp->Set(unix_seconds);
+}
+void RoleMetrics::SetIterationStartTimestamp(double unix_seconds) {
+  impl_->iteration_start_timestamp->Set(unix_seconds);
+}
+void RoleMetrics::SetUpdatesSinceCheckpoint(double v) { impl_->updates_since_checkpoint->Set(v); }
+void RoleMetrics::SetCheckpointIntervalUpdates(double v) {
+  impl_->checkpoint_interval_updates->Set(v);
+}
+
+const std::vector<std::string>& RoleMetrics::LearnerPhases() {
+  // start: loading, waiting for its first actors; train: gathering rollouts
+  // and updating; evaluate, collect (refinement pairs), refine (waiting for
+  // the refiner's decoder): the phases in which no PPO update happens.
+  static const auto* const kPhases =
+      new std::vector<std::string>{"start", "train", "evaluate", "collect", "refine", "done"};
+  return *kPhases;
+}
+
+void RoleMetrics::SetLearnerPhase(const std::string& phase) {
+  // Every known phase was created up front; an unknown one gets its own
+  // series rather than being lost.
+  bool known = false;
+  for (const std::string& p : LearnerPhases()) {
+    Labels labels = impl_->series_labels;
+    labels["phase"] = p;
+    impl_->learner_phase->Add(labels).Set(p == phase ? 1 : 0);
+    known = known || p == phase;
+  }
+  if (!known) {
+    Labels labels = impl_->series_labels;
+    labels["phase"] = phase;
+    impl_->learner_phase->Add(labels).Set(1);
+  }
+}
 
 void RoleMetrics::ObserveInferenceSeconds(double seconds) {
   impl_->inference_seconds->Observe(seconds);

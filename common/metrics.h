@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -54,6 +55,14 @@ class RoleMetrics {
   // Its current value (for tests that cannot scrape an exporter).
   double AuthFailures(const std::string& reason) const;
 
+  // Create the series of these label values at zero, so that every scrape
+  // holds the family before its first event: a dashboard panel or alert
+  // that names it is never empty just because nothing failed yet
+  // (runtime/metrics_endpoint.cc declares each role's closed sets).
+  void DeclareRpcMethods(const std::vector<std::string>& methods);
+  void DeclareRefusalReasons(const std::vector<std::string>& reasons);
+  void DeclareAuthFailureReasons(const std::vector<std::string>& reasons);
+
   // --- gauges (last value) ---
   void SetStepsPerSecond(double v);  // gorl_env_steps_per_second
   // gorl_heartbeat_timestamp_seconds := now (unix time): the role's main
@@ -77,6 +86,24 @@ class RoleMetrics {
   void SetQueueDepth(double v);         // gorl_rollout_queue_depth (sequences waiting)
   void SetQueueCapacity(double v);      // gorl_rollout_queue_capacity (the "queue full" alert)
   void SetConnectedActors(double v);    // gorl_connected_actors
+  // Learner: the largest lag a batch accepts (--max_policy_lag; 0 on-policy).
+  void SetPolicyLagLimit(double v);  // gorl_policy_lag_limit
+  // Learner: wall-clock time (Unix seconds) of the last checkpoint written.
+  void SetLastCheckpointTimestamp(double unix_seconds);  // gorl_last_checkpoint_timestamp_seconds
+  // Learner: Unix time its current training iteration began (gathering the
+  // rollouts of the next PPO update): the "training stalled" alert fires
+  // when that is long ago while the phase is still "train".
+  void SetIterationStartTimestamp(double unix_seconds);  // gorl_iteration_start_timestamp_seconds
+  // Learner: PPO updates since then, and the configured interval in updates
+  // (checkpoint_every_iterations; 0: periodic checkpoints off). The
+  // "checkpoint overdue" alert compares the two, so a long refinement,
+  // which makes no updates, never looks like a missed checkpoint.
+  void SetUpdatesSinceCheckpoint(double v);     // gorl_ppo_updates_since_checkpoint
+  void SetCheckpointIntervalUpdates(double v);  // gorl_checkpoint_interval_updates
+  // Learner: what the training loop is doing, one of LearnerPhases();
+  // gorl_learner_phase{phase} is 1 for it and 0 for the others.
+  void SetLearnerPhase(const std::string& phase);
+  static const std::vector<std::string>& LearnerPhases();
 
   // --- histograms ---
   void ObserveInferenceSeconds(double seconds);  // gorl_inference_latency_seconds

@@ -246,7 +246,13 @@ v1::LearnerCheckpoint TrainingLoop::MakeCheckpoint(const Position& position, dou
 }
 
 absl::Status TrainingLoop::SaveCheckpoint(const Position& position, double elapsed) const {
-  return SaveRunCheckpoint(MakeCheckpoint(position, elapsed), options_.run_dir);
+  GORL_RETURN_IF_ERROR(SaveRunCheckpoint(MakeCheckpoint(position, elapsed), options_.run_dir));
+  if (options_.on_checkpoint) options_.on_checkpoint();
+  return absl::OkStatus();
+}
+
+void TrainingLoop::EnterPhase(const char* phase) const {
+  if (options_.on_phase) options_.on_phase(phase);
 }
 
 absl::StatusOr<TrainingSummary> TrainingLoop::Continue(Position pos, bool resumed) {
@@ -346,6 +352,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
       pos.best_snapshot.Clear();
     }
     while (pos.iteration < schedule.Iterations(stage)) {
+      EnterPhase("train");
       GORL_RETURN_IF_ERROR(actors_.Broadcast(MakeSnapshot(v1::ACTOR_MODE_TRAIN)));
       GORL_ASSIGN_OR_RETURN(std::vector<v1::Rollout> rollouts,
                             actors_.GatherRollouts(sequences, config.rollout().unroll_length()));
@@ -391,6 +398,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
           pos.next_eval += config.eval().every_env_steps();
         }
         const v1::PolicySnapshot snapshot = MakeSnapshot(v1::ACTOR_MODE_EVAL);
+        EnterPhase("evaluate");
         GORL_ASSIGN_OR_RETURN(EvalPoint point, Evaluate(snapshot, summary.env_steps, stage));
         log_eval(point, "eval");
         if (point.deterministic_mean > pos.best_return) {
@@ -432,6 +440,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
       v1::PolicySnapshot collect_snapshot =
           use_best ? pos.best_snapshot : MakeSnapshot(v1::ACTOR_MODE_COLLECT);
       collect_snapshot.set_mode(v1::ACTOR_MODE_COLLECT);
+      EnterPhase("collect");
       GORL_RETURN_IF_ERROR(actors_.Broadcast(collect_snapshot));
       const double collect_start = elapsed();
       GORL_ASSIGN_OR_RETURN(
@@ -439,6 +448,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
           actors_.Collect(config.refine().num_pairs(), config.refine().collect_envs(),
                           SeedFor(config.seed(), SeedStream::kCollect, stage)));
       const double refine_start = elapsed();
+      EnterPhase("refine");
       GORL_ASSIGN_OR_RETURN(RefineOutcome outcome, refiner_.Refine(data, stage + 1));
       // Counted only now: a refinement cancelled after its collect is redone
       // whole by the resumed run (AtExit::kPosition).
@@ -477,6 +487,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
     at_exit_ = AtExit::kNothing;
   }
   if (summary.evaluations.empty()) return absl::InternalError("the run ended without evaluations");
+  EnterPhase("done");
   // The last stage ended with an evaluation of the final policy.
   summary.final_evaluation = summary.evaluations.back();
   summary.seconds = elapsed();

@@ -83,6 +83,14 @@ struct TrainingLoopOptions {
   // place (restored by Resume, or the start checkpoint written by Run), with
   // its env steps: from here on the run can take actors' data.
   std::function<void(int64_t env_steps)> on_start;
+  // Called as the loop enters each phase: "train" (gathering rollouts and
+  // updating), "evaluate", "collect" (refinement pairs), "refine" (waiting
+  // for the refiner) and "done". The exporter shows it, so that an alert
+  // can tell a long refinement, which makes no PPO update, from a stall.
+  std::function<void(const char* phase)> on_phase;
+  // Called after every checkpoint written to run_dir (the start, periodic,
+  // before a refinement, at a stage end; not the one written on SIGTERM).
+  std::function<void()> on_checkpoint;
 };
 
 class TrainingLoop {
@@ -130,6 +138,8 @@ class TrainingLoop {
                                             const std::function<double()>& elapsed);
   v1::LearnerCheckpoint MakeCheckpoint(const Position& position, double elapsed) const;
   absl::Status SaveCheckpoint(const Position& position, double elapsed) const;
+  // Tells options_.on_phase, if set.
+  void EnterPhase(const char* phase) const;
   absl::StatusOr<EvalPoint> Evaluate(const v1::PolicySnapshot& snapshot, int64_t env_steps,
                                      int stage);
   v1::PolicySnapshot MakeSnapshot(v1::ActorMode mode) const;

@@ -7,10 +7,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <glog/logging.h>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/config.h"
 #include "common/metrics.h"
 #include "common/status_macros.h"
@@ -125,6 +128,9 @@ absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
   GORL_ASSIGN_OR_RETURN(refiner_options.credentials,
                         ChannelCredentialsFor(options.refiner, security));
   std::unique_ptr<RoleMetrics> metrics = MakeRoleMetrics("learner", "", options.metrics);
+  metrics->SetLearnerPhase("start");
+  metrics->SetPolicyLagLimit(static_cast<double>(options.max_policy_lag));
+  metrics->SetCheckpointIntervalUpdates(static_cast<double>(config.checkpoint_every_iterations()));
 
   // NOT_SERVING until the run's position is in place (on_start below).
   HealthStatuses health({kLearnerServiceName});
@@ -177,10 +183,25 @@ absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
                           InitialDecoder(config, spec.obs_size, spec.action_size));
   }
   const bool json = options.progress_json;
+  // Only the loop's thread calls these.
+  int64_t updates_since_checkpoint = 0;
+  loop_options.on_phase = [&](const char* phase) {
+    // Each iteration enters "train" anew: the stall alert measures from here.
+    if (std::string_view(phase) == "train") {
+      metrics->SetIterationStartTimestamp(absl::ToUnixMicros(absl::Now()) * 1e-6);
+    }
+    metrics->SetLearnerPhase(phase);
+  };
+  loop_options.on_checkpoint = [&] {
+    updates_since_checkpoint = 0;
+    metrics->SetUpdatesSinceCheckpoint(0);
+    metrics->SetLastCheckpointTimestamp(absl::ToUnixMicros(absl::Now()) * 1e-6);
+  };
   loop_options.on_progress = [&](const learner::Progress& p) {
     PublishProgress(p, *metrics);
     metrics->SetRunEnvSteps(static_cast<double>(p.env_steps));
     metrics->Heartbeat();
+    metrics->SetUpdatesSinceCheckpoint(static_cast<double>(++updates_since_checkpoint));
     if (json) {
       PrintProgressLine(p);
     } else {

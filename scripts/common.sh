@@ -54,12 +54,18 @@ install_packages() {
     "${missing[@]}" >/dev/null
 }
 
-# Node.js 18 or newer with npm, for tools/deploy-check. Checked by command,
-# not by package: a machine may have Node.js from elsewhere (NodeSource), and
-# Debian's npm package would conflict with it.
-install_node() {
-  if command -v node >/dev/null && command -v npm >/dev/null; then return; fi
-  install_packages nodejs npm
+# Node.js 18 or newer with npm for tools/deploy-check (ctest deploy_*).
+# Checked by command, not by package: a machine may have Node.js from
+# elsewhere (NodeSource), and Debian's npm package would conflict with it.
+# Then `npm ci` from the lock file when node_modules is missing.
+install_deploy_check() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    install_packages nodejs npm
+  fi
+  if [ ! -d "$GORL_ROOT/tools/deploy-check/node_modules" ]; then
+    log "npm ci in tools/deploy-check (versions pinned by its package-lock.json)"
+    (cd "$GORL_ROOT/tools/deploy-check" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
 }
 
 # kubectl, for `kubectl kustomize` in tools/deploy-check (ctest deploy_k8s).

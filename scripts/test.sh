@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 install_packages "${GORL_BUILD_PACKAGES[@]}" "${GORL_TEST_PACKAGES[@]}"
-install_node
+install_deploy_check
 install_kubectl
 build_project
 locate_assets

@@ -145,7 +145,7 @@ TEST(RoleMetricsTest, NamesFollowPrometheusConventions) {
     if (words[1] == "TYPE") types[words[2]] = words[3];
     if (words[1] == "HELP") helped.push_back(words[2]);
   }
-  EXPECT_EQ(types.size(), 26u);
+  EXPECT_EQ(types.size(), 32u);
   EXPECT_EQ(helped.size(), types.size());
   int counters = 0, gauges = 0, histograms = 0;
   for (const auto& [name, type] : types) {
@@ -165,7 +165,7 @@ TEST(RoleMetricsTest, NamesFollowPrometheusConventions) {
     }
   }
   EXPECT_EQ(counters, 8);
-  EXPECT_EQ(gauges, 16);
+  EXPECT_EQ(gauges, 22);
   EXPECT_EQ(histograms, 2);
 }
 
@@ -254,8 +254,86 @@ TEST(RoleMetricsTest, UnservedMetricsAcceptEveryUpdate) {
   metrics->SetQueueDepth(1);
   metrics->SetQueueCapacity(1);
   metrics->SetConnectedActors(1);
+  metrics->SetPolicyLagLimit(1);
+  metrics->SetLastCheckpointTimestamp(1);
+  metrics->SetIterationStartTimestamp(1);
+  metrics->SetUpdatesSinceCheckpoint(1);
+  metrics->SetCheckpointIntervalUpdates(1);
+  metrics->SetLearnerPhase("train");
   metrics->ObserveInferenceSeconds(1);
   metrics->ObserveUpdateSeconds(1);
+}
+
+// The learner's alert gauges (deploy/prometheus/rules.yml) hold what was set.
+TEST(RoleMetricsTest, LearnerAlertGaugesAreExported) {
+  int port = 0;
+  auto metrics = ServeOnFreePort("learner", "", &port);
+  ASSERT_NE(metrics, nullptr);
+  metrics->SetPolicyLagLimit(4);
+  metrics->SetLastCheckpointTimestamp(1700000000.5);
+  metrics->SetIterationStartTimestamp(1700000001.25);
+  metrics->SetUpdatesSinceCheckpoint(3);
+  metrics->SetCheckpointIntervalUpdates(20);
+
+  const std::vector<std::string> lines = ScrapeLines(port);
+  EXPECT_THAT(lines, Contains(R"(gorl_policy_lag_limit{role="learner"} 4)"));
+  EXPECT_THAT(lines,
+              Contains(R"(gorl_last_checkpoint_timestamp_seconds{role="learner"} 1700000000.5)"));
+  EXPECT_THAT(lines,
+              Contains(R"(gorl_iteration_start_timestamp_seconds{role="learner"} 1700000001.25)"));
+  EXPECT_THAT(lines, Contains(R"(gorl_ppo_updates_since_checkpoint{role="learner"} 3)"));
+  EXPECT_THAT(lines, Contains(R"(gorl_checkpoint_interval_updates{role="learner"} 20)"));
+}
+
+// Every phase has its series from the start (0), so a panel or alert on
+// one is never empty; setting a phase makes it the only 1.
+TEST(RoleMetricsTest, LearnerPhaseIsAStateSet) {
+  int port = 0;
+  auto metrics = ServeOnFreePort("learner", "", &port);
+  ASSERT_NE(metrics, nullptr);
+  for (const std::string& phase : RoleMetrics::LearnerPhases()) {
+    EXPECT_THAT(
+        ScrapeLines(port),
+        Contains(absl::StrCat(R"(gorl_learner_phase{role="learner",phase=")", phase, R"("} 0)")));
+  }
+  metrics->SetLearnerPhase("train");
+  metrics->SetLearnerPhase("refine");
+  const std::vector<std::string> lines = ScrapeLines(port);
+  EXPECT_THAT(lines, Contains(R"(gorl_learner_phase{role="learner",phase="refine"} 1)"));
+  EXPECT_THAT(lines, Contains(R"(gorl_learner_phase{role="learner",phase="train"} 0)"));
+  int ones = 0;
+  for (const std::string& line : lines) {
+    if (absl::StartsWith(line, "gorl_learner_phase{") && absl::EndsWith(line, "} 1")) ++ones;
+  }
+  EXPECT_EQ(ones, 1);
+}
+
+// Declared label values are series at zero before anything is counted, and
+// counting afterwards continues from them.
+TEST(RoleMetricsTest, DeclaredSeriesStartAtZero) {
+  int port = 0;
+  auto metrics = ServeOnFreePort("actor", "a1", &port);
+  ASSERT_NE(metrics, nullptr);
+  metrics->DeclareRpcMethods({"Join", "Send"});
+  metrics->DeclareRefusalReasons({"shape"});
+  metrics->DeclareAuthFailureReasons({"wrong_token"});
+  std::vector<std::string> lines = ScrapeLines(port);
+  EXPECT_THAT(lines,
+              Contains(R"(gorl_rpc_errors_total{role="actor",instance="a1",method="Join"} 0)"));
+  EXPECT_THAT(lines,
+              Contains(R"(gorl_rpc_errors_total{role="actor",instance="a1",method="Send"} 0)"));
+  EXPECT_THAT(
+      lines,
+      Contains(R"(gorl_messages_refused_total{role="actor",instance="a1",reason="shape"} 0)"));
+  EXPECT_THAT(
+      lines,
+      Contains(R"(gorl_auth_failures_total{role="actor",instance="a1",reason="wrong_token"} 0)"));
+
+  metrics->AddRpcError("Send");
+  metrics->DeclareRpcMethods({"Send"});  // declaring again keeps the count
+  lines = ScrapeLines(port);
+  EXPECT_THAT(lines,
+              Contains(R"(gorl_rpc_errors_total{role="actor",instance="a1",method="Send"} 1)"));
 }
 
 }  // namespace

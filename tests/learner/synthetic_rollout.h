@@ -135,12 +135,12 @@ inline v1::Rollout SampleRollout(const v1::PolicySnapshot& snapshot,
     const float* z_data = z.data_ptr<float>();
     for (int e = 0; e < n; ++e) {
       rollout.add_log_probs(log_prob.data_ptr<float>()[e]);
-      rollout.add_rewards(options.reward(z_data + e * latent));
+      rollout.add_rewards(options.reward(z_data + static_cast<size_t>(e) * latent));
       const bool truncated = options.truncate_every > 0 && (t + 1) % options.truncate_every == 0;
       rollout.add_truncated(truncated);
       rollout.add_terminated(!truncated && options.terminate_every_step);
     }
-    rollout.mutable_latents()->Add(z_data, z_data + n * latent);
+    rollout.mutable_latents()->Add(z_data, z_data + static_cast<size_t>(n) * latent);
   }
   return rollout;
 }

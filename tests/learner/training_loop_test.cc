@@ -137,6 +137,8 @@ struct LoopRun {
   absl::StatusOr<TrainingSummary> summary;
   std::string run_dir;
   std::vector<Progress> progress;
+  std::vector<std::string> phases;  // on_phase, consecutive repeats collapsed
+  int checkpoints = 0;              // on_checkpoint calls
 };
 
 void RunLoop(const v1::TrainConfig& config, const std::string& name, LoopRun& run) {
@@ -148,6 +150,14 @@ void RunLoop(const v1::TrainConfig& config, const std::string& name, LoopRun& ru
   options.initial_decoder.set_kind(DecoderKindFor(config.algo()));
   options.initial_decoder.set_version(0);
   options.on_progress = [&run](const Progress& p) { run.progress.push_back(p); };
+  options.on_phase = [&run](const char* phase) {
+    if (run.phases.empty() || run.phases.back() != phase) run.phases.push_back(phase);
+  };
+  options.on_checkpoint = [&run] {
+    // Called once the file is in place.
+    EXPECT_TRUE(std::ifstream(run.run_dir + "/checkpoint.pb").good());
+    ++run.checkpoints;
+  };
   TrainingLoop loop(options, *run.learner, run.actors, run.refiner);
   run.summary = loop.Run();
   GORL_ASSERT_OK(run.summary);
@@ -196,6 +206,27 @@ TEST(TrainingLoopTest, RefinesOncePerBoundaryAndSwapsTheDecoderIn) {
   EXPECT_EQ(run.actors.collect_snapshots[1].decoder().version(), 1);
 }
 
+// The phases the exporter shows (gorl_learner_phase), in order, and one
+// on_checkpoint per checkpoint written.
+TEST(TrainingLoopTest, ReportsPhasesAndCheckpoints) {
+  v1::TrainConfig config = LoopConfig("gorl-fm", "best");
+  config.set_checkpoint_every_iterations(1);
+  LoopRun run;
+  RunLoop(config, "phases", run);
+  GORL_ASSERT_OK(run.summary);
+  const std::vector<std::string> stage = {"train", "evaluate", "train", "evaluate"};
+  std::vector<std::string> expected;
+  for (int s = 0; s < 3; ++s) {
+    expected.insert(expected.end(), stage.begin(), stage.end());
+    if (s < 2) expected.insert(expected.end(), {"collect", "refine"});
+  }
+  expected.push_back("done");
+  EXPECT_EQ(run.phases, expected);
+  // The start, every iteration but the last (its stage end is saved
+  // instead), and the 3 stage ends.
+  EXPECT_EQ(run.checkpoints, 1 + 5 + 3);
+}
+
 TEST(TrainingLoopTest, CollectsWithTheBestEvaluatedEncoder) {
   LoopRun run;
   RunLoop(LoopConfig("gorl-fm", "best"), "best", run);
@@ -206,7 +237,7 @@ TEST(TrainingLoopTest, CollectsWithTheBestEvaluatedEncoder) {
     const v1::PolicySnapshot& collect = run.actors.collect_snapshots[stage];
     EXPECT_EQ(collect.mode(), v1::ACTOR_MODE_COLLECT);
     // The stage's first evaluation scored best; the second was later.
-    EXPECT_EQ(collect.encoder_version(), run.actors.eval_versions[2 * stage]);
+    EXPECT_EQ(collect.encoder_version(), run.actors.eval_versions[2 * static_cast<size_t>(stage)]);
     EXPECT_NE(collect.encoder_version(), run.actors.eval_versions[2 * stage + 1]);
   }
 }

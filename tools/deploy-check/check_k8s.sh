@@ -19,7 +19,7 @@ command -v "${KUBECTL:-kubectl}" >/dev/null \
 
 if [ ! -f "$here/node_modules/.package-lock.json" ]; then
   command -v npm >/dev/null \
-    || die "npm not found: install it (scripts/test.sh does: install_node in scripts/common.sh; Debian 12: apt-get install npm)"
+    || die "npm not found: install it (scripts/test.sh does: install_deploy_check in scripts/common.sh; Debian 12: apt-get install npm)"
   echo "deploy_k8s: installing the pinned npm packages (npm ci)" >&2
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in $here"
 fi
