@@ -145,7 +145,7 @@ TEST(RoleMetricsTest, NamesFollowPrometheusConventions) {
     if (words[1] == "TYPE") types[words[2]] = words[3];
     if (words[1] == "HELP") helped.push_back(words[2]);
   }
-  EXPECT_EQ(types.size(), 32u);
+  EXPECT_EQ(types.size(), 34u);
   EXPECT_EQ(helped.size(), types.size());
   int counters = 0, gauges = 0, histograms = 0;
   for (const auto& [name, type] : types) {
@@ -165,7 +165,7 @@ TEST(RoleMetricsTest, NamesFollowPrometheusConventions) {
     }
   }
   EXPECT_EQ(counters, 8);
-  EXPECT_EQ(gauges, 22);
+  EXPECT_EQ(gauges, 24);
   EXPECT_EQ(histograms, 2);
 }
 
