@@ -1,6 +1,9 @@
 #include "runtime/health_service.h"
 
+#include <glog/logging.h>
+
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "runtime/grpc_util.h"
 
 namespace gorl::runtime {
@@ -107,6 +110,16 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthServer(const HealthEndp
   return StartServer(
       absl::StrCat(endpoint.host.empty() ? "0.0.0.0" : endpoint.host, ":", endpoint.port),
       {&health}, options, bound_address);
+}
+
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthServerIfAsked(
+    const HealthEndpoint& endpoint, HealthService& health) {
+  if (endpoint.port <= 0) return nullptr;
+  std::string address;
+  GORL_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
+                        StartHealthServer(endpoint, health, &address));
+  LOG(INFO) << "health (plaintext, grpc.health.v1 only) on " << address;
+  return server;
 }
 
 }  // namespace gorl::runtime

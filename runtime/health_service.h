@@ -97,6 +97,11 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthServer(const HealthEndp
                                                                 HealthService& health,
                                                                 std::string* bound_address);
 
+// What a role does with its --health_port: nullptr when `endpoint.port` is 0
+// (off), else StartHealthServer, logging the address it serves on.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthServerIfAsked(
+    const HealthEndpoint& endpoint, HealthService& health);
+
 }  // namespace gorl::runtime
 
 #endif  // GORL_RUNTIME_HEALTH_SERVICE_H_

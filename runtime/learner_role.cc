@@ -146,13 +146,8 @@ absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<grpc::Server> server,
                         StartServer(options.listen.empty() ? kDefaultListen : options.listen,
                                     {&service, &main_health}, server_options, &address));
-  std::unique_ptr<grpc::Server> health_server;
-  if (options.health.port > 0) {
-    std::string health_address;
-    GORL_ASSIGN_OR_RETURN(health_server,
-                          StartHealthServer(options.health, port_health, &health_address));
-    LOG(INFO) << "health (plaintext, grpc.health.v1 only) on " << health_address;
-  }
+  GORL_ASSIGN_OR_RETURN(const std::unique_ptr<grpc::Server> health_server,
+                        StartHealthServerIfAsked(options.health, port_health));
   // Destroyed before the servers, whose destructors wait for every call:
   // Watch streams end at once instead.
   absl::Cleanup end_health_watches = [&health] { health.Shutdown(); };

@@ -19,6 +19,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "learner/ppo_learner.h"
 #include "learner/training_loop.h"
 #include "tests/learner/fake_roles.h"
@@ -434,8 +435,15 @@ TEST_P(ResumeTest, ResumedRunEndsLikeTheUninterruptedOne) {
               Bytes(whole.actors.collect_snapshots[skipped + i]))
         << i;
   }
-  // The log reads as one run: rows after the checkpoint were cut and redone.
-  const std::string metrics = MetricsWithoutTimes(dir);
+  // The log reads as one run: rows after the checkpoint were cut and redone,
+  // and one resume row marks where, at the checkpoint's env steps.
+  const std::string with_resume = MetricsWithoutTimes(dir);
+  EXPECT_EQ(CountLines(with_resume, "\"event\": \"resume\""), 1);
+  EXPECT_EQ(CountLines(with_resume, absl::StrCat("{\"event\": \"resume\", \"env_steps\": ",
+                                                 checkpoint.env_steps(), ",")),
+            1);
+  static const std::regex kResumeRow(R"re(\{"event": "resume"[^\n]*\n)re");
+  const std::string metrics = std::regex_replace(with_resume, kResumeRow, "");
   EXPECT_EQ(CountLines(metrics, "\"event\": \"update\""), 6);
   EXPECT_EQ(metrics, MetricsWithoutTimes(whole_dir));
   // The progress of the resumed session counts on from the checkpoint.
