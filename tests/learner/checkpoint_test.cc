@@ -478,7 +478,7 @@ class DamagedCheckpointTest : public ::testing::Test {
                       const v1::TrainConfig& config = LoopConfig(1)) {
     Session session(config, dir_);
     const std::string before = Bytes(session.learner->SaveState());
-    const absl::Status status = session.loop->Resume(checkpoint).status();
+    absl::Status status = session.loop->Resume(checkpoint).status();
     if (!status.ok()) {
       EXPECT_EQ(Bytes(session.learner->SaveState()), before) << "refused, yet changed";
       EXPECT_TRUE(session.actors.broadcasts.empty());
