@@ -33,6 +33,8 @@ Command AddRefinerCommand(CLI::App& gorl);
 Command AddActorCommand(CLI::App& gorl);
 // A run's CA, certificates and token (runtime/certificates.h).
 Command AddCertsCommand(CLI::App& gorl);
+// A saved policy's actions at given observations (runtime/policy_samples.h).
+Command AddSampleCommand(CLI::App& gorl);
 // One health probe of a role (runtime/health_check.h).
 Command AddHealthCommand(CLI::App& gorl);
 // Under `gorl bench`.

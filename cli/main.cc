@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
       gorl::cli::AddTrainCommand(gorl_app),   gorl::cli::AddLearnerCommand(gorl_app),
       gorl::cli::AddRefinerCommand(gorl_app), gorl::cli::AddActorCommand(gorl_app),
       gorl::cli::AddCertsCommand(gorl_app),   gorl::cli::AddConfigCommand(gorl_app),
-      gorl::cli::AddHealthCommand(gorl_app),
+      gorl::cli::AddHealthCommand(gorl_app),  gorl::cli::AddSampleCommand(gorl_app),
   };
   CLI::App* bench = gorl_app.add_subcommand(
       "bench",

@@ -348,6 +348,11 @@ absl::Status ValidateRefineConfig(const v1::DecoderConfig& d, const v1::RefineCo
   check.Require(f.patience() >= 0, "refine.patience", f.patience(), "must be >= 0");
   check.Require(v1::RefineInputs_IsValid(f.inputs()), "refine.inputs", EnumUserName(f.inputs()),
                 "must be prior or encoder");
+  check.Require(f.fidelity_states() >= 0, "refine.fidelity_states", f.fidelity_states(),
+                "must be >= 0 (0: no fidelity measurement)");
+  // A standard deviation and a distribution distance need two samples.
+  check.Require(f.fidelity_states() == 0 || f.fidelity_samples() >= 2, "refine.fidelity_samples",
+                f.fidelity_samples(), "must be >= 2 when refine.fidelity_states > 0");
   return check.status();
 }
 

@@ -152,7 +152,21 @@ struct RoleMetrics::Impl {
   Gauge* updates_since_checkpoint;
   Gauge* iteration_start_timestamp;
   Gauge* checkpoint_interval_updates;
-  prometheus::Family<Gauge>* learner_phase;  // one series per phase, all created up front
+  prometheus::Family<Gauge>* learner_phase;            // one series per phase, all created up front
+  prometheus::Family<Counter>* learner_phase_seconds;  // likewise
+  prometheus::Family<Gauge>* stage_best_return;
+  prometheus::Family<Gauge>* refinement_fidelity;
+  prometheus::Family<Gauge>* refinement_return;
+  Gauge* refine_epoch;
+  Gauge* refine_epoch_validation_loss;
+
+  // The series of `family` with the process's labels plus `extra`.
+  template <typename Metric>
+  Metric& Series(prometheus::Family<Metric>* family, const Labels& extra) {
+    Labels labels = series_labels;
+    for (const auto& [key, value] : extra) labels[key] = value;
+    return family->Add(labels);
+  }
 
   Histogram* inference_seconds;
   Histogram* update_seconds;
@@ -242,11 +256,29 @@ RoleMetrics::Impl::Impl(const std::string& role, const std::string& instance) {
                        .Help("1 for what the learner's training loop is doing, else 0.")
                        .Labels(constant)
                        .Register(*registry);
+  learner_phase_seconds = counter_family("gorl_learner_phase_seconds_total",
+                                         "Wall time the learner's training loop spent, by phase.");
   for (const std::string& phase : RoleMetrics::LearnerPhases()) {
-    Labels labels = series_labels;
-    labels["phase"] = phase;
-    learner_phase->Add(labels);
+    Series(learner_phase, {{"phase", phase}});
+    Series(learner_phase_seconds, {{"phase", phase}});
   }
+  auto gauge_family = [&](const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Labels(constant).Register(*registry);
+  };
+  stage_best_return =
+      gauge_family("gorl_stage_best_return", "Best evaluation return of each stage so far.");
+  refinement_fidelity = gauge_family(
+      "gorl_refinement_fidelity",
+      "Distance between the collecting policy's actions and the refined policy's at held-out "
+      "states, at the last refinement (against: prior, fresh_encoder, or floor = two samples "
+      "of the collecting policy).");
+  refinement_return = gauge_family(
+      "gorl_refinement_return",
+      "Evaluation return of the collecting policy and of the refined one before any update, at "
+      "the last refinement.");
+  refine_epoch = gauge("gorl_refine_epoch", "Epoch of the decoder being trained (from 1).");
+  refine_epoch_validation_loss =
+      gauge("gorl_refine_epoch_validation_loss", "Validation loss of the decoder's last epoch.");
 
   inference_seconds =
       histogram("gorl_inference_latency_seconds", "Wall time of one batched policy forward pass.",
@@ -397,6 +429,25 @@ void RoleMetrics::SetLearnerPhase(const std::string& phase) {
     labels["phase"] = phase;
     impl_->learner_phase->Add(labels).Set(1);
   }
+}
+
+void RoleMetrics::AddLearnerPhaseSeconds(const std::string& phase, double seconds) {
+  impl_->Series(impl_->learner_phase_seconds, {{"phase", phase}}).Increment(seconds);
+}
+void RoleMetrics::SetStageBestReturn(int stage, double v) {
+  impl_->Series(impl_->stage_best_return, {{"stage", std::to_string(stage)}}).Set(v);
+}
+void RoleMetrics::SetRefinementFidelity(const std::string& against, const std::string& measure,
+                                        double v) {
+  impl_->Series(impl_->refinement_fidelity, {{"against", against}, {"measure", measure}}).Set(v);
+}
+void RoleMetrics::SetRefinementReturn(const std::string& policy, const std::string& mode,
+                                      double v) {
+  impl_->Series(impl_->refinement_return, {{"policy", policy}, {"mode", mode}}).Set(v);
+}
+void RoleMetrics::SetRefineEpoch(double v) { impl_->refine_epoch->Set(v); }
+void RoleMetrics::SetRefineEpochValidationLoss(double v) {
+  impl_->refine_epoch_validation_loss->Set(v);
 }
 
 void RoleMetrics::ObserveInferenceSeconds(double seconds) {

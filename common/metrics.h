@@ -104,6 +104,22 @@ class RoleMetrics {
   // gorl_learner_phase{phase} is 1 for it and 0 for the others.
   void SetLearnerPhase(const std::string& phase);
   static const std::vector<std::string>& LearnerPhases();
+  // Learner: wall time spent in `phase` (one of LearnerPhases()).
+  void AddLearnerPhaseSeconds(const std::string& phase,
+                              double seconds);  // gorl_learner_phase_seconds_total{phase}
+  // Learner: the best evaluation return of a stage so far.
+  void SetStageBestReturn(int stage, double v);  // gorl_stage_best_return{stage}
+  // Learner, at each refinement (docs/learning.md, "Refinement fidelity"):
+  // gorl_refinement_fidelity{against, measure}: `against` is prior,
+  // fresh_encoder or floor; `measure` sliced_wasserstein, mean_error or std_error.
+  void SetRefinementFidelity(const std::string& against, const std::string& measure, double v);
+  // gorl_refinement_return{policy, mode}: the evaluation return of the
+  // collecting policy and of the refined one (new decoder, fresh encoder,
+  // before any update); mode stochastic or deterministic.
+  void SetRefinementReturn(const std::string& policy, const std::string& mode, double v);
+  // Refiner: the epoch of the decoder being trained and its validation loss.
+  void SetRefineEpoch(double v);                // gorl_refine_epoch
+  void SetRefineEpochValidationLoss(double v);  // gorl_refine_epoch_validation_loss
 
   // --- histograms ---
   void ObserveInferenceSeconds(double seconds);  // gorl_inference_latency_seconds

@@ -31,6 +31,7 @@ enum class SeedStream : uint64_t {
   kActorEnvs = 404,      // an actor's env seed, per join (the in-process actor: 0)
   kRefine = 505,         // a refinement's seed, per decoder version
   kRefineBackoff = 808,  // the learner's retry jitter towards the refiner, per version
+  kFidelity = 909,       // held-out states and samples of the refinement fidelity, per stage
 };
 
 // Indices below this keep the id base + index.

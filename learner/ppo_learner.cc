@@ -616,6 +616,16 @@ v1::PolicySnapshot PpoLearner::Snapshot() const {
   return snapshot;
 }
 
+v1::PolicySnapshot PpoLearner::FreshEncoderSnapshot(uint64_t seed) const {
+  // The same initialisation as ReinitializeEncoder's, on a CPU copy.
+  nn::LatentPolicy fresh(impl_->encoder->options(), nn::MakeGenerator(seed));
+  fresh.Reinitialize(nn::MakeGenerator(seed));
+  v1::PolicySnapshot snapshot = Snapshot();
+  fresh.WriteTo(snapshot);
+  snapshot.set_encoder_version(impl_->encoder_version + 1);
+  return snapshot;
+}
+
 int64_t PpoLearner::encoder_version() const { return impl_->encoder_version; }
 
 v1::PpoLearnerState PpoLearner::SaveState() const {

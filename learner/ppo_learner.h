@@ -52,6 +52,10 @@ class PpoLearner {
 
   // Encoder weights, sizes and the current normaliser (decoder left empty).
   v1::PolicySnapshot Snapshot() const;
+  // What Snapshot() will hold after ReinitializeEncoder(seed), without
+  // changing anything: the refinement fidelity measures the next stage's
+  // starting policy before the stage starts.
+  v1::PolicySnapshot FreshEncoderSnapshot(uint64_t seed) const;
   int64_t encoder_version() const;  // +1 per Update and per re-initialisation
 
   // Everything a resume needs of the learner: both networks, both Adam

@@ -38,6 +38,9 @@ struct RefineOutcome {
   double best_validation_loss = 0.0;
   double final_train_loss = 0.0;
   int epochs = 0;
+  // Per epoch run (the decoder's learning curve).
+  std::vector<double> train_losses;
+  std::vector<double> validation_losses;
 };
 
 class Refiner {

@@ -109,7 +109,7 @@ v1::PolicySnapshot TrainingLoop::MakeSnapshot(v1::ActorMode mode) const {
 }
 
 absl::StatusOr<EvalPoint> TrainingLoop::Evaluate(const v1::PolicySnapshot& snapshot,
-                                                 int64_t env_steps, int stage) {
+                                                 int64_t env_steps, int stage, bool stochastic) {
   const v1::TrainConfig& config = options_.config;
   v1::PolicySnapshot eval_snapshot = snapshot;
   eval_snapshot.set_mode(v1::ACTOR_MODE_EVAL);
@@ -125,12 +125,126 @@ absl::StatusOr<EvalPoint> TrainingLoop::Evaluate(const v1::PolicySnapshot& snaps
   point.deterministic_mean = Mean(deterministic.episode_returns());
   point.deterministic_std = StdDev(deterministic.episode_returns());
   point.stochastic_mean = std::numeric_limits<double>::quiet_NaN();
-  if (config.eval().stochastic()) {
-    GORL_ASSIGN_OR_RETURN(v1::EvalReport stochastic,
+  if (stochastic) {
+    GORL_ASSIGN_OR_RETURN(v1::EvalReport stochastic_report,
                           actors_.Evaluate(config.eval().episodes(), false, seed));
-    point.stochastic_mean = Mean(stochastic.episode_returns());
+    point.stochastic_mean = Mean(stochastic_report.episode_returns());
   }
   return point;
+}
+
+absl::Status TrainingLoop::RefineAfterStage(Position& pos, MetricsLog& log,
+                                            const std::function<double()>& elapsed) {
+  const v1::TrainConfig& config = options_.config;
+  const int stage = pos.stage;
+  // Freeze the chosen encoder and collect with it and the current decoder.
+  // (Without any finite evaluation there is no best: the final encoder
+  // collects.)
+  const bool use_best =
+      config.stages().collect_with() == v1::COLLECT_WITH_BEST && pos.best_snapshot.obs_size() > 0;
+  v1::PolicySnapshot collect_snapshot =
+      use_best ? pos.best_snapshot : MakeSnapshot(v1::ACTOR_MODE_COLLECT);
+  collect_snapshot.set_mode(v1::ACTOR_MODE_COLLECT);
+  EnterPhase("collect");
+  GORL_RETURN_IF_ERROR(actors_.Broadcast(collect_snapshot));
+  const double collect_start = elapsed();
+  // The fidelity's held-out states come out of the same collection, on top
+  // of the decoder's num_pairs.
+  const int held_out = config.refine().fidelity_states();
+  GORL_ASSIGN_OR_RETURN(
+      v1::RefinementData data,
+      actors_.Collect(config.refine().num_pairs() + held_out, config.refine().collect_envs(),
+                      SeedFor(config.seed(), SeedStream::kCollect, stage)));
+  std::vector<float> held_out_obs;
+  if (held_out > 0) {
+    GORL_ASSIGN_OR_RETURN(
+        held_out_obs,
+        TakeHeldOutStates(data, held_out, SeedFor(config.seed(), SeedStream::kFidelity, stage)));
+  }
+  const double refine_start = elapsed();
+  EnterPhase("refine");
+  GORL_ASSIGN_OR_RETURN(RefineOutcome outcome, refiner_.Refine(data, stage + 1));
+  const double refine_end = elapsed();
+
+  // The hand-over: the next stage starts from the new decoder and a fresh
+  // encoder (the one ReinitializeEncoder will make), or keeps this one.
+  EnterPhase("evaluate");
+  RefinementReport report;
+  report.stage = stage;
+  report.env_steps = pos.summary.env_steps;
+  v1::PolicySnapshot next =
+      config.stages().reinit_encoder()
+          ? learner_.FreshEncoderSnapshot(SeedFor(config.seed(), SeedStream::kReinit, stage + 1))
+          : learner_.Snapshot();
+  *next.mutable_decoder() = outcome.decoder;
+  if (held_out > 0) {
+    FidelityOptions fidelity_options;
+    fidelity_options.samples = config.refine().fidelity_samples();
+    fidelity_options.seed = SeedFor(config.seed(), SeedStream::kFidelity, stage);
+    GORL_ASSIGN_OR_RETURN(
+        report.fidelity,
+        MeasureRefinementFidelity(collect_snapshot, next, held_out_obs, fidelity_options));
+  }
+  GORL_ASSIGN_OR_RETURN(EvalPoint before, Evaluate(collect_snapshot, report.env_steps, stage,
+                                                   /*stochastic=*/true));
+  GORL_ASSIGN_OR_RETURN(EvalPoint after, Evaluate(next, report.env_steps, stage + 1,
+                                                  /*stochastic=*/true));
+  report.collecting_stochastic = before.stochastic_mean;
+  report.collecting_deterministic = before.deterministic_mean;
+  report.refined_stochastic = after.stochastic_mean;
+  report.refined_deterministic = after.deterministic_mean;
+  report.validation_losses = outcome.validation_losses;
+  report.collect_seconds = refine_start - collect_start;
+  report.refine_seconds = refine_end - refine_start;
+  report.fidelity_seconds = elapsed() - refine_end;
+
+  // Committed only now: a refinement cancelled anywhere before (collect,
+  // refiner, hand-over) is redone whole by the resumed run
+  // (AtExit::kPosition), so nothing above may change the position.
+  pos.summary.collect_env_steps += config.refine().num_pairs() + held_out;
+  decoder_ = outcome.decoder;
+  decoder_validation_loss_ = outcome.best_validation_loss;
+  GORL_RETURN_IF_ERROR(
+      WriteDecoder(decoder_, absl::StrCat(options_.run_dir, "/decoder_stage", stage + 1, ".pb")));
+  std::vector<float> curve(outcome.validation_losses.begin(), outcome.validation_losses.end());
+  const RefinementFidelity& f = report.fidelity;
+  log.Write(JsonRow()
+                .Add("event", "refine")
+                .Add("env_steps", report.env_steps)
+                .Add("wall_seconds", elapsed())
+                .Add("stage", stage)
+                .Add("collect_encoder_version", collect_snapshot.encoder_version())
+                .Add("collect_seconds", report.collect_seconds)
+                .Add("refine_seconds", report.refine_seconds)
+                .Add("fidelity_seconds", report.fidelity_seconds)
+                .Add("pairs", config.refine().num_pairs())
+                .Add("decoder_version", decoder_.version())
+                .Add("decoder_val_loss", outcome.best_validation_loss)
+                .Add("decoder_train_loss", outcome.final_train_loss)
+                .Add("decoder_epochs", outcome.epochs)
+                .Add("decoder_val_curve", curve)
+                .Add("collecting_stochastic_return", report.collecting_stochastic)
+                .Add("collecting_deterministic_return", report.collecting_deterministic)
+                .Add("refined_stochastic_return", report.refined_stochastic)
+                .Add("refined_deterministic_return", report.refined_deterministic)
+                .Add("fidelity_states", f.states)
+                .Add("fidelity_samples", f.samples)
+                .Add("fidelity_sw_prior", f.prior.sliced_wasserstein)
+                .Add("fidelity_sw_fresh_encoder", f.fresh_encoder.sliced_wasserstein)
+                .Add("fidelity_sw_floor", f.floor.sliced_wasserstein)
+                .Add("fidelity_mean_error_prior", f.prior.mean_error)
+                .Add("fidelity_mean_error_fresh_encoder", f.fresh_encoder.mean_error)
+                .Add("fidelity_mean_error_floor", f.floor.mean_error)
+                .Add("fidelity_std_error_prior", f.prior.std_error)
+                .Add("fidelity_std_error_fresh_encoder", f.fresh_encoder.std_error)
+                .Add("fidelity_std_error_floor", f.floor.std_error));
+  LOG(INFO) << "stage " << stage << " -> " << stage + 1 << ": decoder v" << decoder_.version()
+            << " (validation loss " << outcome.best_validation_loss << "); stochastic return "
+            << report.collecting_stochastic << " -> " << report.refined_stochastic
+            << ", sliced W2 to the prior's actions " << f.prior.sliced_wasserstein << " (floor "
+            << f.floor.sliced_wasserstein << ")";
+  if (options_.on_refinement) options_.on_refinement(report);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<TrainingSummary> TrainingLoop::Run() {
@@ -325,7 +439,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
   const int64_t sequences = int64_t{config.ppo().batch_size()} * config.ppo().num_minibatches();
   const int64_t session_start_steps = summary.env_steps;
 
-  auto log_eval = [&](const EvalPoint& point, const char* kind) {
+  auto log_eval = [&](const EvalPoint& point, const char* kind, double seconds) {
     summary.evaluations.push_back(point);
     last_eval = point.deterministic_mean;
     log->Write(JsonRow()
@@ -335,7 +449,8 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
                    .Add("stage", point.stage)
                    .Add("eval_return_mean", point.deterministic_mean)
                    .Add("eval_return_std", point.deterministic_std)
-                   .Add("eval_stochastic_return_mean", point.stochastic_mean));
+                   .Add("eval_stochastic_return_mean", point.stochastic_mean)
+                   .Add("eval_seconds", seconds));
   };
 
   for (; pos.stage < schedule.num_stages(); ++pos.stage, pos.iteration = 0) {
@@ -353,9 +468,11 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
     }
     while (pos.iteration < schedule.Iterations(stage)) {
       EnterPhase("train");
+      const double gather_start = elapsed();
       GORL_RETURN_IF_ERROR(actors_.Broadcast(MakeSnapshot(v1::ACTOR_MODE_TRAIN)));
       GORL_ASSIGN_OR_RETURN(std::vector<v1::Rollout> rollouts,
                             actors_.GatherRollouts(sequences, config.rollout().unroll_length()));
+      const double update_start = elapsed();
       const bool stage_end = pos.iteration + 1 == schedule.Iterations(stage);
       const bool evaluate = summary.env_steps + steps_per_iteration >= pos.next_eval || stage_end;
       // From here to the iteration's end only an evaluation can be cancelled;
@@ -371,6 +488,8 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
         summary.diverged_episodes += r.diverged_episodes();
       }
       GORL_ASSIGN_OR_RETURN(PpoMetrics metrics, learner_.Update(rollouts));
+      const double update_end = elapsed();
+      double eval_seconds = 0.0;
       summary.env_steps += steps_per_iteration;
       double train_return = std::numeric_limits<double>::quiet_NaN();
       if (!returns.empty()) {
@@ -392,18 +511,29 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
                      .Add("clip_fraction", metrics.clip_fraction)
                      .Add("explained_variance", metrics.explained_variance)
                      .Add("grad_norm", metrics.grad_norm)
-                     .Add("latent_std", metrics.mean_std));
+                     .Add("latent_std", metrics.mean_std)
+                     .Add("gather_seconds", update_start - gather_start)
+                     .Add("update_seconds", update_end - update_start));
       if (evaluate) {
         while (pos.next_eval <= summary.env_steps) {
           pos.next_eval += config.eval().every_env_steps();
         }
         const v1::PolicySnapshot snapshot = MakeSnapshot(v1::ACTOR_MODE_EVAL);
         EnterPhase("evaluate");
-        GORL_ASSIGN_OR_RETURN(EvalPoint point, Evaluate(snapshot, summary.env_steps, stage));
-        log_eval(point, "eval");
+        const double eval_start = elapsed();
+        GORL_ASSIGN_OR_RETURN(EvalPoint point, Evaluate(snapshot, summary.env_steps, stage,
+                                                        config.eval().stochastic()));
+        eval_seconds = elapsed() - eval_start;
+        log_eval(point, "eval", eval_seconds);
         if (point.deterministic_mean > pos.best_return) {
           pos.best_return = point.deterministic_mean;
           pos.best_snapshot = snapshot;
+          log->Write(JsonRow()
+                         .Add("event", "stage_best")
+                         .Add("env_steps", summary.env_steps)
+                         .Add("wall_seconds", elapsed())
+                         .Add("stage", stage)
+                         .Add("best_return", pos.best_return));
         }
       }
       ++pos.iteration;
@@ -420,6 +550,9 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
         progress.last_eval_return = last_eval;
         progress.ppo = metrics;
         progress.decoder_validation_loss = decoder_validation_loss_;
+        progress.stage_best_return = std::isfinite(pos.best_return)
+                                         ? pos.best_return
+                                         : std::numeric_limits<double>::quiet_NaN();
         options_.on_progress(progress);
       }
       // A stage end without refinement is checkpointed just below; one
@@ -431,49 +564,22 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
       at_exit_ = save ? AtExit::kNothing : AtExit::kPosition;
       pending_checkpoint_.Clear();
     }
-    if (refine) {
-      // Freeze the chosen encoder and collect with it and the current
-      // decoder. (Without any finite evaluation there is no best: the final
-      // encoder collects.)
-      const bool use_best = config.stages().collect_with() == v1::COLLECT_WITH_BEST &&
-                            pos.best_snapshot.obs_size() > 0;
-      v1::PolicySnapshot collect_snapshot =
-          use_best ? pos.best_snapshot : MakeSnapshot(v1::ACTOR_MODE_COLLECT);
-      collect_snapshot.set_mode(v1::ACTOR_MODE_COLLECT);
-      EnterPhase("collect");
-      GORL_RETURN_IF_ERROR(actors_.Broadcast(collect_snapshot));
-      const double collect_start = elapsed();
-      GORL_ASSIGN_OR_RETURN(
-          v1::RefinementData data,
-          actors_.Collect(config.refine().num_pairs(), config.refine().collect_envs(),
-                          SeedFor(config.seed(), SeedStream::kCollect, stage)));
-      const double refine_start = elapsed();
-      EnterPhase("refine");
-      GORL_ASSIGN_OR_RETURN(RefineOutcome outcome, refiner_.Refine(data, stage + 1));
-      // Counted only now: a refinement cancelled after its collect is redone
-      // whole by the resumed run (AtExit::kPosition).
-      summary.collect_env_steps += config.refine().num_pairs();
-      decoder_ = outcome.decoder;
-      decoder_validation_loss_ = outcome.best_validation_loss;
-      GORL_RETURN_IF_ERROR(WriteDecoder(
-          decoder_, absl::StrCat(options_.run_dir, "/decoder_stage", stage + 1, ".pb")));
-      log->Write(JsonRow()
-                     .Add("event", "refine")
-                     .Add("env_steps", summary.env_steps)
-                     .Add("wall_seconds", elapsed())
-                     .Add("stage", stage)
-                     .Add("collect_encoder_version", collect_snapshot.encoder_version())
-                     .Add("collect_seconds", refine_start - collect_start)
-                     .Add("refine_seconds", elapsed() - refine_start)
-                     .Add("pairs", config.refine().num_pairs())
-                     .Add("decoder_version", decoder_.version())
-                     .Add("decoder_val_loss", outcome.best_validation_loss)
-                     .Add("decoder_train_loss", outcome.final_train_loss)
-                     .Add("decoder_epochs", outcome.epochs));
-      LOG(INFO) << "stage " << stage << " -> " << stage + 1 << ": decoder v" << decoder_.version()
-                << " trained on " << config.refine().num_pairs() << " pairs (validation loss "
-                << outcome.best_validation_loss << ")";
-    }
+    // The policy the stage ended with (encoder, normaliser, decoder), for
+    // reports and tools that sample a stage's policy. (Rewritten unchanged
+    // when a run cancelled in the refinement below resumes.)
+    GORL_RETURN_IF_ERROR(
+        WriteFileAtomically(absl::StrCat(options_.run_dir, "/policy_stage", stage, ".pb"),
+                            MakeSnapshot(v1::ACTOR_MODE_EVAL).SerializeAsString()));
+    if (refine) GORL_RETURN_IF_ERROR(RefineAfterStage(pos, *log, elapsed));
+    // Logged with the stage-end checkpoint below, so that a resume never
+    // repeats it.
+    log->Write(JsonRow()
+                   .Add("event", "stage_end")
+                   .Add("env_steps", summary.env_steps)
+                   .Add("wall_seconds", elapsed())
+                   .Add("stage", stage)
+                   .Add("best_return", pos.best_return)
+                   .Add("final_return", last_eval));
     // Stage end (the last one is the run's end): the next position is the
     // next stage's start.
     Position next;

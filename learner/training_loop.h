@@ -35,10 +35,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/metrics_log.h"
 #include "gorl/v1/checkpoint.pb.h"
 #include "gorl/v1/config.pb.h"
 #include "gorl/v1/policy.pb.h"
 #include "learner/ppo_learner.h"
+#include "learner/refinement_fidelity.h"
 #include "learner/roles.h"
 
 namespace gorl::learner {
@@ -55,6 +57,24 @@ struct Progress {
   PpoMetrics ppo;                 // this iteration's update
   // Of the decoder in use; NaN until a refinement of this session trained one.
   double decoder_validation_loss = std::numeric_limits<double>::quiet_NaN();
+  // The best evaluation return of this stage so far (NaN before its first).
+  double stage_best_return = std::numeric_limits<double>::quiet_NaN();
+};
+
+// What one refinement did and how faithfully it handed the policy over
+// (learner/refinement_fidelity.h). Returns are means over the same
+// evaluation episodes (eval.episodes, the evaluation seed) for both
+// policies: `collecting` is the encoder that collected the data with the
+// decoder it used, `refined` the new decoder with the next stage's freshly
+// initialised encoder, before any update.
+struct RefinementReport {
+  int stage = 0;  // the stage that ended
+  int64_t env_steps = 0;
+  RefinementFidelity fidelity;  // states == 0: not measured (refine.fidelity_states 0)
+  double collecting_stochastic = 0.0, collecting_deterministic = 0.0;
+  double refined_stochastic = 0.0, refined_deterministic = 0.0;
+  std::vector<double> validation_losses;  // the decoder's, per epoch
+  double collect_seconds = 0.0, refine_seconds = 0.0, fidelity_seconds = 0.0;
 };
 
 struct EvalPoint {
@@ -88,6 +108,8 @@ struct TrainingLoopOptions {
   // for the refiner) and "done". The exporter shows it, so that an alert
   // can tell a long refinement, which makes no PPO update, from a stall.
   std::function<void(const char* phase)> on_phase;
+  // Called after each refinement, with what it measured.
+  std::function<void(const RefinementReport&)> on_refinement;
   // Called after every checkpoint written to run_dir (the start, periodic,
   // before a refinement, at a stage end; not the one written on SIGTERM).
   std::function<void()> on_checkpoint;
@@ -140,8 +162,15 @@ class TrainingLoop {
   absl::Status SaveCheckpoint(const Position& position, double elapsed) const;
   // Tells options_.on_phase, if set.
   void EnterPhase(const char* phase) const;
+  // Deterministic and (if `stochastic`) stochastic returns of `snapshot`
+  // over the run's evaluation episodes.
   absl::StatusOr<EvalPoint> Evaluate(const v1::PolicySnapshot& snapshot, int64_t env_steps,
-                                     int stage);
+                                     int stage, bool stochastic);
+  // The refinement at the end of `pos.stage`: collect with the stage's
+  // chosen policy, train a new decoder, measure the hand-over, swap the
+  // decoder in. Logs an "refine" row and tells options_.on_refinement.
+  absl::Status RefineAfterStage(Position& pos, MetricsLog& log,
+                                const std::function<double()>& elapsed);
   v1::PolicySnapshot MakeSnapshot(v1::ActorMode mode) const;
 
   TrainingLoopOptions options_;

@@ -93,7 +93,8 @@ absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::De
                                           const v1::DecoderConfig& decoder_config,
                                           const v1::RefineConfig& refine_config, uint64_t seed,
                                           int64_t version, v1::Device device_name,
-                                          const std::function<bool()>& cancelled) {
+                                          const std::function<bool()>& cancelled,
+                                          const EpochCallback& on_epoch) {
   GORL_RETURN_IF_ERROR(Validate(data, kind, decoder_config, refine_config));
   GORL_ASSIGN_OR_RETURN(const torch::Device device, nn::ResolveDevice(device_name));
   const bool ablation = refine_config.inputs() == v1::REFINE_INPUTS_ENCODER;
@@ -169,6 +170,7 @@ absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::De
     torch::Generator validation_gen = nn::MakeGenerator(SeedFor(seed, RefineStream::kValidation));
     const double loss = MeanLoss(*decoder, validation, batch, samples, validation_gen);
     result.validation_losses.push_back(loss);
+    if (on_epoch) on_epoch(epoch + 1, result.train_losses.back(), loss);
     if (best_params.empty() || loss < result.best_validation_loss) {
       result.best_validation_loss = loss;
       epochs_since_best = 0;

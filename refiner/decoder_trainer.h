@@ -31,6 +31,10 @@ struct RefineResult {
   int epochs_run = 0;
 };
 
+// Told after every epoch: its number (from 1), mean training loss and
+// validation loss. The refiner service exports them as they come.
+using EpochCallback = std::function<void(int epoch, double train_loss, double validation_loss)>;
+
 // InvalidArgument on settings that ValidateRefineConfig refuses
 // (common/config.h) and on malformed data (sizes, non-finite values, too few
 // pairs for a validation split, ablation without latents). Trains on
@@ -38,12 +42,14 @@ struct RefineResult {
 // weights are CPU values either way, and the seed's random draws are made on
 // the CPU, so they do not depend on it. `cancelled` (if set) is asked
 // before every minibatch: when it returns true, training stops with a
-// Cancelled error (the client left, or its deadline passed).
+// Cancelled error (the client left, or its deadline passed). `on_epoch`
+// (if set) is told each epoch's losses.
 absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::DecoderKind kind,
                                           const v1::DecoderConfig& decoder_config,
                                           const v1::RefineConfig& refine_config, uint64_t seed,
                                           int64_t version, v1::Device device = v1::DEVICE_AUTO,
-                                          const std::function<bool()>& cancelled = nullptr);
+                                          const std::function<bool()>& cancelled = nullptr,
+                                          const EpochCallback& on_epoch = nullptr);
 
 }  // namespace gorl::refiner
 

@@ -138,7 +138,11 @@ grpc::Status RefinerService::Refine(grpc::ServerContext* context,
   const auto start = Clock::now();
   absl::StatusOr<refiner::RefineResult> result = refiner::TrainDecoder(
       data, header.kind(), header.decoder(), header.refine(), header.seed(), header.version(),
-      header.device(), [context] { return context->IsCancelled(); });
+      header.device(), [context] { return context->IsCancelled(); },
+      [this](int epoch, double /*train_loss*/, double validation_loss) {
+        metrics_.SetRefineEpoch(epoch);
+        metrics_.SetRefineEpochValidationLoss(validation_loss);
+      });
   EndTurn();
   if (!result.ok()) {
     metrics_.AddRpcError("Refine");
@@ -153,6 +157,9 @@ grpc::Status RefinerService::Refine(grpc::ServerContext* context,
   reply->set_best_validation_loss(result->best_validation_loss);
   reply->set_final_train_loss(result->train_losses.empty() ? 0.0 : result->train_losses.back());
   reply->set_epochs(result->epochs_run);
+  *reply->mutable_train_losses() = {result->train_losses.begin(), result->train_losses.end()};
+  *reply->mutable_validation_losses() = {result->validation_losses.begin(),
+                                         result->validation_losses.end()};
   metrics_.AddRefinements(1);
   metrics_.SetDecoderLoss(result->best_validation_loss);
   return grpc::Status::OK;
@@ -256,6 +263,9 @@ absl::StatusOr<learner::RefineOutcome> GrpcRefinerClient::Attempt(const v1::Refi
   outcome.best_validation_loss = reply.best_validation_loss();
   outcome.final_train_loss = reply.final_train_loss();
   outcome.epochs = reply.epochs();
+  outcome.train_losses.assign(reply.train_losses().begin(), reply.train_losses().end());
+  outcome.validation_losses.assign(reply.validation_losses().begin(),
+                                   reply.validation_losses().end());
   return outcome;
 }
 

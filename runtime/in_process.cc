@@ -62,6 +62,8 @@ absl::StatusOr<learner::RefineOutcome> InProcessRefiner::Refine(const v1::Refine
   outcome.best_validation_loss = result.best_validation_loss;
   outcome.final_train_loss = result.train_losses.empty() ? 0.0 : result.train_losses.back();
   outcome.epochs = result.epochs_run;
+  outcome.train_losses = std::move(result.train_losses);
+  outcome.validation_losses = std::move(result.validation_losses);
   return outcome;
 }
 

@@ -25,6 +25,7 @@
 #include "runtime/grpc_util.h"
 #include "runtime/health_service.h"
 #include "runtime/in_process.h"
+#include "runtime/learner_metrics.h"
 #include "runtime/progress_report.h"
 #include "runtime/role_lines.h"
 #include "runtime/run_directory.h"
@@ -34,20 +35,6 @@ namespace gorl::runtime {
 namespace {
 
 constexpr char kDefaultListen[] = "0.0.0.0:50051";
-
-// The last iteration's statistics, for the exporter.
-void PublishProgress(const learner::Progress& p, RoleMetrics& metrics) {
-  metrics.AddPpoUpdates(1);
-  metrics.SetStepsPerSecond(p.steps_per_second);
-  if (std::isfinite(p.last_eval_return)) metrics.SetEvalReturn(p.last_eval_return);
-  metrics.SetPolicyLoss(p.ppo.policy_loss);
-  metrics.SetValueLoss(p.ppo.value_loss);
-  metrics.SetApproxKl(p.ppo.approx_kl);
-  metrics.SetClipFraction(p.ppo.clip_fraction);
-  metrics.SetEntropy(p.ppo.entropy);
-  metrics.SetExplainedVariance(p.ppo.explained_variance);
-  if (std::isfinite(p.decoder_validation_loss)) metrics.SetDecoderLoss(p.decoder_validation_loss);
-}
 
 // The run to train: a new one (its directory prepared) or a saved one.
 struct LearnerRun {
@@ -180,12 +167,21 @@ absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
   const bool json = options.progress_json;
   // Only the loop's thread calls these.
   int64_t updates_since_checkpoint = 0;
+  std::string current_phase = "start";
+  absl::Time phase_start = absl::Now();
   loop_options.on_phase = [&](const char* phase) {
+    const absl::Time now = absl::Now();
+    metrics->AddLearnerPhaseSeconds(current_phase, absl::ToDoubleSeconds(now - phase_start));
+    current_phase = phase;
+    phase_start = now;
     // Each iteration enters "train" anew: the stall alert measures from here.
     if (std::string_view(phase) == "train") {
-      metrics->SetIterationStartTimestamp(absl::ToUnixMicros(absl::Now()) * 1e-6);
+      metrics->SetIterationStartTimestamp(absl::ToUnixMicros(now) * 1e-6);
     }
     metrics->SetLearnerPhase(phase);
+  };
+  loop_options.on_refinement = [&](const learner::RefinementReport& r) {
+    PublishRefinement(r, *metrics);
   };
   loop_options.on_checkpoint = [&] {
     updates_since_checkpoint = 0;

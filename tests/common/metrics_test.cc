@@ -134,7 +134,11 @@ TEST(RoleMetricsTest, NamesFollowPrometheusConventions) {
   int port = 0;
   auto metrics = ServeOnFreePort("refiner", "", &port);
   ASSERT_NE(metrics, nullptr);
-  metrics->AddRpcError("Any");  // the only family that is empty until used
+  // The families that are empty until used.
+  metrics->AddRpcError("Any");
+  metrics->SetStageBestReturn(0, 1.0);
+  metrics->SetRefinementFidelity("prior", "sliced_wasserstein", 0.1);
+  metrics->SetRefinementReturn("refined", "stochastic", 2.0);
 
   std::map<std::string, std::string> types;  // family name -> type
   std::vector<std::string> helped;
@@ -145,7 +149,7 @@ TEST(RoleMetricsTest, NamesFollowPrometheusConventions) {
     if (words[1] == "TYPE") types[words[2]] = words[3];
     if (words[1] == "HELP") helped.push_back(words[2]);
   }
-  EXPECT_EQ(types.size(), 34u);
+  EXPECT_EQ(types.size(), 40u);
   EXPECT_EQ(helped.size(), types.size());
   int counters = 0, gauges = 0, histograms = 0;
   for (const auto& [name, type] : types) {
@@ -164,8 +168,8 @@ TEST(RoleMetricsTest, NamesFollowPrometheusConventions) {
       ADD_FAILURE() << "unexpected type " << type;
     }
   }
-  EXPECT_EQ(counters, 8);
-  EXPECT_EQ(gauges, 24);
+  EXPECT_EQ(counters, 9);
+  EXPECT_EQ(gauges, 29);
   EXPECT_EQ(histograms, 2);
 }
 
@@ -306,6 +310,41 @@ TEST(RoleMetricsTest, LearnerPhaseIsAStateSet) {
     if (absl::StartsWith(line, "gorl_learner_phase{") && absl::EndsWith(line, "} 1")) ++ones;
   }
   EXPECT_EQ(ones, 1);
+}
+
+// The learning diagnostics: time per phase (every phase's series from the
+// start), each stage's best return, and the last refinement's fidelity and
+// returns, one series per label set.
+TEST(RoleMetricsTest, ExportsTheLearningDiagnostics) {
+  int port = 0;
+  auto metrics = ServeOnFreePort("learner", "", &port);
+  ASSERT_NE(metrics, nullptr);
+  EXPECT_THAT(ScrapeLines(port),
+              Contains(R"(gorl_learner_phase_seconds_total{role="learner",phase="collect"} 0)"));
+  metrics->AddLearnerPhaseSeconds("refine", 1.5);
+  metrics->AddLearnerPhaseSeconds("refine", 2.25);
+  metrics->SetStageBestReturn(0, 310.5);
+  metrics->SetStageBestReturn(1, 402);
+  metrics->SetRefinementFidelity("prior", "sliced_wasserstein", 0.125);
+  metrics->SetRefinementFidelity("floor", "sliced_wasserstein", 0.0625);
+  metrics->SetRefinementReturn("collecting", "stochastic", 601);
+  metrics->SetRefinementReturn("refined", "stochastic", 588);
+  const std::vector<std::string> lines = ScrapeLines(port);
+  EXPECT_THAT(lines,
+              Contains(R"(gorl_learner_phase_seconds_total{role="learner",phase="refine"} 3.75)"));
+  EXPECT_THAT(lines, Contains(R"(gorl_stage_best_return{role="learner",stage="0"} 310.5)"));
+  EXPECT_THAT(lines, Contains(R"(gorl_stage_best_return{role="learner",stage="1"} 402)"));
+  EXPECT_THAT(
+      lines,
+      Contains(
+          R"(gorl_refinement_fidelity{role="learner",against="prior",measure="sliced_wasserstein"} 0.125)"));
+  EXPECT_THAT(
+      lines,
+      Contains(
+          R"(gorl_refinement_fidelity{role="learner",against="floor",measure="sliced_wasserstein"} 0.0625)"));
+  EXPECT_THAT(
+      lines,
+      Contains(R"(gorl_refinement_return{role="learner",mode="stochastic",policy="refined"} 588)"));
 }
 
 // Declared label values are series at zero before anything is counted, and

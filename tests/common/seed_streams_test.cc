@@ -25,9 +25,9 @@ TEST(SeedStreamsTest, NoTwoRunStreamsShareAnId) {
   const std::vector<SeedStream> fixed = {SeedStream::kEval, SeedStream::kEncoderInit,
                                          SeedStream::kCriticInit, SeedStream::kShuffle,
                                          SeedStream::kEntropy};
-  const std::vector<SeedStream> indexed = {SeedStream::kCollect, SeedStream::kReinit,
-                                           SeedStream::kActorEnvs, SeedStream::kRefine,
-                                           SeedStream::kRefineBackoff};
+  const std::vector<SeedStream> indexed = {SeedStream::kCollect,       SeedStream::kReinit,
+                                           SeedStream::kActorEnvs,     SeedStream::kRefine,
+                                           SeedStream::kRefineBackoff, SeedStream::kFidelity};
   std::set<uint64_t> ids;
   size_t count = 0;
   for (SeedStream stream : fixed) {

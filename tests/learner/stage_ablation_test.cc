@@ -69,13 +69,18 @@ v1::Decoder StageZeroDecoder() {
   return decoder;
 }
 
-// The last snapshot broadcast before train broadcast `index` of `actors`
-// (the stage-end evaluation or collection snapshot).
-v1::PolicySnapshot SnapshotBeforeTrainBroadcast(const DeterministicActors& actors, int index) {
+// The last snapshot of `mode` broadcast before train broadcast `index` of
+// `actors`. Before a stage's first train broadcast come the collection
+// snapshot and then the refinement's hand-over evaluations (the collecting
+// policy, then the next stage's starting one).
+v1::PolicySnapshot LastBeforeTrainBroadcast(const DeterministicActors& actors, int index,
+                                            v1::ActorMode mode) {
   int seen = -1;
   for (size_t i = 0; i < actors.broadcasts.size(); ++i) {
     if (actors.broadcasts[i].mode() == v1::ACTOR_MODE_TRAIN && ++seen == index) {
-      return actors.broadcasts[i - 1];
+      for (size_t j = i; j-- > 0;) {
+        if (actors.broadcasts[j].mode() == mode) return actors.broadcasts[j];
+      }
     }
   }
   ADD_FAILURE() << "no train broadcast " << index;
@@ -95,7 +100,8 @@ TEST(StageAblationTest, WithoutReinitialisationTheEncoderKeepsTraining) {
   for (int boundary : {2, 4}) {
     // The new stage starts from exactly the encoder (and version) the last
     // stage ended with; only the decoder changes.
-    const v1::PolicySnapshot before = SnapshotBeforeTrainBroadcast(kept.actors, boundary);
+    const v1::PolicySnapshot before =
+        LastBeforeTrainBroadcast(kept.actors, boundary, v1::ACTOR_MODE_COLLECT);
     EXPECT_EQ(kept_train[boundary].encoder().SerializeAsString(),
               before.encoder().SerializeAsString())
         << boundary;
@@ -104,12 +110,24 @@ TEST(StageAblationTest, WithoutReinitialisationTheEncoderKeepsTraining) {
     EXPECT_EQ(kept_train[boundary].decoder().version(), boundary / 2);
     // The default run re-draws it at the same point.
     const v1::PolicySnapshot redrawn_before =
-        SnapshotBeforeTrainBroadcast(redrawn.actors, boundary);
+        LastBeforeTrainBroadcast(redrawn.actors, boundary, v1::ACTOR_MODE_COLLECT);
     const v1::PolicySnapshot redrawn_start =
         redrawn.actors.Broadcasts(v1::ACTOR_MODE_TRAIN)[boundary];
     EXPECT_NE(redrawn_start.encoder().SerializeAsString(),
               redrawn_before.encoder().SerializeAsString())
         << boundary;
+    // The hand-over evaluated exactly the encoder each stage then starts
+    // from (PpoLearner::FreshEncoderSnapshot matches ReinitializeEncoder),
+    // with the new decoder.
+    for (const Outcome* run : {&kept, &redrawn}) {
+      const v1::PolicySnapshot start = run->actors.Broadcasts(v1::ACTOR_MODE_TRAIN)[boundary];
+      const v1::PolicySnapshot hand_over =
+          LastBeforeTrainBroadcast(run->actors, boundary, v1::ACTOR_MODE_EVAL);
+      EXPECT_EQ(hand_over.encoder().SerializeAsString(), start.encoder().SerializeAsString())
+          << boundary;
+      EXPECT_EQ(hand_over.decoder().SerializeAsString(), start.decoder().SerializeAsString())
+          << boundary;
+    }
   }
   // One version per update, none for re-initialisations.
   EXPECT_EQ(kept.learner->encoder_version(), kept_train.front().encoder_version() + 6);
@@ -155,8 +173,9 @@ TEST(StageAblationTest, FrozenDecoderIsNeverRefined) {
   // ... while the stages still advance and re-draw the encoder.
   const std::vector<v1::PolicySnapshot> train = out.actors.Broadcasts(v1::ACTOR_MODE_TRAIN);
   EXPECT_EQ(train.back().stage(), 2);
-  EXPECT_NE(train[2].encoder().SerializeAsString(),
-            SnapshotBeforeTrainBroadcast(out.actors, 2).encoder().SerializeAsString());
+  EXPECT_NE(
+      train[2].encoder().SerializeAsString(),
+      LastBeforeTrainBroadcast(out.actors, 2, v1::ACTOR_MODE_EVAL).encoder().SerializeAsString());
 
   // A decoder file for other sizes is refused up front.
   EXPECT_THAT(runtime::InitialDecoder(config, kObs + 1, kAction),

@@ -63,6 +63,9 @@ inline v1::TrainConfig TinyLoopConfig(const std::string& algo, const std::string
   config.mutable_rollout()->set_num_threads(1);
   config.mutable_refine()->set_num_pairs(10);
   config.mutable_refine()->set_collect_envs(2);
+  // A small flow decoder, for the tests that build real decoders.
+  config.mutable_decoder()->add_hidden(8);
+  config.mutable_decoder()->set_steps(4);
   v1::StageConfig& stages = *config.mutable_stages();
   for (double f : {1.0, 1.0, 1.0}) stages.add_fractions(f);
   stages.set_reinit_encoder(true);

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_format.h"
+#include "common/nn/decoder.h"
 #include "tests/learner/synthetic_rollout.h"
 #include "tests/status_matchers.h"
 #include "tests/test_files.h"
@@ -99,13 +100,16 @@ class RecordingRefiner : public Refiner {
     versions.push_back(version);
     pairs.push_back(data.actions_size() / data.action_size());
     RefineOutcome outcome;
-    outcome.decoder.set_kind(v1::DECODER_KIND_FLOW);
-    outcome.decoder.set_version(version);
-    outcome.decoder.set_obs_size(data.obs_size());
-    outcome.decoder.set_action_size(data.action_size());
+    // A usable decoder (the all-zero flow network), so that the fidelity
+    // measurement can sample it; its version identifies it.
+    outcome.decoder =
+        nn::DecoderModel::Identity(v1::DECODER_KIND_FLOW, data.obs_size(), data.action_size(),
+                                   testing::TinyLoopConfig("gorl-fm", "best").decoder())
+            ->ToProto(version);
     outcome.best_validation_loss = 0.5 / version;
     outcome.final_train_loss = 0.25;
     outcome.epochs = 3;
+    outcome.validation_losses = {0.9, 0.7, 0.5 / version};
     return outcome;
   }
   std::vector<int64_t> versions;
@@ -139,6 +143,7 @@ struct LoopRun {
   std::vector<Progress> progress;
   std::vector<std::string> phases;  // on_phase, consecutive repeats collapsed
   int checkpoints = 0;              // on_checkpoint calls
+  std::vector<RefinementReport> refinements;
 };
 
 void RunLoop(const v1::TrainConfig& config, const std::string& name, LoopRun& run) {
@@ -147,12 +152,14 @@ void RunLoop(const v1::TrainConfig& config, const std::string& name, LoopRun& ru
   TrainingLoopOptions options;
   options.config = config;
   options.run_dir = run.run_dir;
-  options.initial_decoder.set_kind(DecoderKindFor(config.algo()));
-  options.initial_decoder.set_version(0);
+  options.initial_decoder =
+      nn::DecoderModel::Identity(DecoderKindFor(config.algo()), kObs, kAction, config.decoder())
+          ->ToProto(0);
   options.on_progress = [&run](const Progress& p) { run.progress.push_back(p); };
   options.on_phase = [&run](const char* phase) {
     if (run.phases.empty() || run.phases.back() != phase) run.phases.push_back(phase);
   };
+  options.on_refinement = [&run](const RefinementReport& r) { run.refinements.push_back(r); };
   options.on_checkpoint = [&run] {
     // Called once the file is in place.
     EXPECT_TRUE(std::ifstream(run.run_dir + "/checkpoint.pb").good());
@@ -218,7 +225,8 @@ TEST(TrainingLoopTest, ReportsPhasesAndCheckpoints) {
   std::vector<std::string> expected;
   for (int s = 0; s < 3; ++s) {
     expected.insert(expected.end(), stage.begin(), stage.end());
-    if (s < 2) expected.insert(expected.end(), {"collect", "refine"});
+    // The refinement, then the hand-over's evaluations (collecting and refined policy).
+    if (s < 2) expected.insert(expected.end(), {"collect", "refine", "evaluate"});
   }
   expected.push_back("done");
   EXPECT_EQ(run.phases, expected);
@@ -231,14 +239,18 @@ TEST(TrainingLoopTest, CollectsWithTheBestEvaluatedEncoder) {
   LoopRun run;
   RunLoop(LoopConfig("gorl-fm", "best"), "best", run);
   GORL_ASSERT_OK(run.summary);
-  ASSERT_EQ(run.actors.eval_versions.size(), 6u);
+  // 2 per stage, and 2 per refinement: the collecting policy and the refined one.
+  ASSERT_EQ(run.actors.eval_versions.size(), 10u);
   ASSERT_EQ(run.actors.collect_snapshots.size(), 2u);
-  for (int stage = 0; stage < 2; ++stage) {
+  for (size_t stage = 0; stage < 2; ++stage) {
     const v1::PolicySnapshot& collect = run.actors.collect_snapshots[stage];
     EXPECT_EQ(collect.mode(), v1::ACTOR_MODE_COLLECT);
     // The stage's first evaluation scored best; the second was later.
-    EXPECT_EQ(collect.encoder_version(), run.actors.eval_versions[2 * static_cast<size_t>(stage)]);
-    EXPECT_NE(collect.encoder_version(), run.actors.eval_versions[2 * stage + 1]);
+    EXPECT_EQ(collect.encoder_version(), run.actors.eval_versions[4 * stage]);
+    EXPECT_NE(collect.encoder_version(), run.actors.eval_versions[4 * stage + 1]);
+    // The hand-over evaluated the collecting encoder, then the next stage's.
+    EXPECT_EQ(run.actors.eval_versions[4 * stage + 2], collect.encoder_version());
+    EXPECT_EQ(run.actors.eval_versions[4 * stage + 3], run.actors.eval_versions[4 * stage + 1] + 1);
   }
 }
 
@@ -249,7 +261,7 @@ TEST(TrainingLoopTest, CollectsWithTheFinalEncoderWhenAsked) {
   ASSERT_EQ(run.actors.collect_snapshots.size(), 2u);
   for (int stage = 0; stage < 2; ++stage) {
     EXPECT_EQ(run.actors.collect_snapshots[stage].encoder_version(),
-              run.actors.eval_versions[2 * stage + 1]);
+              run.actors.eval_versions[4 * stage + 1]);
   }
 }
 
@@ -318,6 +330,70 @@ TEST(TrainingLoopTest, WritesMetricsAndDecoders) {
   }
   v1::Decoder unused;
   EXPECT_FALSE(ReadDecoder(run.run_dir + "/decoder_stage3.pb", unused));
+}
+
+// Each refinement measures its hand-over (learner/refinement_fidelity.h) on
+// states held out of the decoder's data, and logs it with the stage's
+// diagnostics.
+TEST(TrainingLoopTest, MeasuresTheFidelityOfEveryRefinement) {
+  v1::TrainConfig config = LoopConfig("gorl-fm", "best");
+  config.mutable_refine()->set_num_pairs(40);
+  config.mutable_refine()->set_fidelity_states(4);
+  config.mutable_refine()->set_fidelity_samples(8);
+  LoopRun run;
+  RunLoop(config, "fidelity", run);
+  GORL_ASSERT_OK(run.summary);
+  // The refiner never saw the held-out states.
+  EXPECT_EQ(run.refiner.pairs, (std::vector<int64_t>{40, 40}));
+  EXPECT_EQ(run.summary->collect_env_steps, 2 * 44);
+  ASSERT_EQ(run.refinements.size(), 2u);
+  for (int stage = 0; stage < 2; ++stage) {
+    const RefinementReport& r = run.refinements[stage];
+    EXPECT_EQ(r.stage, stage);
+    EXPECT_EQ(r.fidelity.states, 4);
+    EXPECT_EQ(r.fidelity.samples, 8);
+    EXPECT_GT(r.fidelity.floor.sliced_wasserstein, 0.0);
+    EXPECT_TRUE(std::isfinite(r.fidelity.prior.sliced_wasserstein));
+    EXPECT_TRUE(std::isfinite(r.fidelity.fresh_encoder.mean_error));
+    // RecordingActors scores the evaluations in call order: the stage's
+    // own two, then the collecting policy (an even call: 100 + index, + 1
+    // for the mean of 3 episodes 0, 1, 2), then the refined one (odd: index + 1).
+    const int first = 4 * stage + 2;
+    EXPECT_DOUBLE_EQ(r.collecting_deterministic, 100 + first + 1);
+    EXPECT_DOUBLE_EQ(r.refined_deterministic, first + 1 + 1);
+    EXPECT_EQ(r.validation_losses, (std::vector<double>{0.9, 0.7, 0.5 / (stage + 1)}));
+  }
+  std::map<std::string, int> events;
+  for (const std::string& line : ReadLines(run.run_dir + "/metrics.jsonl")) {
+    for (const char* event : {"refine", "stage_end", "stage_best"}) {
+      if (line.find(std::string("\"event\": \"") + event + "\"") != std::string::npos) {
+        ++events[event];
+      }
+    }
+    if (line.find("\"event\": \"refine\"") == std::string::npos) continue;
+    for (const char* key : {"decoder_val_curve\": [0.899999976, 0.699999988",
+                            "\"fidelity_states\": 4", "\"fidelity_sw_prior\": ",
+                            "\"fidelity_sw_floor\": ", "\"collecting_stochastic_return\": ",
+                            "\"refined_stochastic_return\": ", "\"fidelity_seconds\": "}) {
+      EXPECT_NE(line.find(key), std::string::npos) << key << " in " << line;
+    }
+  }
+  EXPECT_EQ(events["refine"], 2);
+  EXPECT_EQ(events["stage_end"], 3);
+  // The first evaluation of each stage is its best (RecordingActors).
+  EXPECT_EQ(events["stage_best"], 3);
+  // Each stage's final policy, with the decoder it trained against.
+  for (int k = 0; k < 3; ++k) {
+    std::ifstream in(run.run_dir + "/policy_stage" + std::to_string(k) + ".pb", std::ios::binary);
+    v1::PolicySnapshot policy;
+    ASSERT_TRUE(in && policy.ParseFromIstream(&in)) << k;
+    EXPECT_EQ(policy.decoder().version(), k);
+    EXPECT_EQ(policy.stage(), k);
+  }
+  // The progress reports carry the stage's best return so far.
+  for (const Progress& p : run.progress) {
+    EXPECT_FALSE(std::isnan(p.stage_best_return)) << p.env_steps;
+  }
 }
 
 TEST(TrainingLoopTest, GaussianPpoIsOneStageWithoutRefinement) {

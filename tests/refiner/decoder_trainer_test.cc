@@ -192,9 +192,30 @@ TEST(DecoderTrainerTest, StopsEarlyAfterPatienceEpochsWithoutImprovement) {
                                          Bouncy(/*epochs=*/200, patience), 5, 1));
   ASSERT_LT(result.epochs_run, 200);
   ASSERT_EQ(result.validation_losses.size(), static_cast<size_t>(result.epochs_run));
+  ASSERT_EQ(result.train_losses.size(), static_cast<size_t>(result.epochs_run));
   // The run ends `patience` epochs after its best one.
   EXPECT_EQ(static_cast<size_t>(result.epochs_run),
             ArgMin(result.validation_losses) + 1 + patience);
+}
+
+// The refiner exports each epoch's losses as training goes
+// (gorl_refine_epoch, gorl_refine_epoch_validation_loss): the callback sees
+// exactly the curves the result holds, in order.
+TEST(DecoderTrainerTest, TellsEveryEpochsLosses) {
+  const v1::RefinementData data = Bimodal(40, 3);
+  std::vector<int> epochs;
+  std::vector<double> train, validation;
+  GORL_ASSERT_OK_AND_ASSIGN(
+      const auto result,
+      TrainDecoder(data, v1::DECODER_KIND_FLOW, SmallDecoder(), Bouncy(5, 0), 5, 1, v1::DEVICE_CPU,
+                   nullptr, [&](int epoch, double train_loss, double val_loss) {
+                     epochs.push_back(epoch);
+                     train.push_back(train_loss);
+                     validation.push_back(val_loss);
+                   }));
+  EXPECT_EQ(epochs, (std::vector<int>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(train, result.train_losses);
+  EXPECT_EQ(validation, result.validation_losses);
 }
 
 }  // namespace

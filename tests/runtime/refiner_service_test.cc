@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -120,6 +121,11 @@ class RefinerServiceTest : public ::testing::Test {
     EXPECT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
     EXPECT_EQ(reply.epochs(), 2);
     EXPECT_GT(reply.decoder().weights().tensors_size(), 0);
+    // The decoder's learning curve travels with it.
+    ASSERT_EQ(reply.validation_losses_size(), 2);
+    ASSERT_EQ(reply.train_losses_size(), 2);
+    EXPECT_EQ(reply.best_validation_loss(),
+              std::min(reply.validation_losses(0), reply.validation_losses(1)));
   }
 
   static constexpr int64_t kMaxBytes = 64 << 10;

@@ -1,0 +1,68 @@
+#include "runtime/policy_samples.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/nn/sample_actions.h"
+#include "common/random.h"
+#include "common/status_macros.h"
+
+namespace gorl::runtime {
+namespace {
+
+absl::StatusOr<nn::LatentSource> ParseLatents(const std::string& name) {
+  if (name == "encoder") return nn::LatentSource::kEncoder;
+  if (name == "mean") return nn::LatentSource::kEncoderMean;
+  if (name == "prior") return nn::LatentSource::kPrior;
+  return absl::InvalidArgumentError(
+      absl::StrCat("latents '", name, "' is not one of encoder, mean, prior"));
+}
+
+absl::StatusOr<v1::PolicySnapshot> ReadPolicy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read policy file ", path));
+  v1::PolicySnapshot snapshot;
+  if (!snapshot.ParseFromIstream(&in) || snapshot.obs_size() <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is not a policy (a run's policy_stage<k>.pb)"));
+  }
+  return snapshot;
+}
+
+}  // namespace
+
+absl::StatusOr<PolicySamples> SamplePolicy(const PolicySampleOptions& options) {
+  GORL_ASSIGN_OR_RETURN(const nn::LatentSource source, ParseLatents(options.latents));
+  if (options.samples < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("samples must be >= 1, got ", options.samples));
+  }
+  GORL_ASSIGN_OR_RETURN(const v1::PolicySnapshot snapshot, ReadPolicy(options.policy_path));
+  PolicySamples out;
+  out.action_size = snapshot.latent_size();
+  for (size_t i = 0; i < options.observations.size(); ++i) {
+    auto actions = nn::SampleActions(snapshot, options.observations[i], options.samples, source,
+                                     DeriveSeed(options.seed, i));
+    if (!actions.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(options.policy_path, ": ", actions.status().message()));
+    }
+    out.actions.push_back(std::move(*actions));
+  }
+  return out;
+}
+
+std::vector<int64_t> ActionHistogram(const std::vector<float>& values, int offset, int stride,
+                                     int bins) {
+  std::vector<int64_t> counts(std::max(bins, 1), 0);
+  for (size_t i = offset; i < values.size(); i += stride) {
+    const int bin = static_cast<int>(std::floor((values[i] + 1.0f) * 0.5f * bins));
+    ++counts[std::clamp(bin, 0, bins - 1)];
+  }
+  return counts;
+}
+
+}  // namespace gorl::runtime
