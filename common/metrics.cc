@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <limits>
 #include <thread>
 #include <utility>
 
@@ -276,6 +277,21 @@ RoleMetrics::Impl::Impl(const std::string& role, const std::string& instance) {
       "gorl_refinement_return",
       "Evaluation return of the collecting policy and of the refined one before any update, at "
       "the last refinement.");
+  // Every family is in every scrape from the start: the series a run will
+  // set are created as NaN ("not measured yet"), not 0, which would read as
+  // a perfect refinement or a zero return.
+  const double not_yet = std::numeric_limits<double>::quiet_NaN();
+  Series(stage_best_return, {{"stage", "0"}}).Set(not_yet);
+  for (const char* against : {"prior", "fresh_encoder", "floor"}) {
+    for (const char* measure : {"sliced_wasserstein", "mean_error", "std_error"}) {
+      Series(refinement_fidelity, {{"against", against}, {"measure", measure}}).Set(not_yet);
+    }
+  }
+  for (const char* policy : {"collecting", "refined"}) {
+    for (const char* mode : {"stochastic", "deterministic"}) {
+      Series(refinement_return, {{"policy", policy}, {"mode", mode}}).Set(not_yet);
+    }
+  }
   refine_epoch = gauge("gorl_refine_epoch", "Epoch of the decoder being trained (from 1).");
   refine_epoch_validation_loss =
       gauge("gorl_refine_epoch_validation_loss", "Validation loss of the decoder's last epoch.");

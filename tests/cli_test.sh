@@ -65,7 +65,7 @@ check "train --help exits 0" test "$code" -eq 0
 check "train --help shows --preset with its default" grep -q -- '--preset TEXT=local' "$tmp/help"
 check "train --help shows an example" grep -q '^  gorl train --' "$tmp/help"
 check "train --help shows only train's flags" bash -c '! grep -q -- "--actor_envs\|--listen\|--episodes" "$0"' "$tmp/help"
-for command in tasks eval train learner refiner actor certs health "bench envs" "bench train" help; do
+for command in tasks eval train learner refiner actor certs health sample "bench envs" "bench train" help; do
   # shellcheck disable=SC2086  # "bench envs" is two words
   "$gorl" $command --help > "$tmp/help" 2>&1; code=$?
   cat "$tmp/help" >> "$tmp/all_output"
@@ -154,6 +154,30 @@ check "--overwrite removed the old run's files and kept others" \
   bash -c '! grep -q old "$0/metrics.jsonl" && ! grep -q old "$0/final_eval.json" &&
     [ ! -e "$0/decoder_stage3.pb" ] && [ -e "$0/checkpoint.pb" ] && [ -e "$0/NOTES.txt" ]' \
   "$tmp/old-run"
+
+# gorl sample: the finished run's stage-0 policy at two observations.
+policy="$tmp/old-run/policy_stage0.pb"
+"$gorl" sample --policy "$policy" --obs 0 --obs 0.5 --samples 500 --bins 10 --seed 3 \
+  > "$tmp/sample.json" 2> "$tmp/err"; code=$?
+check "sample exits 0" test "$code" -eq 0
+check "sample prints a line per observation whose histogram holds every sample" \
+  python3 -c 'import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1])]
+assert [r["obs"] for r in rows] == ["0", "0.5"], rows
+assert all(sum(r["histogram"]) == 500 and len(r["histogram"]) == 10 for r in rows)
+assert all(-1 <= r["mean"] <= 1 and r["std"] >= 0 for r in rows)' "$tmp/sample.json"
+"$gorl" sample --policy "$policy" --obs 0 --obs 0.5 --samples 500 --bins 10 --seed 3 \
+  --csv "$tmp/sample.csv" > "$tmp/sample2.json"
+check "sample is reproducible for a fixed seed" cmp -s "$tmp/sample.json" "$tmp/sample2.json"
+check "sample --csv writes every action" test "$(wc -l < "$tmp/sample.csv")" -eq 1001
+"$gorl" sample --policy "$policy" --obs 0,1 > /dev/null 2> "$tmp/err"; code=$?
+check "sample: an observation of the wrong size exits 2 naming the size" \
+  bash -c '[ "$0" -eq 2 ] && grep -q "has 1" "$1"' "$code" "$tmp/err"
+"$gorl" sample --policy "$tmp/old-run/config.textproto" --obs 0 > /dev/null 2> "$tmp/err"; code=$?
+check "sample: a file that is not a policy exits 2" \
+  bash -c '[ "$0" -eq 2 ] && grep -q "is not a policy" "$1"' "$code" "$tmp/err"
+"$gorl" sample --policy "$policy" --obs 0,x > /dev/null 2> "$tmp/err"; code=$?
+check "sample: a malformed --obs exits 2" test "$code" -eq 2
 
 # --resume_if_present: one learner command for a first start and every
 # restart (compose, Kubernetes). On the finished run above it resumes from the

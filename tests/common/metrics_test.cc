@@ -134,11 +134,7 @@ TEST(RoleMetricsTest, NamesFollowPrometheusConventions) {
   int port = 0;
   auto metrics = ServeOnFreePort("refiner", "", &port);
   ASSERT_NE(metrics, nullptr);
-  // The families that are empty until used.
-  metrics->AddRpcError("Any");
-  metrics->SetStageBestReturn(0, 1.0);
-  metrics->SetRefinementFidelity("prior", "sliced_wasserstein", 0.1);
-  metrics->SetRefinementReturn("refined", "stochastic", 2.0);
+  metrics->AddRpcError("Any");  // the only family that is empty until used
 
   std::map<std::string, std::string> types;  // family name -> type
   std::vector<std::string> helped;
@@ -319,8 +315,14 @@ TEST(RoleMetricsTest, ExportsTheLearningDiagnostics) {
   int port = 0;
   auto metrics = ServeOnFreePort("learner", "", &port);
   ASSERT_NE(metrics, nullptr);
-  EXPECT_THAT(ScrapeLines(port),
+  const std::vector<std::string> before = ScrapeLines(port);
+  EXPECT_THAT(before,
               Contains(R"(gorl_learner_phase_seconds_total{role="learner",phase="collect"} 0)"));
+  // Not measured yet: NaN, never a 0 that reads as a perfect hand-over.
+  EXPECT_THAT(
+      before,
+      Contains(
+          R"(gorl_refinement_fidelity{role="learner",against="prior",measure="sliced_wasserstein"} Nan)"));
   metrics->AddLearnerPhaseSeconds("refine", 1.5);
   metrics->AddLearnerPhaseSeconds("refine", 2.25);
   metrics->SetStageBestReturn(0, 310.5);
