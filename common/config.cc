@@ -380,6 +380,8 @@ absl::Status ValidateConfig(const v1::TrainConfig& c) {
   check.Require(
       s.collect_with() != v1::COLLECT_WITH_UNSPECIFIED && v1::CollectWith_IsValid(s.collect_with()),
       "stages.collect_with", EnumUserName(s.collect_with()), "must be best or final");
+  check.Require(!s.reinit_to_prior() || s.reinit_encoder(), "stages.reinit_to_prior", "true",
+                "needs stages.reinit_encoder = true (no encoder is re-initialised without it)");
   check.Require(c.eval().episodes() > 0, "eval.episodes", c.eval().episodes(), "must be > 0");
   check.Require(c.eval().every_env_steps() > 0, "eval.every_env_steps", c.eval().every_env_steps(),
                 "must be > 0");

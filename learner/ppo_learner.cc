@@ -226,6 +226,15 @@ struct Batch {
   torch::Tensor terminated, truncated;  // [T, N], 0/1
 };
 
+// The stage boundary's fresh encoder (config.stages.reinit_to_prior).
+void FreshEncoder(nn::LatentPolicy& encoder, const v1::TrainConfig& config, uint64_t seed) {
+  if (config.stages().reinit_to_prior()) {
+    encoder.ReinitializeToPrior(nn::MakeGenerator(seed));
+  } else {
+    encoder.Reinitialize(nn::MakeGenerator(seed));
+  }
+}
+
 }  // namespace
 
 struct PpoLearner::Impl {
@@ -592,7 +601,7 @@ void PpoLearner::SetStage(int stage) { impl_->stage = stage; }
 
 void PpoLearner::ReinitializeEncoder(uint64_t seed) {
   impl_->InitOnCpu(*impl_->encoder->net(),
-                   [&] { impl_->encoder->Reinitialize(nn::MakeGenerator(seed)); });
+                   [&] { FreshEncoder(*impl_->encoder, impl_->config, seed); });
   // Fresh Adam moments too: the old ones belong to the previous encoder.
   impl_->encoder_adam = MakeAdam(impl_->EncoderParams(), impl_->config.ppo().learning_rate());
   ++impl_->encoder_version;
@@ -619,7 +628,7 @@ v1::PolicySnapshot PpoLearner::Snapshot() const {
 v1::PolicySnapshot PpoLearner::FreshEncoderSnapshot(uint64_t seed) const {
   // The same initialisation as ReinitializeEncoder's, on a CPU copy.
   nn::LatentPolicy fresh(impl_->encoder->options(), nn::MakeGenerator(seed));
-  fresh.Reinitialize(nn::MakeGenerator(seed));
+  FreshEncoder(fresh, impl_->config, seed);
   v1::PolicySnapshot snapshot = Snapshot();
   fresh.WriteTo(snapshot);
   snapshot.set_encoder_version(impl_->encoder_version + 1);

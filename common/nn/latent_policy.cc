@@ -80,6 +80,20 @@ std::pair<torch::Tensor, torch::Tensor> LatentPolicy::Distribution(
   return {halves[0], StdFromRaw(halves[1], options_.min_std, options_.max_std)};
 }
 
+void LatentPolicy::ReinitializeToPrior(torch::Generator generator) {
+  net_->Reinitialize(std::move(generator));
+  torch::NoGradGuard no_grad;
+  const std::vector<torch::Tensor> params = net_->parameters();
+  // Parameters are in layer order, weight before bias: the output layer's last.
+  torch::Tensor weight = params[params.size() - 2];
+  torch::Tensor bias = params.back();
+  weight.zero_();
+  const int latent = options_.latent_size;
+  bias.slice(0, 0, latent).zero_();
+  // softplus(raw) + min_std = 1.
+  bias.slice(0, latent, 2 * latent).fill_(std::log(std::expm1(1.0 - options_.min_std)));
+}
+
 void LatentPolicy::WriteTo(v1::PolicySnapshot& snapshot) const {
   snapshot.set_obs_size(options_.obs_size);
   snapshot.set_latent_size(options_.latent_size);

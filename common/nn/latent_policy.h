@@ -39,7 +39,14 @@ class LatentPolicy {
   // Fills the encoder fields of a snapshot (sizes, widths, std range, weights).
   void WriteTo(v1::PolicySnapshot& snapshot) const;
 
+  // A fresh LeCun draw (what GoRL's released code does at a stage boundary).
   void Reinitialize(torch::Generator generator) { net_->Reinitialize(std::move(generator)); }
+  // A fresh draw whose output layer then makes the distribution exactly the
+  // prior N(0, I) at every observation (zero weights; mean bias 0, std bias
+  // StdFromRaw^-1(1)), so that a refined decoder fed this encoder sees what
+  // it was trained on. The hidden layers keep their draw: the output
+  // layer's gradient moves it off the prior at the first update.
+  void ReinitializeToPrior(torch::Generator generator);
 
   int obs_size() const { return options_.obs_size; }
   int latent_size() const { return options_.latent_size; }

@@ -102,6 +102,17 @@ TEST(ConfigTest, ValidationRejectsOutOfRangeValuesByName) {
   config = *LoadPreset("local");
   config.mutable_ppo()->set_batch_size(63);  // not whole unrolls per env
   EXPECT_THAT(ValidateConfig(config).message(), HasSubstr("multiple of rollout.num_envs"));
+
+  // Settings that would silently do nothing.
+  config = *LoadPreset("local");
+  GORL_ASSERT_OK(ApplyOverride("stages.reinit_encoder=false", config));
+  GORL_ASSERT_OK(ApplyOverride("stages.reinit_to_prior=true", config));
+  EXPECT_THAT(ValidateConfig(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("stages.reinit_to_prior")));
+  config = *LoadPreset("local");
+  GORL_ASSERT_OK(ApplyOverride("refine.fidelity_samples=1", config));
+  EXPECT_THAT(ValidateConfig(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("refine.fidelity_samples")));
 }
 
 // Found by tests/fuzz (config): the iteration size was multiplied in int

@@ -215,6 +215,30 @@ TEST(PpoLearnerTest, ReinitializeEncoderRedrawsTheSeededWeights) {
   GORL_EXPECT_OK(learner->Update({SampleRollout(learner->Snapshot(), Synthetic(9))}));
 }
 
+// With stages.reinit_to_prior the boundary's encoder is the prior itself,
+// FreshEncoderSnapshot predicts it exactly, and training moves it on.
+TEST(PpoLearnerTest, ReinitializesToThePriorWhenAsked) {
+  v1::TrainConfig config = SmallConfig();
+  config.mutable_stages()->set_reinit_encoder(true);
+  config.mutable_stages()->set_reinit_to_prior(true);
+  auto learner = MakeLearner(config);
+  GORL_ASSERT_OK(learner->Update({SampleRollout(learner->Snapshot(), Synthetic(8))}));
+  const v1::PolicySnapshot predicted = learner->FreshEncoderSnapshot(31);
+  const v1::PolicySnapshot before = learner->Snapshot();
+  EXPECT_EQ(EncoderBytes(learner->Snapshot()), EncoderBytes(before));  // nothing changed
+  learner->ReinitializeEncoder(31);
+  const v1::PolicySnapshot reinit = learner->Snapshot();
+  EXPECT_EQ(EncoderBytes(reinit), EncoderBytes(predicted));
+  GORL_ASSERT_OK_AND_ASSIGN(auto encoder, nn::LatentPolicy::FromSnapshot(reinit));
+  const torch::Tensor obs = torch::randn({32, kObs}, nn::MakeGenerator(2));
+  const auto [mean, std_dev] = encoder->Distribution(obs);
+  EXPECT_EQ(mean.abs().max().item<float>(), 0.0f);
+  EXPECT_NEAR((std_dev - 1).abs().max().item<float>(), 0.0f, 1e-6);
+  GORL_ASSERT_OK(learner->Update({SampleRollout(learner->Snapshot(), Synthetic(9))}));
+  GORL_ASSERT_OK_AND_ASSIGN(auto trained, nn::LatentPolicy::FromSnapshot(learner->Snapshot()));
+  EXPECT_GT(trained->Distribution(obs).first.abs().max().item<float>(), 0.0f);
+}
+
 TEST(PpoLearnerTest, StageZeroUsesTheFirstStageClip) {
   // A huge base clip never binds; stage 0's tiny one binds once the encoder moves.
   v1::TrainConfig config = SmallConfig();

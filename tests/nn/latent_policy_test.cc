@@ -89,6 +89,25 @@ TEST(LatentPolicyTest, DeterministicPerSeedAndReinitialize) {
   EXPECT_TRUE(torch::equal(a.Distribution(obs).first, c.Distribution(obs).first));
 }
 
+// The paper's "re-initialise the encoder to the prior": N(0, I) at every
+// observation, while the hidden layers keep a seeded draw.
+TEST(LatentPolicyTest, ReinitializeToPriorIsThePriorEverywhere) {
+  LatentPolicy policy(Options(), MakeGenerator(3));
+  policy.ReinitializeToPrior(MakeGenerator(5));
+  const torch::Tensor obs = 10 * torch::randn({64, 5}, MakeGenerator(9));
+  const auto [mean, std_dev] = policy.Distribution(obs);
+  EXPECT_EQ(mean.abs().max().item<float>(), 0.0f);
+  EXPECT_NEAR((std_dev - 1).abs().max().item<float>(), 0.0f, 1e-6);
+  LatentPolicy again(Options(), MakeGenerator(4));
+  again.ReinitializeToPrior(MakeGenerator(5));
+  for (size_t i = 0; i < policy.net()->parameters().size(); ++i) {
+    EXPECT_TRUE(torch::equal(policy.net()->parameters()[i], again.net()->parameters()[i])) << i;
+  }
+  // The hidden layers are drawn (only the output layer is fixed), so an
+  // update of the output layer moves the mean off 0 state by state.
+  EXPECT_GT(policy.net()->parameters()[0].abs().sum().item<float>(), 0.0f);
+}
+
 TEST(LatentPolicyTest, WorksUnderInferenceMode) {
   LatentPolicy policy(Options(), MakeGenerator(1));
   const torch::Tensor obs = torch::randn({2, 5}, MakeGenerator(2));
