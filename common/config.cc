@@ -443,7 +443,8 @@ std::string DescribeConfig(const v1::TrainConfig& c) {
   const v1::PpoConfig& p = c.ppo();
   std::string out = absl::StrCat(
       "preset ", c.preset(), ": ", EnumUserName(c.algo()), " on ", c.task(), ", seed ", c.seed(),
-      ", ", c.total_env_steps(), " env steps in ", c.stages().fractions_size(), " stage(s)\n",
+      ", ", c.total_env_steps(), " env steps in ",
+      HasDecoder(c.algo()) ? c.stages().fractions_size() : 1, " stage(s)\n",
       "  rollout: ", c.rollout().num_envs(), " envs x unroll ", c.rollout().unroll_length(), ", ",
       c.rollout().num_threads(), " actor thread(s)\n", "  ppo: ", EnvStepsPerIteration(c),
       " env steps/iteration, ", p.updates_per_batch(), " epochs x ", p.num_minibatches(),
