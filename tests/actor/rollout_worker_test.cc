@@ -320,30 +320,34 @@ TEST_P(FlowBaselineWorkerTest, UnrollRecordsWhatTheLossNeeds) {
   EXPECT_EQ(rollout.dppo_steps(), fpo ? 0 : 4);
 
   // Rebuild the acting policy and recompute one record of the first step.
-  const v1::PolicySnapshot snapshot = learner->Snapshot();
-  GORL_ASSERT_OK_AND_ASSIGN(auto flow, nn::DecoderModel::FromProto(snapshot.flow_policy()));
-  torch::NoGradGuard no_grad;
-  const torch::Tensor obs =
-      flow->NormalizeObs(torch::tensor({rollout.observations(0)}).reshape({1, 1}));
-  if (fpo) {
-    const torch::Tensor u = torch::tensor({rollout.latents(0)}).reshape({1, 1});
-    const torch::Tensor taus = torch::tensor({rollout.fpo_times(0)}).reshape({1, 1});
-    const torch::Tensor eps = torch::tensor({rollout.fpo_noise(0)}).reshape({1, 1, 1});
-    EXPECT_NEAR(flow->CfmLosses(obs, u, taus, eps).item<float>(), rollout.fpo_old_losses(0), 1e-5);
-    // tau lies on the sampling grid {1, 0.75, 0.5, 0.25}.
-    for (float tau : rollout.fpo_times()) {
-      EXPECT_NEAR(tau * 4, std::round(tau * 4), 1e-5);
-      EXPECT_GT(tau, 0.2f);
+  {
+    torch::NoGradGuard no_grad;
+    const v1::PolicySnapshot snapshot = learner->Snapshot();
+    GORL_ASSERT_OK_AND_ASSIGN(auto flow, nn::DecoderModel::FromProto(snapshot.flow_policy()));
+    const torch::Tensor obs =
+        flow->NormalizeObs(torch::tensor({rollout.observations(0)}).reshape({1, 1}));
+    if (fpo) {
+      const torch::Tensor u = torch::tensor({rollout.latents(0)}).reshape({1, 1});
+      const torch::Tensor taus = torch::tensor({rollout.fpo_times(0)}).reshape({1, 1});
+      const torch::Tensor eps = torch::tensor({rollout.fpo_noise(0)}).reshape({1, 1, 1});
+      EXPECT_NEAR(flow->CfmLosses(obs, u, taus, eps).item<float>(), rollout.fpo_old_losses(0),
+                  1e-5);
+      // tau lies on the sampling grid {1, 0.75, 0.5, 0.25}.
+      for (float tau : rollout.fpo_times()) {
+        EXPECT_NEAR(tau * 4, std::round(tau * 4), 1e-5);
+        EXPECT_GT(tau, 0.2f);
+      }
+    } else {
+      // x_K is the action's pre-tanh value; the step log-likelihoods sum to log_probs.
+      EXPECT_EQ(rollout.dppo_chain(4), rollout.latents(0));
+      const torch::Tensor chain =
+          torch::tensor(
+              std::vector<float>(rollout.dppo_chain().begin(), rollout.dppo_chain().begin() + 5))
+              .reshape({1, 5, 1});
+      const torch::Tensor step = flow->StepLogLikelihoods(obs, chain, 0.05);
+      EXPECT_NEAR(step[0][2].item<float>(), rollout.dppo_old_log_probs(2), 1e-3);
+      EXPECT_NEAR(step.sum().item<float>(), rollout.log_probs(0), 1e-3);
     }
-  } else {
-    // x_K is the action's pre-tanh value; the step log-likelihoods sum to log_probs.
-    EXPECT_EQ(rollout.dppo_chain(4), rollout.latents(0));
-    const torch::Tensor chain = torch::tensor(std::vector<float>(rollout.dppo_chain().begin(),
-                                                                 rollout.dppo_chain().begin() + 5))
-                                    .reshape({1, 5, 1});
-    const torch::Tensor step = flow->StepLogLikelihoods(obs, chain, 0.05);
-    EXPECT_NEAR(step[0][2].item<float>(), rollout.dppo_old_log_probs(2), 1e-3);
-    EXPECT_NEAR(step.sum().item<float>(), rollout.log_probs(0), 1e-3);
   }
   GORL_ASSERT_OK(learner->Update({rollout}));
 

@@ -87,7 +87,7 @@ TEST(SliceEnvsTest, KeepsTheBaselinesRecordsOfTheChosenEnvs) {
   const v1::Rollout f = SliceEnvs(fpo, 1, 2);
   EXPECT_TRUE(CheckRollout(f, {1, 2, 2, 0}, 2).ok()) << CheckRollout(f, {1, 2, 2, 0}, 2);
   EXPECT_FLOAT_EQ(f.fpo_old_losses(0), 1.0f);   // t=0, env 1, draw 0
-  EXPECT_FLOAT_EQ(f.fpo_old_losses(5), 12.1f);  // t=1, env 2, draw 1
+  EXPECT_FLOAT_EQ(f.fpo_old_losses(7), 12.1f);  // t=1, env 2, draw 1
   EXPECT_FLOAT_EQ(f.fpo_noise(3), 11.1f);       // t=0, env 1, draw 1, dim 1
   const v1::Rollout d = SliceEnvs(dppo, 2, 1);
   EXPECT_TRUE(CheckRollout(d, {1, 2, 0, 1}, 1).ok()) << CheckRollout(d, {1, 2, 0, 1}, 1);
