@@ -67,22 +67,26 @@ class LatentTerm : public PolicyTerm {
                       torch::Generator* entropy_generator) override {
     const auto [mean, std_dev] = encoder_->Distribution(batch.obs_norm);
     const nn::DiagGaussian dist{mean, std_dev};
+    PpoLossInputs in;
     // The actors record log N(z; mu, sigma) without the tanh Jacobian for
     // every algorithm; the Jacobian would cancel in the ratio anyway.
-    const SurrogateTerms surrogate = ClippedSurrogate(
-        dist.LogProb(batch.latents) - batch.old_log_prob, batch.advantages, settings.clip_epsilon);
+    in.log_prob = dist.LogProb(batch.latents);
+    in.old_log_prob = batch.old_log_prob;
+    in.advantages = batch.advantages;
+    in.values = batch.values;
+    in.value_targets = batch.value_targets;
+    in.entropy =
+        tanh_entropy_ ? nn::TanhGaussian{dist}.Entropy(*entropy_generator) : dist.Entropy();
+    in.mask = batch.mask;
+    in.mean = mean;
+    in.std = std_dev;
+    PpoLossOptions options;
+    options.clip_epsilon = settings.clip_epsilon;
+    options.value_loss_coefficient = settings.value_loss_coefficient;
+    options.entropy_cost = settings.entropy_cost;
+    options.prior_penalty = settings.prior_penalty;
     PolicyTermLoss out;
-    out.policy_loss = surrogate.loss;
-    out.approx_kl = surrogate.approx_kl;
-    out.clip_fraction = surrogate.clip_fraction;
-    // `entropy` is the mean entropy itself (a diagnostic); the loss
-    // subtracts entropy_cost times it.
-    out.entropy =
-        (tanh_entropy_ ? nn::TanhGaussian{dist}.Entropy(*entropy_generator) : dist.Entropy())
-            .mean();
-    // The weighted penalty, as it enters the loss (0 when the coefficient is 0).
-    out.prior_penalty = settings.prior_penalty * (mean.pow(2).mean() + std_dev.pow(2).mean());
-    out.loss = out.policy_loss - settings.entropy_cost * out.entropy + out.prior_penalty;
+    out.terms = ComputePpoLoss(in, options);
     out.std_sum = std_dev.detach().sum().item<double>();
     return out;
   }
@@ -155,13 +159,16 @@ class FlowTerm : public PolicyTerm {
     const SurrogateTerms surrogate =
         ClippedSurrogate(log_ratio, batch.advantages, settings.clip_epsilon);
     PolicyTermLoss out;
-    out.loss = surrogate.loss;
-    out.policy_loss = surrogate.loss;
-    out.approx_kl = surrogate.approx_kl;
-    out.clip_fraction = surrogate.clip_fraction;
+    PpoLossTerms& terms = out.terms;
+    terms.policy_loss = surrogate.loss;
+    terms.value_loss =
+        ValueLoss(batch.values, batch.value_targets, batch.mask, settings.value_loss_coefficient);
     // No entropy term and no prior penalty (docs/algorithm.md §2).
-    out.entropy = torch::zeros({});
-    out.prior_penalty = torch::zeros({});
+    terms.entropy = torch::zeros({});
+    terms.prior_penalty = torch::zeros({});
+    terms.total = terms.policy_loss + terms.value_loss;
+    terms.approx_kl = surrogate.approx_kl;
+    terms.clip_fraction = surrogate.clip_fraction;
     return out;
   }
 

@@ -1,8 +1,8 @@
 // The policy half of PpoLearner's Brax loop, one implementation per kind of
 // policy: the loop (normaliser, minibatches, GAE, advantage normalisation,
-// value loss, Adam, rollback) is the same for all of them; what differs is
-// the network being trained, what the actors record per step, and the
-// policy's loss term (docs/learning.md, "Baselines").
+// Adam, rollback) is the same for all of them; what differs is the network
+// being trained, what the actors record per step, and the policy's loss
+// term (docs/learning.md, "Baselines"); each adds ppo_math's value loss.
 //
 //   latent : GoRL's encoder / Gaussian PPO: ratio of log N(z; mu, sigma),
 //            entropy bonus, prior penalty.
@@ -24,16 +24,20 @@
 #include "common/running_normalizer.h"
 #include "gorl/v1/config.pb.h"
 #include "gorl/v1/policy.pb.h"
+#include "learner/ppo_math.h"
 
 namespace gorl::learner {
 
-// One minibatch for the policy term, flattened to S = T x B samples.
+// One minibatch, flattened to S = T x B samples.
 struct PolicyBatch {
   torch::Tensor obs_norm;              // [S, obs]
   torch::Tensor latents;               // [S, latent]: z, or the pre-tanh action u (FPO, DPPO)
   torch::Tensor old_log_prob;          // [S]
   std::vector<torch::Tensor> records;  // the term's Records(), each [S, ...]
   torch::Tensor advantages;            // [S], normalised
+  torch::Tensor values;                // [S] current critic
+  torch::Tensor value_targets;         // [S]
+  torch::Tensor mask;                  // [S] 1 = counts in the value loss (0 at truncated steps)
 };
 
 // Settings of the current stage.
@@ -41,11 +45,11 @@ struct PolicyTermSettings {
   double clip_epsilon = 0.3;
   double entropy_cost = 0.0;
   double prior_penalty = 0.0;
+  double value_loss_coefficient = 0.5;
 };
 
 struct PolicyTermLoss {
-  torch::Tensor loss;  // what enters the total: surrogate - entropy bonus + penalty
-  torch::Tensor policy_loss, entropy, prior_penalty, approx_kl, clip_fraction;  // diagnostics
+  PpoLossTerms terms;    // the whole loss (policy, value, entropy, penalty) and diagnostics
   double std_sum = 0.0;  // sum of the latent Gaussian's std (latent term only)
 };
 

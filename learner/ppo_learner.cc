@@ -457,6 +457,7 @@ absl::StatusOr<PpoMetrics> PpoLearner::UpdateOnce(const std::vector<v1::Rollout>
   term_settings.clip_epsilon = stage.clip_epsilon;
   term_settings.entropy_cost = EntropyCost(m.config);
   term_settings.prior_penalty = stage.prior_penalty;
+  term_settings.value_loss_coefficient = ppo.value_loss_coefficient();
 
   const int64_t T = batch.steps, N = batch.envs;
   const int64_t num_minibatches = ppo.num_minibatches();
@@ -515,23 +516,14 @@ absl::StatusOr<PpoMetrics> PpoLearner::UpdateOnce(const std::vector<v1::Rollout>
       for (const torch::Tensor& record : batch.records)
         policy_batch.records.push_back(flat(record));
       policy_batch.advantages = advantages;
+      policy_batch.mask = (1.0 - truncated).reshape({T * B});
+      policy_batch.values = values.reshape({T * B});
+      policy_batch.value_targets = gae.value_targets.reshape({T * B});
       torch::Generator entropy_gen;
       if (m.policy->draws_entropy_samples()) entropy_gen = m.NextEntropyGenerator();
-      const PolicyTermLoss policy_terms = m.policy->Loss(
+      const PolicyTermLoss loss = m.policy->Loss(
           policy_batch, term_settings, m.policy->draws_entropy_samples() ? &entropy_gen : nullptr);
-      const torch::Tensor mask = (1.0 - truncated).reshape({T * B});
-      const torch::Tensor value_targets = gae.value_targets.reshape({T * B});
-      const torch::Tensor flat_values = values.reshape({T * B});
-      const torch::Tensor value_loss =
-          ValueLoss(flat_values, value_targets, mask, ppo.value_loss_coefficient());
-      PpoLossTerms terms;
-      terms.policy_loss = policy_terms.policy_loss;
-      terms.value_loss = value_loss;
-      terms.entropy = policy_terms.entropy;
-      terms.prior_penalty = policy_terms.prior_penalty;
-      terms.approx_kl = policy_terms.approx_kl;
-      terms.clip_fraction = policy_terms.clip_fraction;
-      terms.total = policy_terms.loss + value_loss;
+      const PpoLossTerms& terms = loss.terms;
 
       const std::pair<const char*, double> losses[] = {
           {"policy_loss", terms.policy_loss.item<double>()},
@@ -573,10 +565,10 @@ absl::StatusOr<PpoMetrics> PpoLearner::UpdateOnce(const std::vector<v1::Rollout>
       metrics.grad_norm += grad_norm;
       ++steps_taken;
       if (epoch == 0) {
-        const torch::Tensor keep = mask > 0.5;
-        first_vs.push_back(value_targets.masked_select(keep));
-        first_values.push_back(flat_values.detach().masked_select(keep));
-        std_sum += policy_terms.std_sum;
+        const torch::Tensor keep = policy_batch.mask > 0.5;
+        first_vs.push_back(policy_batch.value_targets.masked_select(keep));
+        first_values.push_back(policy_batch.values.detach().masked_select(keep));
+        std_sum += loss.std_sum;
       }
     }
   }
