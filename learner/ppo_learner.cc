@@ -513,8 +513,9 @@ absl::StatusOr<PpoMetrics> PpoLearner::UpdateOnce(const std::vector<v1::Rollout>
       policy_batch.obs_norm = obs.slice(0, 0, T).reshape({T * B, m.obs_size});
       policy_batch.latents = flat(batch.latents);
       policy_batch.old_log_prob = flat(batch.log_probs);
-      for (const torch::Tensor& record : batch.records)
+      for (const torch::Tensor& record : batch.records) {
         policy_batch.records.push_back(flat(record));
+      }
       policy_batch.advantages = advantages;
       policy_batch.mask = (1.0 - truncated).reshape({T * B});
       policy_batch.values = values.reshape({T * B});
