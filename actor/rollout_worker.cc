@@ -79,7 +79,7 @@ void ActFlow(const Policy& policy, const float* obs_raw, int n, int obs_size, bo
   const int m = policy.fpo_draws;
   const torch::Tensor grid = torch::tensor(flow.StepTimes(), torch::kDouble).to(torch::kFloat);
   const torch::Tensor taus =
-      grid.index_select(0, torch::randint(0, flow.steps(), {n * m}, gen, torch::kLong))
+      grid.index_select(0, torch::randint(0, flow.steps(), {int64_t{n} * m}, gen, torch::kLong))
           .reshape({n, m});
   const torch::Tensor eps = torch::randn({n, m, a}, gen);
   const torch::Tensor losses = flow.CfmLosses(obs_norm, u, taus, eps);

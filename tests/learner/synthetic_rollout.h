@@ -129,7 +129,7 @@ inline torch::Tensor SampleFlowStep(const v1::PolicySnapshot& snapshot,
   torch::Tensor chain;
   const bool dppo = snapshot.policy_kind() == v1::POLICY_KIND_DPPO;
   const double sigma = dppo ? snapshot.dppo_sigma() : 0.0;
-  const torch::Tensor u = flow.SampleNormalized(obs_norm, x0, sigma, &gen, &chain).contiguous();
+  torch::Tensor u = flow.SampleNormalized(obs_norm, x0, sigma, &gen, &chain).contiguous();
   auto add = [](const torch::Tensor& t, google::protobuf::RepeatedField<float>* field) {
     const torch::Tensor c = t.contiguous();
     field->Add(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
