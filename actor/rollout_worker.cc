@@ -19,22 +19,82 @@
 namespace gorl::actor {
 namespace {
 
-// The installed policy: encoder, its normaliser, decoder, and the noise
-// generator for z.
+// The installed policy: encoder, its normaliser and decoder (GoRL, PPO), or
+// the flow policy of FPO / DPPO (docs/learning.md, "Baselines").
 struct Policy {
+  v1::PolicyKind kind = v1::POLICY_KIND_LATENT;
   std::unique_ptr<nn::LatentPolicy> encoder;
   RunningNormalizer normalizer;
   std::unique_ptr<nn::DecoderModel> decoder;
+  std::unique_ptr<nn::DecoderModel> flow;  // FPO, DPPO
+  int fpo_draws = 0;
+  double dppo_sigma = 0.0;
   int64_t encoder_version = 0;
 };
 
-// Outputs of one batched inference call; each is a row-major [N, dim] buffer.
+// Outputs of one batched inference call; each is a row-major [N, dim]
+// buffer (for FPO / DPPO `latents` is the pre-tanh action, and the fpo_* /
+// dppo_* buffers are filled only when recording).
 struct ActOutput {
   std::vector<float> latents, log_probs, pre_tanh, actions;
+  std::vector<float> fpo_times, fpo_noise, fpo_old_losses;  // [N, M], [N, M, A], [N, M]
+  std::vector<float> dppo_chain, dppo_log_probs;            // [N, K + 1, A], [N, K]
 };
 
+void Assign(const torch::Tensor& tensor, std::vector<float>& out) {
+  const torch::Tensor c = tensor.contiguous();
+  out.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+// FPO and DPPO: x_0 ~ N(0, I) (0 when deterministic), then the flow's Euler
+// steps (DPPO: plus sigma noise each, none when deterministic). `record`
+// adds what the learner's loss needs, computed with this snapshot.
+void ActFlow(const Policy& policy, const float* obs_raw, int n, int obs_size, bool deterministic,
+             bool record, torch::Generator& gen, ActOutput& out) {
+  torch::InferenceMode guard;
+  const nn::DecoderModel& flow = *policy.flow;
+  const int a = flow.action_size();
+  const torch::Tensor obs_norm = flow.NormalizeObs(
+      torch::from_blob(const_cast<float*>(obs_raw), {n, obs_size}, torch::kFloat32));
+  const torch::Tensor x0 = deterministic ? torch::zeros({n, a}) : torch::randn({n, a}, gen);
+  const bool dppo = policy.kind == v1::POLICY_KIND_DPPO;
+  const double sigma = dppo && !deterministic ? policy.dppo_sigma : 0.0;
+  torch::Tensor chain;
+  const torch::Tensor u = flow.SampleNormalized(obs_norm, x0, sigma, &gen, &chain);
+  Assign(u, out.latents);
+  out.pre_tanh = out.latents;
+  Assign(torch::tanh(u), out.actions);
+  if (!record) {
+    out.log_probs.assign(n, 0.0f);
+    return;
+  }
+  if (dppo) {
+    const torch::Tensor step_log_probs = flow.StepLogLikelihoods(obs_norm, chain, sigma);
+    Assign(chain, out.dppo_chain);
+    Assign(step_log_probs, out.dppo_log_probs);
+    Assign(step_log_probs.sum(-1), out.log_probs);
+    return;
+  }
+  // tau_i uniform on the sampling grid {1, 1 - 1/K, ..., 1/K}, eps_i ~ N(0, I).
+  const int m = policy.fpo_draws;
+  const torch::Tensor grid = torch::tensor(flow.StepTimes(), torch::kDouble).to(torch::kFloat);
+  const torch::Tensor taus =
+      grid.index_select(0, torch::randint(0, flow.steps(), {int64_t{n} * m}, gen, torch::kLong))
+          .reshape({n, m});
+  const torch::Tensor eps = torch::randn({n, m, a}, gen);
+  const torch::Tensor losses = flow.CfmLosses(obs_norm, u, taus, eps);
+  Assign(taus, out.fpo_times);
+  Assign(eps, out.fpo_noise);
+  Assign(losses, out.fpo_old_losses);
+  Assign(-losses.mean(-1), out.log_probs);
+}
+
 void Act(const Policy& policy, const float* obs_raw, int n, int obs_size, bool deterministic,
-         torch::Generator& gen, ActOutput& out) {
+         torch::Generator& gen, ActOutput& out, bool record = false) {
+  if (policy.kind != v1::POLICY_KIND_LATENT) {
+    ActFlow(policy, obs_raw, n, obs_size, deterministic, record, gen, out);
+    return;
+  }
   torch::InferenceMode guard;
   const int latent = policy.encoder->latent_size();
   std::vector<float> obs_norm(obs_raw, obs_raw + static_cast<size_t>(n) * obs_size);
@@ -114,6 +174,7 @@ absl::Status RolloutWorker::SetPolicy(const v1::PolicySnapshot& snapshot) {
         "policy snapshot is for obs ", snapshot.obs_size(), " / latent ", snapshot.latent_size(),
         ", but task ", spec.name, " has obs ", spec.obs_size, " / action ", spec.action_size));
   }
+  if (snapshot.policy_kind() != v1::POLICY_KIND_LATENT) return SetFlowPolicy(snapshot);
   auto policy = std::make_unique<Policy>();
   GORL_ASSIGN_OR_RETURN(policy->encoder, nn::LatentPolicy::FromSnapshot(snapshot));
   GORL_ASSIGN_OR_RETURN(policy->normalizer, RunningNormalizer::FromProto(snapshot.normalizer()));
@@ -130,6 +191,39 @@ absl::Status RolloutWorker::SetPolicy(const v1::PolicySnapshot& snapshot) {
         absl::StrCat("policy snapshot decoder is for obs ", policy->decoder->obs_size(),
                      " / action ", policy->decoder->action_size(), ", but task ", spec.name,
                      " has obs ", spec.obs_size, " / action ", spec.action_size));
+  }
+  policy->encoder_version = snapshot.encoder_version();
+  impl_->policy = std::move(policy);
+  return absl::OkStatus();
+}
+
+absl::Status RolloutWorker::SetFlowPolicy(const v1::PolicySnapshot& snapshot) {
+  const envs::TaskSpec& spec = impl_->factory->spec();
+  auto policy = std::make_unique<Policy>();
+  policy->kind = snapshot.policy_kind();
+  if (!v1::PolicyKind_IsValid(policy->kind)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy snapshot: unknown policy_kind ", static_cast<int>(policy->kind)));
+  }
+  GORL_ASSIGN_OR_RETURN(policy->flow, nn::DecoderModel::FromProto(snapshot.flow_policy()));
+  if (policy->flow->kind() != v1::DECODER_KIND_FLOW || policy->flow->obs_size() != spec.obs_size ||
+      policy->flow->action_size() != spec.action_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy snapshot: the FPO/DPPO flow_policy must be a flow network for obs ",
+                     spec.obs_size, " / action ", spec.action_size, " (task ", spec.name, ")"));
+  }
+  if (policy->kind == v1::POLICY_KIND_FPO) {
+    policy->fpo_draws = snapshot.fpo_draws();
+    if (policy->fpo_draws < 1 || policy->fpo_draws > kMaxFpoDraws) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "policy snapshot: fpo_draws ", policy->fpo_draws, " must be in 1..", kMaxFpoDraws));
+    }
+  } else {
+    policy->dppo_sigma = snapshot.dppo_sigma();
+    if (!(policy->dppo_sigma > 0) || !std::isfinite(policy->dppo_sigma)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("policy snapshot: dppo_sigma ", policy->dppo_sigma, " must be > 0"));
+    }
   }
   policy->encoder_version = snapshot.encoder_version();
   impl_->policy = std::move(policy);
@@ -154,13 +248,22 @@ absl::StatusOr<v1::Rollout> RolloutWorker::Unroll(int length) {
   auto* observations = rollout.mutable_observations();
   observations->Reserve(static_cast<int>((length + 1) * n * obs_size));
   observations->Add(env.obs(), env.obs() + n * obs_size);
+  const Policy& policy = *impl_->policy;
+  if (policy.kind == v1::POLICY_KIND_FPO) rollout.set_fpo_draws(policy.fpo_draws);
+  if (policy.kind == v1::POLICY_KIND_DPPO) rollout.set_dppo_steps(policy.flow->steps());
   ActOutput out;
   for (int t = 0; t < length; ++t) {
-    Act(*impl_->policy, env.obs(), n, obs_size, /*deterministic=*/false, impl_->gen, out);
+    Act(policy, env.obs(), n, obs_size, /*deterministic=*/false, impl_->gen, out,
+        /*record=*/true);
     GORL_RETURN_IF_ERROR(CheckPolicyOutput(out.actions, "action"));
     GORL_RETURN_IF_ERROR(env.Step(out.actions.data()));
     rollout.mutable_latents()->Add(out.latents.begin(), out.latents.end());
     rollout.mutable_log_probs()->Add(out.log_probs.begin(), out.log_probs.end());
+    rollout.mutable_fpo_times()->Add(out.fpo_times.begin(), out.fpo_times.end());
+    rollout.mutable_fpo_noise()->Add(out.fpo_noise.begin(), out.fpo_noise.end());
+    rollout.mutable_fpo_old_losses()->Add(out.fpo_old_losses.begin(), out.fpo_old_losses.end());
+    rollout.mutable_dppo_chain()->Add(out.dppo_chain.begin(), out.dppo_chain.end());
+    rollout.mutable_dppo_old_log_probs()->Add(out.dppo_log_probs.begin(), out.dppo_log_probs.end());
     rollout.mutable_rewards()->Add(env.rewards(), env.rewards() + n);
     for (int i = 0; i < n; ++i) {
       rollout.add_terminated(env.terminated()[i]);

@@ -4,6 +4,11 @@
 //   snapshot -> encoder(obs_norm) -> z ~ N(mu, sigma) (or z = mu in eval)
 //            -> decoder(obs, z) = pre-tanh u -> env.Step(tanh(u))
 //
+// FPO / DPPO snapshots (policy_kind) carry a flow policy instead: x_0 ~
+// N(0, I) (0 in deterministic eval) -> Euler steps (DPPO: plus sigma noise)
+// -> u -> env.Step(tanh(u)); train mode records the FPO draws and old CFM
+// losses, or the DPPO chain and per-step log-likelihoods.
+//
 // Train mode produces Rollouts for the learner, collect mode produces
 // (observation, pre-tanh action) pairs for the refiner, eval mode produces
 // episode returns. Inference always runs on the whole batch of envs at once:
@@ -55,6 +60,7 @@ class RolloutWorker {
  private:
   struct Impl;
   explicit RolloutWorker(std::unique_ptr<Impl> impl);
+  absl::Status SetFlowPolicy(const v1::PolicySnapshot& snapshot);  // FPO, DPPO
   std::unique_ptr<Impl> impl_;
 };
 

@@ -149,7 +149,8 @@ Command AddBenchTrainCommand(CLI::App& bench) {
       "train", "Time the gRPC runtime against the in-process driver on one config");
   auto flags = std::make_shared<BenchTrainFlags>();
   const ConfigFlags config = AddConfigFlags(*app, flags->config);
-  config.algo->description("ppo, gorl-fm or gorl-diff (default: ppo, so that no refinement runs)");
+  config.algo->description(
+      "ppo, gorl-fm, gorl-diff, fpo or dppo (default: ppo, so that no refinement runs)");
   app->add_option("--iterations", flags->iterations, "PPO iterations per run");
   app->add_option("--actors", flags->actors,
                   "Actor processes of the gRPC runs (0: one per spare core, at least 1)");

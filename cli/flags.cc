@@ -24,7 +24,8 @@ ConfigFlags AddConfigFlags(CLI::App& command, runtime::ConfigSource& source) {
   flags.task = command.add_option("--task", source.task,
                                   "Task name (see `gorl tasks`; default: the preset's)");
   flags.algo = command.add_option("--algo", source.algo,
-                                  "ppo, gorl-fm or gorl-diff (default: the preset's)");
+                                  "ppo, gorl-fm, gorl-diff, or the baselines fpo and dppo "
+                                  "(default: the preset's)");
   flags.seed = command.add_option("--seed", source.seed, "Random seed (-1: the preset's)");
   // A vector's captured default would print as "[]".
   flags.overrides = command

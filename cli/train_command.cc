@@ -1,4 +1,4 @@
-// `gorl train`: a training run of ppo, gorl-fm or gorl-diff on this machine
+// `gorl train`: a training run of ppo, gorl-fm, gorl-diff, fpo or dppo on this machine
 // (runtime/train_run.h). The configuration is a preset (--preset NAME or
 // --config FILE) plus the flags plus any number of `path.to.field=value`
 // arguments; the merged result is printed and written to

@@ -17,6 +17,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/message_checks.h"
 #include "common/presets.h"
 
 namespace gorl {
@@ -156,7 +157,7 @@ absl::StatusOr<std::string> RewriteEnumNames(const std::string& text, const std:
 class Checks {
  public:
   template <typename T>
-  void Require(bool ok, const std::string& field, const T& value, const char* rule) {
+  void Require(bool ok, const std::string& field, const T& value, absl::string_view rule) {
     if (ok || !first_.ok()) return;
     first_ = absl::InvalidArgumentError(
         absl::StrCat("config: ", field, " = ", value, " is invalid: ", rule));
@@ -295,10 +296,38 @@ absl::Status ApplyOverride(const std::string& assignment, v1::TrainConfig& confi
   return absl::OkStatus();
 }
 
+namespace {
+
+// The fpo or dppo section of a run whose algo is fpo or dppo.
+void CheckFlowBaseline(Checks& check, const v1::TrainConfig& c) {
+  const bool fpo = c.algo() == v1::ALGO_FPO;
+  const std::string name = fpo ? "fpo" : "dppo";
+  const v1::FlowBaselineConfig& b = FlowBaselineSection(c);
+  check.Require(b.learning_rate() > 0, name + ".learning_rate", b.learning_rate(), "must be > 0");
+  check.Require(b.clip_epsilon() > 0, name + ".clip_epsilon", b.clip_epsilon(), "must be > 0");
+  check.Require(b.max_grad_norm() >= 0, name + ".max_grad_norm", b.max_grad_norm(),
+                "must be >= 0 (0: off)");
+  CheckLayers(check, b.hidden(), name + ".hidden");
+  check.Require(b.steps() > 0 && b.steps() <= kMaxDppoSteps, name + ".steps", b.steps(),
+                absl::StrCat("must be in 1..", kMaxDppoSteps));
+  check.Require(b.velocity_scale() > 0 && b.velocity_scale() <= 1e6, name + ".velocity_scale",
+                b.velocity_scale(), "must be in (0, 1e6]");
+  if (fpo) {
+    check.Require(b.draws() > 0 && b.draws() <= kMaxFpoDraws, "fpo.draws", b.draws(),
+                  absl::StrCat("must be in 1..", kMaxFpoDraws));
+    check.Require(b.log_ratio_clip() > 0, "fpo.log_ratio_clip", b.log_ratio_clip(), "must be > 0");
+  } else {
+    check.Require(b.sigma() > 0 && std::isfinite(b.sigma()), "dppo.sigma", b.sigma(),
+                  "must be > 0");
+  }
+}
+
+}  // namespace
+
 absl::Status ValidateLearnerConfig(const v1::TrainConfig& c) {
   Checks check;
   check.Require(c.algo() != v1::ALGO_UNSPECIFIED && v1::Algo_IsValid(c.algo()), "algo",
-                EnumUserName(c.algo()), "must be ppo, gorl-fm or gorl-diff");
+                EnumUserName(c.algo()), "must be ppo, gorl-fm, gorl-diff, fpo or dppo");
   const v1::PpoConfig& p = c.ppo();
   check.Require(p.learning_rate() > 0, "ppo.learning_rate", p.learning_rate(), "must be > 0");
   check.Require(p.discount() > 0 && p.discount() <= 1, "ppo.discount", p.discount(),
@@ -327,6 +356,7 @@ absl::Status ValidateLearnerConfig(const v1::TrainConfig& c) {
                 "encoder.min_std/max_std",
                 absl::StrCat(c.encoder().min_std(), "/", c.encoder().max_std()),
                 "need 0 < min_std < max_std");
+  if (IsFlowBaseline(c.algo())) CheckFlowBaseline(check, c);
   check.Require(c.learner_threads() > 0, "learner_threads", c.learner_threads(), "must be > 0");
   check.Require(v1::Device_IsValid(c.device()), "device", static_cast<int>(c.device()),
                 "must be auto, cpu or cuda");
@@ -420,13 +450,32 @@ std::string DescribeConfig(const v1::TrainConfig& c) {
   const v1::PpoConfig& p = c.ppo();
   std::string out = absl::StrCat(
       "preset ", c.preset(), ": ", EnumUserName(c.algo()), " on ", c.task(), ", seed ", c.seed(),
-      ", ", c.total_env_steps(), " env steps in ", c.stages().fractions_size(), " stage(s)\n",
+      ", ", c.total_env_steps(), " env steps in ",
+      HasDecoder(c.algo()) ? c.stages().fractions_size() : 1, " stage(s)\n",
       "  rollout: ", c.rollout().num_envs(), " envs x unroll ", c.rollout().unroll_length(), ", ",
       c.rollout().num_threads(), " actor thread(s)\n", "  ppo: ", EnvStepsPerIteration(c),
       " env steps/iteration, ", p.updates_per_batch(), " epochs x ", p.num_minibatches(),
-      " minibatches of ", p.batch_size(), " sequences, lr ", p.learning_rate(), ", clip ",
-      p.clip_epsilon(), ", entropy ", p.entropy_cost(), ", discount ", p.discount(), ", reward x",
-      p.reward_scaling(), "\n");
+      " minibatches of ", p.batch_size(), " sequences, ");
+  if (IsFlowBaseline(c.algo())) {
+    // The baselines' own learning rate, clip and gradient clip replace the ppo section's.
+    const v1::FlowBaselineConfig& b = FlowBaselineSection(c);
+    absl::StrAppend(&out, "discount ", p.discount(), ", reward x", p.reward_scaling(), "\n  ",
+                    EnumUserName(c.algo()), ": lr ", b.learning_rate(), ", clip ", b.clip_epsilon(),
+                    ", entropy 0 (none), grad clip ",
+                    b.max_grad_norm() > 0 ? absl::StrCat(b.max_grad_norm()) : "off",
+                    "; flow policy ", absl::StrJoin(b.hidden(), "x"), ", ", b.steps(),
+                    " Euler steps, velocity x", b.velocity_scale());
+    if (c.algo() == v1::ALGO_FPO) {
+      absl::StrAppend(&out, ", ", b.draws(), " draws per step, log-ratio clip +-",
+                      b.log_ratio_clip(), "\n");
+    } else {
+      absl::StrAppend(&out, ", step noise sigma ", b.sigma(), "\n");
+    }
+  } else {
+    absl::StrAppend(&out, "lr ", p.learning_rate(), ", clip ", p.clip_epsilon(), ", entropy ",
+                    p.entropy_cost(), ", discount ", p.discount(), ", reward x", p.reward_scaling(),
+                    "\n");
+  }
   if (HasDecoder(c.algo())) {
     absl::StrAppend(&out, "  decoder: ", absl::StrJoin(c.decoder().hidden(), "x"), ", ",
                     c.decoder().steps(), " steps; refine: ", c.refine().num_pairs(), " pairs, ",

@@ -57,8 +57,28 @@ absl::StatusOr<Enum> ParseEnum(absl::string_view name) {
   return static_cast<Enum>((*value)->number());
 }
 
-// Whether `algo` trains a generative decoder (every algorithm but PPO).
-inline bool HasDecoder(v1::Algo algo) { return algo != v1::ALGO_PPO; }
+// Whether `algo` trains a generative decoder by refinement (GoRL-FM and
+// GoRL-Diff); the others run one stage without refinement.
+inline bool HasDecoder(v1::Algo algo) {
+  return algo == v1::ALGO_GORL_FM || algo == v1::ALGO_GORL_DIFF;
+}
+
+// FPO and DPPO: a flow policy trained directly (docs/learning.md, "Baselines").
+inline bool IsFlowBaseline(v1::Algo algo) { return algo == v1::ALGO_FPO || algo == v1::ALGO_DPPO; }
+
+// The flow-baseline section of `config` for its algo (fpo or dppo).
+inline const v1::FlowBaselineConfig& FlowBaselineSection(const v1::TrainConfig& config) {
+  return config.algo() == v1::ALGO_DPPO ? config.dppo() : config.fpo();
+}
+
+// What each rollout step records beyond PPO's fields (message_checks'
+// TaskShape): FPO's draws, DPPO's Euler steps; 0 for the other algorithms.
+inline int RecordedFpoDraws(const v1::TrainConfig& config) {
+  return config.algo() == v1::ALGO_FPO ? config.fpo().draws() : 0;
+}
+inline int RecordedDppoSteps(const v1::TrainConfig& config) {
+  return config.algo() == v1::ALGO_DPPO ? config.dppo().steps() : 0;
+}
 
 // Names of the built-in presets ("local", "paper", "reference").
 std::vector<std::string> PresetNames();

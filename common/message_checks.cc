@@ -62,6 +62,52 @@ absl::Status CheckEvalReport(const v1::EvalReport& report, int episodes) {
 
 namespace {
 
+// FPO's and DPPO's per-step records: the counts the run's algorithm
+// declares (none for the others), then their values.
+absl::Status CheckFlowBaselineFields(const v1::Rollout& r, const TaskShape& shape, int64_t tn) {
+  if (r.fpo_draws() != shape.fpo_draws || r.dppo_steps() != shape.dppo_steps) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rollout records fpo_draws ", r.fpo_draws(), " / dppo_steps ", r.dppo_steps(),
+                     ", the run's algorithm records ", shape.fpo_draws, " / ", shape.dppo_steps,
+                     " (FPO draws / DPPO steps; 0 for PPO and GoRL)"));
+  }
+  if (shape.fpo_draws < 0 || shape.fpo_draws > kMaxFpoDraws || shape.dppo_steps < 0 ||
+      shape.dppo_steps > kMaxDppoSteps) {
+    return absl::InvalidArgumentError(absl::StrCat("fpo_draws ", shape.fpo_draws,
+                                                   " and dppo_steps ", shape.dppo_steps,
+                                                   " must be in 0..", kMaxFpoDraws));
+  }
+  const int64_t a = r.latent_size();
+  const int64_t m = shape.fpo_draws, k = shape.dppo_steps;
+  // tn * a fits an int (checked above); the factors here are at most 1025.
+  constexpr int64_t kMaxValues = std::numeric_limits<int>::max();
+  if (tn * m * a > kMaxValues || tn * (k + 1) * a > kMaxValues) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rollout declares ", tn, " steps x ", m, " FPO draws / ", k, " DPPO steps of ",
+                     a, " actions: more values than a message can hold"));
+  }
+  GORL_RETURN_IF_ERROR(CheckCount(r.fpo_times_size(), tn * m, "rollout.fpo_times"));
+  GORL_RETURN_IF_ERROR(CheckCount(r.fpo_noise_size(), tn * m * a, "rollout.fpo_noise"));
+  GORL_RETURN_IF_ERROR(CheckCount(r.fpo_old_losses_size(), tn * m, "rollout.fpo_old_losses"));
+  GORL_RETURN_IF_ERROR(
+      CheckCount(r.dppo_chain_size(), k > 0 ? tn * (k + 1) * a : 0, "rollout.dppo_chain"));
+  GORL_RETURN_IF_ERROR(
+      CheckCount(r.dppo_old_log_probs_size(), tn * k, "rollout.dppo_old_log_probs"));
+  GORL_RETURN_IF_ERROR(CheckFinite(r.fpo_times(), "rollout.fpo_times"));
+  for (int i = 0; i < r.fpo_times_size(); ++i) {
+    if (r.fpo_times(i) < 0 || r.fpo_times(i) > 1) {
+      return WithRefusalReason(
+          absl::InvalidArgumentError(
+              absl::StrCat("rollout.fpo_times[", i, "] = ", r.fpo_times(i), " is outside [0, 1]")),
+          "out_of_range");
+    }
+  }
+  GORL_RETURN_IF_ERROR(CheckBounded(r.fpo_noise(), kMaxAbsLatent, "rollout.fpo_noise"));
+  GORL_RETURN_IF_ERROR(CheckBounded(r.fpo_old_losses(), kMaxAbsLogProb, "rollout.fpo_old_losses"));
+  GORL_RETURN_IF_ERROR(CheckBounded(r.dppo_chain(), kMaxAbsLatent, "rollout.dppo_chain"));
+  return CheckBounded(r.dppo_old_log_probs(), kMaxAbsLogProb, "rollout.dppo_old_log_probs");
+}
+
 absl::Status CheckRolloutImpl(const v1::Rollout& r, const TaskShape& shape, int num_envs) {
   if (r.obs_size() != shape.obs_size || r.latent_size() != shape.action_size) {
     return absl::InvalidArgumentError(
@@ -113,6 +159,7 @@ absl::Status CheckRolloutImpl(const v1::Rollout& r, const TaskShape& shape, int 
         absl::StrCat("rollout.diverged_episodes ", r.diverged_episodes(), " must be in [0, ",
                      r.episode_returns_size(), "] (the episodes that ended)"));
   }
+  GORL_RETURN_IF_ERROR(CheckFlowBaselineFields(r, shape, tn));
   GORL_RETURN_IF_ERROR(CheckBounded(r.observations(), kMaxAbsObservation, "rollout.observations"));
   GORL_RETURN_IF_ERROR(CheckBounded(r.latents(), kMaxAbsLatent, "rollout.latents"));
   GORL_RETURN_IF_ERROR(CheckBounded(r.log_probs(), kMaxAbsLogProb, "rollout.log_probs"));

@@ -37,6 +37,10 @@ inline constexpr float kMaxAbsLogProb = 1e6f;      // behaviour log-probs
 inline constexpr float kMaxAbsReward = 1e6f;       // one step's reward
 inline constexpr float kMaxAbsReturn = 1e12f;      // an episode's return
 inline constexpr float kMaxAbsAction = 1e6f;       // collected pre-tanh actions
+// FPO draws per transition and DPPO Euler steps per env step: far beyond
+// the released 8 and 10, small enough that sizes cannot overflow.
+inline constexpr int kMaxFpoDraws = 1024;
+inline constexpr int kMaxDppoSteps = 1024;
 
 // The status payload key of the reason; values: "shape" (sizes or counts),
 // "non_finite", "out_of_range" (finite but beyond the bound).
@@ -78,6 +82,11 @@ absl::Status CheckBounded(const Values& values, float bound, const std::string& 
 struct TaskShape {
   int obs_size = 0;
   int action_size = 0;
+  // What the run's algorithm records per step (0: nothing): FPO's draws
+  // (fpo_times, fpo_noise, fpo_old_losses) and DPPO's Euler steps
+  // (dppo_chain, dppo_old_log_probs).
+  int fpo_draws = 0;
+  int dppo_steps = 0;
 };
 
 // A train-mode unroll from an actor that joined with `num_envs` envs.

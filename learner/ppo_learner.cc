@@ -26,6 +26,7 @@
 #include "common/running_normalizer.h"
 #include "common/seed_streams.h"
 #include "common/status_macros.h"
+#include "learner/policy_term.h"
 #include "learner/ppo_math.h"
 
 namespace gorl::learner {
@@ -39,6 +40,11 @@ struct StageSettings {
 };
 
 StageSettings SettingsFor(const v1::TrainConfig& config, int stage) {
+  if (IsFlowBaseline(config.algo())) {
+    // One stage, the baseline's own clip and gradient clip, no penalty.
+    const v1::FlowBaselineConfig& b = FlowBaselineSection(config);
+    return {b.clip_epsilon(), b.max_grad_norm(), 0.0};
+  }
   const v1::PpoConfig& ppo = config.ppo();
   StageSettings s{ppo.clip_epsilon(), ppo.max_grad_norm(), ppo.prior_penalty()};
   if (stage == 0) {
@@ -48,6 +54,17 @@ StageSettings SettingsFor(const v1::TrainConfig& config, int stage) {
     if (first.has_prior_penalty()) s.prior_penalty = first.prior_penalty();
   }
   return s;
+}
+
+// Adam's learning rate for both networks (the baselines' own, else ppo's).
+double LearningRate(const v1::TrainConfig& config) {
+  return IsFlowBaseline(config.algo()) ? FlowBaselineSection(config).learning_rate()
+                                       : config.ppo().learning_rate();
+}
+
+// The entropy bonus's weight: the baselines have none.
+double EntropyCost(const v1::TrainConfig& config) {
+  return IsFlowBaseline(config.algo()) ? 0.0 : config.ppo().entropy_cost();
 }
 
 std::unique_ptr<torch::optim::Adam> MakeAdam(std::vector<torch::Tensor> params, double lr) {
@@ -222,26 +239,19 @@ struct Batch {
   torch::Tensor obs_norm;               // [T + 1, N, obs]
   torch::Tensor latents;                // [T, N, latent]
   torch::Tensor log_probs;              // [T, N]
+  std::vector<torch::Tensor> records;   // the policy term's, [T, N, ...] each
   torch::Tensor rewards;                // [T, N], scaled
   torch::Tensor terminated, truncated;  // [T, N], 0/1
 };
-
-// The stage boundary's fresh encoder (config.stages.reinit_to_prior).
-void FreshEncoder(nn::LatentPolicy& encoder, const v1::TrainConfig& config, uint64_t seed) {
-  if (config.stages().reinit_to_prior()) {
-    encoder.ReinitializeToPrior(nn::MakeGenerator(seed));
-  } else {
-    encoder.Reinitialize(nn::MakeGenerator(seed));
-  }
-}
 
 }  // namespace
 
 struct PpoLearner::Impl {
   v1::TrainConfig config;
   int obs_size = 0, latent_size = 0;
-  bool tanh_entropy = false;  // algo "ppo": Brax's tanh-Gaussian entropy
-  std::unique_ptr<nn::LatentPolicy> encoder;
+  // The policy being trained: GoRL's encoder, Gaussian PPO's policy, or the
+  // FPO / DPPO flow policy ("encoder" in the checkpoint and the versions).
+  std::unique_ptr<PolicyTerm> policy;
   nn::Mlp critic{nullptr};
   // Adam is per-parameter, so two optimisers with the same settings equal
   // Brax's single optimiser over both networks; two make it easy to reset
@@ -263,7 +273,7 @@ struct PpoLearner::Impl {
   static absl::StatusOr<std::unique_ptr<Impl>> Create(const v1::TrainConfig& config, int obs_size,
                                                       int latent_size);
 
-  std::vector<torch::Tensor> EncoderParams() { return encoder->net()->parameters(); }
+  std::vector<torch::Tensor> EncoderParams() { return policy->network().parameters(); }
   std::vector<torch::Tensor> AllParams() {
     std::vector<torch::Tensor> params = EncoderParams();
     for (const torch::Tensor& p : critic->parameters()) params.push_back(p);
@@ -305,7 +315,9 @@ absl::Status PpoLearner::Impl::Validate(const std::vector<v1::Rollout>& rollouts
   int64_t envs = 0;
   for (size_t i = 0; i < rollouts.size(); ++i) {
     const v1::Rollout& r = rollouts[i];
-    const absl::Status valid = CheckRollout(r, {obs_size, latent_size}, r.num_envs());
+    const absl::Status valid = CheckRollout(
+        r, {obs_size, latent_size, RecordedFpoDraws(config), RecordedDppoSteps(config)},
+        r.num_envs());
     if (!valid.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("rollout ", i, ": ", valid.message()));
     }
@@ -352,6 +364,7 @@ Batch PpoLearner::Impl::Assemble(const std::vector<v1::Rollout>& rollouts) {
   batch.rewards = torch::cat(rewards, 1) * config.ppo().reward_scaling();
   batch.terminated = torch::cat(terminated, 1);
   batch.truncated = torch::cat(truncated, 1);
+  batch.records = policy->Records(rollouts);
 
   // Brax updates the statistics once per iteration with the batch's T
   // observation rows (not the bootstrap row), before any gradient step, so
@@ -370,6 +383,7 @@ Batch PpoLearner::Impl::Assemble(const std::vector<v1::Rollout>& rollouts) {
                              &batch.terminated, &batch.truncated}) {
       *t = t->to(device);
     }
+    for (torch::Tensor& t : batch.records) t = t.to(device);
   }
   return batch;
 }
@@ -385,7 +399,6 @@ absl::StatusOr<std::unique_ptr<PpoLearner::Impl>> PpoLearner::Impl::Create(
   }
   GORL_RETURN_IF_ERROR(ValidateLearnerConfig(config));
   const v1::EncoderConfig& enc = config.encoder();
-  const v1::PpoConfig& ppo = config.ppo();
   GORL_ASSIGN_OR_RETURN(const torch::Device device, nn::ResolveDevice(config.device()));
   if (config.learner_threads() > 0) torch::set_num_threads(config.learner_threads());
 
@@ -394,15 +407,9 @@ absl::StatusOr<std::unique_ptr<PpoLearner::Impl>> PpoLearner::Impl::Create(
   impl->config = config;
   impl->obs_size = obs_size;
   impl->latent_size = latent_size;
-  impl->tanh_entropy = config.algo() == v1::ALGO_PPO;
-  nn::LatentPolicyOptions options;
-  options.obs_size = obs_size;
-  options.latent_size = latent_size;
-  options.hidden.assign(enc.hidden().begin(), enc.hidden().end());
-  options.min_std = enc.min_std();
-  options.max_std = enc.max_std();
-  impl->encoder = std::make_unique<nn::LatentPolicy>(
-      options, nn::MakeGenerator(SeedFor(config.seed(), SeedStream::kEncoderInit)));
+  impl->policy =
+      MakePolicyTerm(config, obs_size, latent_size,
+                     nn::MakeGenerator(SeedFor(config.seed(), SeedStream::kEncoderInit)));
   nn::MlpOptions critic;
   critic.input_size = obs_size;
   critic.hidden.assign(enc.critic_hidden().begin(), enc.critic_hidden().end());
@@ -410,10 +417,10 @@ absl::StatusOr<std::unique_ptr<PpoLearner::Impl>> PpoLearner::Impl::Create(
   impl->critic =
       nn::Mlp(critic, nn::MakeGenerator(SeedFor(config.seed(), SeedStream::kCriticInit)));
   // Initialised on the CPU above (the same weights on every device), then moved.
-  impl->encoder->net()->to(device);
+  impl->policy->network().to(device);
   impl->critic->to(device);
-  impl->encoder_adam = MakeAdam(impl->EncoderParams(), ppo.learning_rate());
-  impl->critic_adam = MakeAdam(impl->critic->parameters(), ppo.learning_rate());
+  impl->encoder_adam = MakeAdam(impl->EncoderParams(), LearningRate(config));
+  impl->critic_adam = MakeAdam(impl->critic->parameters(), LearningRate(config));
   impl->normalizer = RunningNormalizer(obs_size);
   impl->shuffle_seed = SeedFor(config.seed(), SeedStream::kShuffle);
   impl->entropy_seed = SeedFor(config.seed(), SeedStream::kEntropy);
@@ -446,11 +453,11 @@ absl::StatusOr<PpoMetrics> PpoLearner::UpdateOnce(const std::vector<v1::Rollout>
   const Batch batch = m.Assemble(rollouts);
   const v1::PpoConfig& ppo = m.config.ppo();
   const StageSettings stage = SettingsFor(m.config, m.stage);
-  PpoLossOptions loss_options;
-  loss_options.clip_epsilon = stage.clip_epsilon;
-  loss_options.value_loss_coefficient = ppo.value_loss_coefficient();
-  loss_options.entropy_cost = ppo.entropy_cost();
-  loss_options.prior_penalty = stage.prior_penalty;
+  PolicyTermSettings term_settings;
+  term_settings.clip_epsilon = stage.clip_epsilon;
+  term_settings.entropy_cost = EntropyCost(m.config);
+  term_settings.prior_penalty = stage.prior_penalty;
+  term_settings.value_loss_coefficient = ppo.value_loss_coefficient();
 
   const int64_t T = batch.steps, N = batch.envs;
   const int64_t num_minibatches = ppo.num_minibatches();
@@ -497,28 +504,27 @@ absl::StatusOr<PpoMetrics> PpoLearner::UpdateOnce(const std::vector<v1::Rollout>
       if (ppo.normalize_advantages()) {
         advantages = (advantages - advantages.mean()) / (advantages.std(/*unbiased=*/false) + 1e-8);
       }
-      const auto [mean, std_dev] =
-          m.encoder->Distribution(obs.slice(0, 0, T).reshape({T * B, m.obs_size}));
-      const nn::DiagGaussian dist{mean, std_dev};
-      const torch::Tensor z = batch.latents.index_select(1, idx).reshape({T * B, m.latent_size});
-      PpoLossInputs in;
-      // The actors record log N(z; mu, sigma) without the tanh Jacobian for
-      // every algorithm; the Jacobian would cancel in the ratio anyway.
-      in.log_prob = dist.LogProb(z);
-      in.old_log_prob = batch.log_probs.index_select(1, idx).reshape({T * B});
-      in.advantages = advantages;
-      in.values = values.reshape({T * B});
-      in.value_targets = gae.value_targets.reshape({T * B});
-      if (m.tanh_entropy) {
-        torch::Generator entropy_gen = m.NextEntropyGenerator();
-        in.entropy = nn::TanhGaussian{dist}.Entropy(entropy_gen);
-      } else {
-        in.entropy = dist.Entropy();
+      const auto flat = [&](const torch::Tensor& t) {  // [T, N, ...] -> [T * B, ...]
+        std::vector<int64_t> shape = {T * B};
+        shape.insert(shape.end(), t.sizes().begin() + 2, t.sizes().end());
+        return t.index_select(1, idx).reshape(shape);
+      };
+      PolicyBatch policy_batch;
+      policy_batch.obs_norm = obs.slice(0, 0, T).reshape({T * B, m.obs_size});
+      policy_batch.latents = flat(batch.latents);
+      policy_batch.old_log_prob = flat(batch.log_probs);
+      for (const torch::Tensor& record : batch.records) {
+        policy_batch.records.push_back(flat(record));
       }
-      in.mask = (1.0 - truncated).reshape({T * B});
-      in.mean = mean;
-      in.std = std_dev;
-      const PpoLossTerms terms = ComputePpoLoss(in, loss_options);
+      policy_batch.advantages = advantages;
+      policy_batch.mask = (1.0 - truncated).reshape({T * B});
+      policy_batch.values = values.reshape({T * B});
+      policy_batch.value_targets = gae.value_targets.reshape({T * B});
+      torch::Generator entropy_gen;
+      if (m.policy->draws_entropy_samples()) entropy_gen = m.NextEntropyGenerator();
+      const PolicyTermLoss loss = m.policy->Loss(
+          policy_batch, term_settings, m.policy->draws_entropy_samples() ? &entropy_gen : nullptr);
+      const PpoLossTerms& terms = loss.terms;
 
       const std::pair<const char*, double> losses[] = {
           {"policy_loss", terms.policy_loss.item<double>()},
@@ -560,10 +566,10 @@ absl::StatusOr<PpoMetrics> PpoLearner::UpdateOnce(const std::vector<v1::Rollout>
       metrics.grad_norm += grad_norm;
       ++steps_taken;
       if (epoch == 0) {
-        const torch::Tensor keep = in.mask > 0.5;
-        first_vs.push_back(in.value_targets.masked_select(keep));
-        first_values.push_back(in.values.detach().masked_select(keep));
-        std_sum += std_dev.detach().sum().item<double>();
+        const torch::Tensor keep = policy_batch.mask > 0.5;
+        first_vs.push_back(policy_batch.value_targets.masked_select(keep));
+        first_values.push_back(policy_batch.values.detach().masked_select(keep));
+        std_sum += loss.std_sum;
       }
     }
   }
@@ -581,7 +587,7 @@ absl::StatusOr<PpoMetrics> PpoLearner::UpdateOnce(const std::vector<v1::Rollout>
   }
   // The last minibatch's step can still overflow a weight or a moment.
   std::vector<std::pair<std::string, torch::Tensor>> state;
-  AddStateTensors("encoder", *m.encoder->net(), *m.encoder_adam, state);
+  AddStateTensors("encoder", m.policy->network(), *m.encoder_adam, state);
   AddStateTensors("critic", *m.critic, *m.critic_adam, state);
   if (const std::string bad = FirstNonFinite(state); !bad.empty()) {
     return non_finite(absl::StrCat(bad, " has non-finite values"), "");
@@ -600,10 +606,10 @@ absl::StatusOr<PpoMetrics> PpoLearner::UpdateOnce(const std::vector<v1::Rollout>
 void PpoLearner::SetStage(int stage) { impl_->stage = stage; }
 
 void PpoLearner::ReinitializeEncoder(uint64_t seed) {
-  impl_->InitOnCpu(*impl_->encoder->net(),
-                   [&] { FreshEncoder(*impl_->encoder, impl_->config, seed); });
+  impl_->InitOnCpu(impl_->policy->network(),
+                   [&] { impl_->policy->Reinitialize(nn::MakeGenerator(seed)); });
   // Fresh Adam moments too: the old ones belong to the previous encoder.
-  impl_->encoder_adam = MakeAdam(impl_->EncoderParams(), impl_->config.ppo().learning_rate());
+  impl_->encoder_adam = MakeAdam(impl_->EncoderParams(), LearningRate(impl_->config));
   ++impl_->encoder_version;
 }
 
@@ -611,12 +617,12 @@ void PpoLearner::ReinitializeEncoder(uint64_t seed) {
 // encoder version alone.
 void PpoLearner::ReinitializeCritic(uint64_t seed) {
   impl_->InitOnCpu(*impl_->critic, [&] { impl_->critic->Reinitialize(nn::MakeGenerator(seed)); });
-  impl_->critic_adam = MakeAdam(impl_->critic->parameters(), impl_->config.ppo().learning_rate());
+  impl_->critic_adam = MakeAdam(impl_->critic->parameters(), LearningRate(impl_->config));
 }
 
 v1::PolicySnapshot PpoLearner::Snapshot() const {
   v1::PolicySnapshot snapshot;
-  impl_->encoder->WriteTo(snapshot);
+  impl_->policy->WriteTo(impl_->normalizer, snapshot);
   snapshot.set_encoder_version(impl_->encoder_version);
   snapshot.set_stage(impl_->stage);
   snapshot.set_obs_size(impl_->obs_size);
@@ -627,10 +633,11 @@ v1::PolicySnapshot PpoLearner::Snapshot() const {
 
 v1::PolicySnapshot PpoLearner::FreshEncoderSnapshot(uint64_t seed) const {
   // The same initialisation as ReinitializeEncoder's, on a CPU copy.
-  nn::LatentPolicy fresh(impl_->encoder->options(), nn::MakeGenerator(seed));
-  FreshEncoder(fresh, impl_->config, seed);
+  const std::unique_ptr<PolicyTerm> fresh =
+      MakePolicyTerm(impl_->config, impl_->obs_size, impl_->latent_size, nn::MakeGenerator(seed));
+  fresh->Reinitialize(nn::MakeGenerator(seed));
   v1::PolicySnapshot snapshot = Snapshot();
-  fresh.WriteTo(snapshot);
+  fresh->WriteTo(impl_->normalizer, snapshot);
   snapshot.set_encoder_version(impl_->encoder_version + 1);
   return snapshot;
 }
@@ -642,9 +649,9 @@ v1::PpoLearnerState PpoLearner::SaveState() const {
   v1::PpoLearnerState state;
   state.set_obs_size(m.obs_size);
   state.set_latent_size(m.latent_size);
-  *state.mutable_encoder() = nn::EncodeModule(*m.encoder->net());
+  *state.mutable_encoder() = nn::EncodeModule(m.policy->network());
   *state.mutable_critic() = nn::EncodeModule(*m.critic);
-  *state.mutable_encoder_adam() = SaveAdam(*m.encoder_adam, *m.encoder->net());
+  *state.mutable_encoder_adam() = SaveAdam(*m.encoder_adam, m.policy->network());
   *state.mutable_critic_adam() = SaveAdam(*m.critic_adam, *m.critic);
   *state.mutable_normalizer() = m.normalizer.ToProto();
   state.set_encoder_version(m.encoder_version);
@@ -670,10 +677,12 @@ absl::Status PpoLearner::RestoreState(const v1::PpoLearnerState& state) {
   // when all of it is valid.
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<Impl> fresh,
                         Impl::Create(current.config, current.obs_size, current.latent_size));
-  absl::Status status = nn::DecodeModule(state.encoder(), *fresh->encoder->net());
+  absl::Status status = nn::DecodeModule(state.encoder(), fresh->policy->network());
   if (!status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "learner state: encoder (does the config's encoder.hidden match?): ", status.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("learner state: encoder (does the config's encoder.hidden, or the "
+                     "fpo / dppo section's hidden, match?): ",
+                     status.message()));
   }
   status = nn::DecodeModule(state.critic(), *fresh->critic);
   if (!status.ok()) {
@@ -681,7 +690,7 @@ absl::Status PpoLearner::RestoreState(const v1::PpoLearnerState& state) {
         absl::StrCat("learner state: critic (does the config's encoder.critic_hidden match?): ",
                      status.message()));
   }
-  GORL_RETURN_IF_ERROR(RestoreAdam(state.encoder_adam(), *fresh->encoder->net(),
+  GORL_RETURN_IF_ERROR(RestoreAdam(state.encoder_adam(), fresh->policy->network(),
                                    "learner state: encoder_adam", *fresh->encoder_adam));
   GORL_RETURN_IF_ERROR(RestoreAdam(state.critic_adam(), *fresh->critic,
                                    "learner state: critic_adam", *fresh->critic_adam));

@@ -51,26 +51,22 @@ GaeResult ComputeGae(const torch::Tensor& rewards, const torch::Tensor& values,
   return result;
 }
 
-PpoLossTerms ComputePpoLoss(const PpoLossInputs& in, const PpoLossOptions& options) {
-  const double eps = options.clip_epsilon;
-  const torch::Tensor log_ratio = in.log_prob - in.old_log_prob;
+SurrogateTerms ClippedSurrogate(const torch::Tensor& log_ratio, const torch::Tensor& advantages,
+                                double clip_epsilon) {
+  TORCH_CHECK(advantages.dim() == 1 && log_ratio.size(0) == advantages.size(0),
+              "ClippedSurrogate: advantages must be [S] for log-ratios [S, ...]");
+  const double eps = clip_epsilon;
   const torch::Tensor ratio = torch::exp(log_ratio);
-  const torch::Tensor surrogate = ratio * in.advantages;
-  const torch::Tensor clipped = torch::clamp(ratio, 1.0 - eps, 1.0 + eps) * in.advantages;
-
-  PpoLossTerms terms;
+  // [S] -> [S, 1, ...]: every ratio of a sample shares its advantage.
+  std::vector<int64_t> shape(log_ratio.dim(), 1);
+  shape[0] = advantages.size(0);
+  const torch::Tensor adv = advantages.reshape(shape);
+  const torch::Tensor surrogate = ratio * adv;
+  const torch::Tensor clipped = torch::clamp(ratio, 1.0 - eps, 1.0 + eps) * adv;
+  SurrogateTerms terms;
   // Brax averages the policy loss over every sample; truncated steps have
   // advantage 0 and so add nothing.
-  terms.policy_loss = -torch::min(surrogate, clipped).mean();
-  terms.value_loss = options.value_loss_coefficient * 0.5 *
-                     MaskedMean((in.value_targets - in.values).pow(2), in.mask);
-  // `entropy` is the mean entropy itself (a diagnostic); the loss subtracts
-  // entropy_cost times it.
-  terms.entropy = in.entropy.mean();
-  // The weighted penalty, as it enters the loss (0 when the coefficient is 0).
-  terms.prior_penalty = options.prior_penalty * (in.mean.pow(2).mean() + in.std.pow(2).mean());
-  terms.total = terms.policy_loss + terms.value_loss - options.entropy_cost * terms.entropy +
-                terms.prior_penalty;
+  terms.loss = -torch::min(surrogate, clipped).mean();
   {
     torch::NoGradGuard no_grad;
     // KL(old || new) with the low-variance, always non-negative estimator
@@ -78,6 +74,35 @@ PpoLossTerms ComputePpoLoss(const PpoLossInputs& in, const PpoLossOptions& optio
     terms.approx_kl = ((ratio - 1.0) - log_ratio).mean().detach();
     terms.clip_fraction = ((ratio - 1.0).abs() > eps).to(torch::kFloat32).mean().detach();
   }
+  return terms;
+}
+
+torch::Tensor ValueLoss(const torch::Tensor& values, const torch::Tensor& targets,
+                        const torch::Tensor& mask, double coefficient) {
+  return coefficient * 0.5 * MaskedMean((targets - values).pow(2), mask);
+}
+
+torch::Tensor FpoLogRatios(const torch::Tensor& old_losses, const torch::Tensor& new_losses,
+                           double clip) {
+  return torch::clamp(old_losses - new_losses, -clip, clip);
+}
+
+PpoLossTerms ComputePpoLoss(const PpoLossInputs& in, const PpoLossOptions& options) {
+  const SurrogateTerms surrogate =
+      ClippedSurrogate(in.log_prob - in.old_log_prob, in.advantages, options.clip_epsilon);
+  PpoLossTerms terms;
+  terms.policy_loss = surrogate.loss;
+  terms.value_loss =
+      ValueLoss(in.values, in.value_targets, in.mask, options.value_loss_coefficient);
+  // `entropy` is the mean entropy itself (a diagnostic); the loss subtracts
+  // entropy_cost times it.
+  terms.entropy = in.entropy.mean();
+  // The weighted penalty, as it enters the loss (0 when the coefficient is 0).
+  terms.prior_penalty = options.prior_penalty * (in.mean.pow(2).mean() + in.std.pow(2).mean());
+  terms.total = terms.policy_loss + terms.value_loss - options.entropy_cost * terms.entropy +
+                terms.prior_penalty;
+  terms.approx_kl = surrogate.approx_kl;
+  terms.clip_fraction = surrogate.clip_fraction;
   return terms;
 }
 

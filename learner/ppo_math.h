@@ -53,6 +53,26 @@ struct PpoLossOptions {
 
 PpoLossTerms ComputePpoLoss(const PpoLossInputs& in, const PpoLossOptions& options);
 
+// PPO's clipped surrogate on log-ratios [S] or [S, M] (M ratios per sample,
+// e.g. FPO's draws or DPPO's denoising steps) that share the sample's
+// advantage [S]: loss = -mean(min(r A, clip(r, 1 - eps, 1 + eps) A)) over
+// every entry; approx_kl = mean((r - 1) - log r); clip_fraction = the share
+// of entries with |r - 1| > eps (both without gradient).
+struct SurrogateTerms {
+  torch::Tensor loss, approx_kl, clip_fraction;
+};
+SurrogateTerms ClippedSurrogate(const torch::Tensor& log_ratio, const torch::Tensor& advantages,
+                                double clip_epsilon);
+
+// 0.5 * coefficient * mean of (targets - values)^2 over the unmasked samples.
+torch::Tensor ValueLoss(const torch::Tensor& values, const torch::Tensor& targets,
+                        const torch::Tensor& mask, double coefficient);
+
+// FPO's per-draw log-ratios (docs/algorithm.md §2, the variant GoRL runs):
+// clamp(old_losses - new_losses, -clip, clip), [S, M].
+torch::Tensor FpoLogRatios(const torch::Tensor& old_losses, const torch::Tensor& new_losses,
+                           double clip);
+
 }  // namespace gorl::learner
 
 #endif  // GORL_LEARNER_PPO_MATH_H_

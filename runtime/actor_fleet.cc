@@ -50,17 +50,20 @@ uint64_t UnguessableNumber() {
 }
 
 // Serialized bytes of one env-sequence of a rollout: (T + 1) observations,
-// T latents, log-prob, reward and two flags per step, plus field overhead.
-int64_t BytesPerSequence(int obs_size, int action_size, int unroll_length) {
-  const int64_t t = std::max(1, unroll_length);
-  return 4 * ((t + 1) * obs_size + t * (action_size + 2)) + 2 * t + 64;
+// T latents, log-prob, reward and two flags per step, FPO's or DPPO's
+// records, plus field overhead.
+int64_t BytesPerSequence(const ActorFleetOptions& o) {
+  const int64_t t = std::max(1, o.unroll_length);
+  const int64_t a = o.action_size;
+  const int64_t extra =
+      o.fpo_draws * (a + 2) + (o.dppo_steps > 0 ? (o.dppo_steps + 1) * a : 0) + o.dppo_steps;
+  return 4 * ((t + 1) * o.obs_size + t * (a + 2 + extra)) + 2 * t + 64;
 }
 
 int64_t QueueBytes(const ActorFleetOptions& o) {
   if (o.queue_bytes > 0) return o.queue_bytes;
   return std::max<int64_t>(kMaxMessageBytes,
-                           2 * std::max<int64_t>(1, o.queue_capacity) *
-                               BytesPerSequence(o.obs_size, o.action_size, o.unroll_length));
+                           2 * std::max<int64_t>(1, o.queue_capacity) * BytesPerSequence(o));
 }
 
 }  // namespace
@@ -71,7 +74,7 @@ ActorFleet::StreamSlot::~StreamSlot() {
 
 ActorFleet::ActorFleet(ActorFleetOptions options, RoleMetrics& metrics)
     : options_(std::move(options)),
-      shape_{options_.obs_size, options_.action_size},
+      shape_{options_.obs_size, options_.action_size, options_.fpo_draws, options_.dppo_steps},
       metrics_(metrics),
       queue_(options_.queue_capacity, QueueBytes(options_)),
       train_unroll_length_(options_.unroll_length) {

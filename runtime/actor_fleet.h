@@ -78,6 +78,10 @@ struct ActorFleetOptions {
   std::string task;
   int obs_size = 0;
   int action_size = 0;
+  // What each rollout step records beyond PPO's fields (FPO draws, DPPO
+  // Euler steps; common/message_checks.h TaskShape).
+  int fpo_draws = 0;
+  int dppo_steps = 0;
   // The run's seed; actors' env seeds derive from it (common/seed_streams.h).
   uint64_t run_seed = 0;
   // Train-mode unroll length until GatherRollouts asks for another.

@@ -83,6 +83,8 @@ ActorFleetOptions FleetOptions(const LearnerRoleOptions& options, const v1::Trai
   group.task = spec.name;
   group.obs_size = spec.obs_size;
   group.action_size = spec.action_size;
+  group.fpo_draws = RecordedFpoDraws(config);
+  group.dppo_steps = RecordedDppoSteps(config);
   group.run_seed = config.seed();
   group.unroll_length = config.rollout().unroll_length();
   const int64_t batch = int64_t{config.ppo().batch_size()} * config.ppo().num_minibatches();

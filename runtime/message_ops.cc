@@ -10,7 +10,8 @@ namespace {
 // values (time-major data: row t * n + env).
 template <typename Field>
 void CopyEnvRows(const Field& from, int n, int width, int first, int count, Field* to) {
-  const int blocks = n > 0 ? from.size() / (n * width) : 0;
+  // A width of 0 is a record the rollout does not have (FPO's for DPPO...).
+  const int blocks = n > 0 && width > 0 ? from.size() / (n * width) : 0;
   to->Reserve(blocks * count * width);
   for (int b = 0; b < blocks; ++b) {
     const int start = (b * n + first) * width;
@@ -45,6 +46,15 @@ v1::Rollout SliceEnvs(const v1::Rollout& r, int first, int count) {
   CopyEnvRows(r.rewards(), n, 1, first, count, out.mutable_rewards());
   CopyEnvRows(r.terminated(), n, 1, first, count, out.mutable_terminated());
   CopyEnvRows(r.truncated(), n, 1, first, count, out.mutable_truncated());
+  // FPO's and DPPO's per-step records (none for the other algorithms).
+  const int m = r.fpo_draws(), k = r.dppo_steps(), a = r.latent_size();
+  out.set_fpo_draws(m);
+  out.set_dppo_steps(k);
+  CopyEnvRows(r.fpo_times(), n, m, first, count, out.mutable_fpo_times());
+  CopyEnvRows(r.fpo_noise(), n, m * a, first, count, out.mutable_fpo_noise());
+  CopyEnvRows(r.fpo_old_losses(), n, m, first, count, out.mutable_fpo_old_losses());
+  CopyEnvRows(r.dppo_chain(), n, (k + 1) * a, first, count, out.mutable_dppo_chain());
+  CopyEnvRows(r.dppo_old_log_probs(), n, k, first, count, out.mutable_dppo_old_log_probs());
   // Episode returns name no env, but a rollout may not carry more of them
   // than episodes ended in it (common/message_checks.h). Contiguous slices
   // take them in env order, each at most as many as episodes ended in it,

@@ -64,6 +64,8 @@ cat "$tmp/help" >> "$tmp/all_output"
 check "train --help exits 0" test "$code" -eq 0
 check "train --help shows --preset with its default" grep -q -- '--preset TEXT=local' "$tmp/help"
 check "train --help shows an example" grep -q '^  gorl train --' "$tmp/help"
+check "train --help lists the algorithms, baselines included" \
+  grep -q 'ppo, gorl-fm, gorl-diff, or the baselines fpo and dppo' "$tmp/help"
 check "train --help shows only train's flags" bash -c '! grep -q -- "--actor_envs\|--listen\|--episodes" "$0"' "$tmp/help"
 for command in tasks eval train learner refiner actor certs health sample "bench envs" "bench train" help; do
   # shellcheck disable=SC2086  # "bench envs" is two words
@@ -126,6 +128,25 @@ for bad in rollout.num_envs=0 rollout.unroll_length=0 encoder.hidden=-5 decoder.
   check "train $bad exits 2 naming the field" \
     bash -c '[ "$1" -eq 2 ] && grep -q "${2%%=*}" "$0"' "$tmp/err" "$code" "$bad"
 done
+# The baselines' settings are refused by name too.
+for bad in fpo.draws=0 dppo.sigma=0; do
+  "$gorl" train --in_process --task twin-peaks --algo "${bad%%.*}" --run_dir "$tmp/bad-run" "$bad" \
+    > /dev/null 2> "$tmp/err"
+  code=$?
+  check "train --algo ${bad%%.*} $bad exits 2 naming the field" \
+    bash -c '[ "$1" -eq 2 ] && grep -q "${2%%=*}" "$0"' "$tmp/err" "$code" "$bad"
+done
+# A tiny FPO run prints the baseline's settings and ends with an evaluation.
+"$gorl" train --in_process --task twin-peaks --algo fpo --run_dir "$tmp/fpo-run" \
+  total_env_steps=256 rollout.num_envs=8 rollout.unroll_length=8 rollout.num_threads=1 \
+  ppo.batch_size=4 ppo.num_minibatches=2 encoder.critic_hidden=16 eval.episodes=1 \
+  eval.every_env_steps=256 \
+  > "$tmp/out" 2> "$tmp/err"
+code=$?
+check "train --algo fpo runs" test "$code" -eq 0
+check "train --algo fpo prints the baseline's settings" \
+  grep -q "fpo: lr 0.0003, clip 0.05, entropy 0 (none), grad clip off" "$tmp/err"
+check "train --algo fpo runs one stage" grep -q "in 1 stage(s)" "$tmp/err"
 "$gorl" train --in_process --task twin-peaks --config /dev/null --run_dir "$tmp/bad-run" > /dev/null 2>&1
 check "train --config /dev/null exits 2" test "$?" -eq 2
 

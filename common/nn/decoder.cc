@@ -153,6 +153,26 @@ std::unique_ptr<DecoderModel> DecoderModel::NewTrainable(v1::DecoderKind kind, i
   return decoder;
 }
 
+std::unique_ptr<DecoderModel> DecoderModel::NewFlowPolicy(int obs_size, int action_size,
+                                                          const std::vector<int>& hidden, int steps,
+                                                          double velocity_scale,
+                                                          torch::Generator generator) {
+  CHECK_GT(obs_size, 0);
+  CHECK_GT(action_size, 0);
+  CHECK_GT(steps, 0) << "NewFlowPolicy: steps must be positive";
+  CHECK(velocity_scale > 0 && std::isfinite(velocity_scale)) << "NewFlowPolicy: velocity scale";
+  std::unique_ptr<DecoderModel> decoder(new DecoderModel());
+  decoder->kind_ = v1::DECODER_KIND_FLOW;
+  decoder->obs_size_ = obs_size;
+  decoder->action_size_ = action_size;
+  decoder->steps_ = steps;
+  decoder->hidden_ = hidden;
+  decoder->velocity_scale_ = velocity_scale;
+  decoder->normalizer_ = RunningNormalizer(obs_size);
+  decoder->Build(MlpInit::kLecunUniform, std::move(generator));
+  return decoder;
+}
+
 void DecoderModel::Build(MlpInit init, torch::Generator generator) {
   // The same float arithmetic as RunningNormalizer::Normalize, so that the
   // decoder sees exactly the inputs the normaliser would produce.
@@ -213,6 +233,13 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::FromProto(const v1::
     }
     GORL_RETURN_IF_ERROR(CheckWeightCount(proto));
     decoder->steps_ = proto.steps();
+    // 0 (unset) is GoRL's unscaled velocity. The negated form rejects NaN.
+    const float scale = proto.velocity_scale();
+    if (!(scale >= 0 && scale <= 1e6f) || (scale != 0 && kind != v1::DECODER_KIND_FLOW)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "decoder: velocity_scale ", scale, " must be in [0, 1e6] (0 = 1), and only for flow"));
+    }
+    decoder->velocity_scale_ = scale == 0 ? 1.0 : scale;
     decoder->hidden_.assign(proto.hidden().begin(), proto.hidden().end());
     if (kind == v1::DECODER_KIND_DIFFUSION) {
       if (proto.schedule() != v1::NOISE_SCHEDULE_LINEAR &&
@@ -263,6 +290,7 @@ v1::Decoder DecoderModel::ToProto(int64_t version) const {
   for (int width : hidden_) proto.add_hidden(width);
   proto.set_steps(steps_);
   proto.set_schedule(schedule_);
+  if (velocity_scale_ != 1.0) proto.set_velocity_scale(static_cast<float>(velocity_scale_));
   if (net_) *proto.mutable_weights() = EncodeModule(*net_);
   *proto.mutable_normalizer() = normalizer_.ToProto();
   return proto;
@@ -291,13 +319,7 @@ torch::Tensor DecoderModel::Decode(const torch::Tensor& obs_raw, const torch::Te
   torch::Tensor x = z;
 
   if (kind_ == v1::DECODER_KIND_FLOW) {
-    const double dt = 1.0 / steps_;
-    for (int i = 0; i < steps_; ++i) {
-      const double t = 1.0 - static_cast<double>(i) / steps_;
-      const torch::Tensor v = Net(obs, x, torch::full({batch, 1}, t, z.options()));
-      x = x - dt * v;
-    }
-    return x;
+    return SampleNormalized(obs, z, /*sigma=*/0.0, /*generator=*/nullptr);
   }
 
   // Deterministic DDIM (eta = 0) from index steps-1 down to 0.
@@ -311,6 +333,83 @@ torch::Tensor DecoderModel::Decode(const torch::Tensor& obs_raw, const torch::Te
     x = std::sqrt(ab_prev) * a0 + std::sqrt(1.0 - ab_prev) * eps_hat;
   }
   return x;
+}
+
+std::vector<double> DecoderModel::StepTimes() const {
+  std::vector<double> times(steps_);
+  for (int k = 0; k < steps_; ++k) times[k] = 1.0 - static_cast<double>(k) / steps_;
+  return times;
+}
+
+torch::Tensor DecoderModel::Velocity(const torch::Tensor& obs_norm, const torch::Tensor& x,
+                                     const torch::Tensor& t) const {
+  CHECK(kind_ == v1::DECODER_KIND_FLOW && net_) << "decoder: Velocity needs a flow network";
+  const torch::Tensor out = Net(obs_norm, x, t);
+  return velocity_scale_ == 1.0 ? out : velocity_scale_ * out;
+}
+
+torch::Tensor DecoderModel::SampleNormalized(const torch::Tensor& obs_norm, const torch::Tensor& x0,
+                                             double sigma, torch::Generator* generator,
+                                             torch::Tensor* chain) const {
+  CHECK_EQ(x0.dim(), 2);
+  CHECK_EQ(x0.size(1), action_size_) << "decoder: latent width";
+  CHECK_EQ(obs_norm.size(0), x0.size(0)) << "decoder: batch sizes differ";
+  CHECK(sigma == 0 || generator != nullptr) << "decoder: noisy sampling needs a generator";
+  const int64_t batch = x0.size(0);
+  const double dt = 1.0 / steps_;
+  std::vector<torch::Tensor> states = {x0};
+  torch::Tensor x = x0;
+  for (const double t : StepTimes()) {
+    x = x - dt * Velocity(obs_norm, x, torch::full({batch, 1}, t, x0.options()));
+    if (sigma > 0) {
+      x = x +
+          sigma * torch::randn({batch, action_size_}, *generator, x0.options().device(torch::kCPU))
+                      .to(x0.device());
+    }
+    if (chain != nullptr) states.push_back(x);
+  }
+  if (chain != nullptr) *chain = torch::stack(states, /*dim=*/1);
+  return x;
+}
+
+torch::Tensor DecoderModel::StepLogLikelihoods(const torch::Tensor& obs_norm,
+                                               const torch::Tensor& chain, double sigma) const {
+  CHECK_GT(sigma, 0.0);
+  CHECK_EQ(chain.dim(), 3);
+  CHECK_EQ(chain.size(1), steps_ + 1) << "decoder: chain length";
+  CHECK_EQ(chain.size(2), action_size_) << "decoder: chain width";
+  const int64_t batch = chain.size(0);
+  // All steps in one batched pass: row (b, k) is step k of sample b.
+  const torch::Tensor x = chain.slice(1, 0, steps_).reshape({batch * steps_, action_size_});
+  const torch::Tensor next = chain.slice(1, 1).reshape({batch * steps_, action_size_});
+  const std::vector<double> times = StepTimes();
+  const torch::Tensor t = torch::tensor(times, torch::kDouble)
+                              .to(chain.options())
+                              .repeat({batch})
+                              .reshape({batch * steps_, 1});
+  const torch::Tensor obs = obs_norm.repeat_interleave(steps_, /*dim=*/0);
+  const torch::Tensor mean = x - (1.0 / steps_) * Velocity(obs, x, t);
+  const torch::Tensor z = (next - mean) / sigma;
+  const double constant = action_size_ * (std::log(sigma) + 0.5 * std::log(2.0 * kPi));
+  return (-0.5 * z.pow(2).sum(-1) - constant).reshape({batch, steps_});
+}
+
+torch::Tensor DecoderModel::CfmLosses(const torch::Tensor& obs_norm, const torch::Tensor& u,
+                                      const torch::Tensor& taus, const torch::Tensor& eps) const {
+  CHECK_EQ(u.dim(), 2);
+  CHECK_EQ(u.size(1), action_size_) << "decoder: action width";
+  CHECK_EQ(taus.dim(), 2);
+  const int64_t batch = u.size(0), draws = taus.size(1);
+  CHECK(eps.sizes() == torch::IntArrayRef({batch, draws, action_size_}))
+      << "decoder: eps must be [B, M, A]";
+  const torch::Tensor tau = taus.reshape({batch * draws, 1});
+  const torch::Tensor e = eps.reshape({batch * draws, action_size_});
+  const torch::Tensor a = u.repeat_interleave(draws, /*dim=*/0);
+  const torch::Tensor x_tau = tau * e + (1.0 - tau) * a;
+  const torch::Tensor v = Velocity(obs_norm.repeat_interleave(draws, /*dim=*/0), x_tau, tau);
+  // The released code's "u_but_supervise_as_eps": the noise predicted from
+  // the velocity, x_tau + (1 - tau) v, against eps.
+  return (e - (x_tau + (1.0 - tau) * v)).pow(2).mean(-1).reshape({batch, draws});
 }
 
 torch::Tensor DecoderModel::Loss(const torch::Tensor& obs_raw, const torch::Tensor& actions,

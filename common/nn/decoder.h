@@ -12,6 +12,12 @@
 //             schedule 1e-4..0.02), time input index / steps (same 8
 //             features of it), deterministic DDIM (eta = 0) from index
 //             steps-1 down to 0 with alpha_bar(-1) = 1, starting at x = z.
+//
+// The FPO and DPPO baselines (docs/algorithm.md §2-3) use the flow decoder
+// itself as their policy, started from x = eps0 ~ N(0, I), with its velocity
+// scaled by velocity_scale (0.25): the *Normalized methods below take
+// observations already normalised by the caller (the learner's running
+// normaliser) and hold each rule of those algorithms in one place.
 #ifndef GORL_COMMON_NN_DECODER_H_
 #define GORL_COMMON_NN_DECODER_H_
 
@@ -47,6 +53,14 @@ class DecoderModel {
                                                     const RunningNormalizer& normalizer,
                                                     torch::Generator generator);
 
+  // A freshly (LeCun-uniform) initialised FLOW network for the FPO/DPPO
+  // policies: `steps` Euler steps, velocity = velocity_scale x output, an
+  // identity normaliser (callers pass normalised observations).
+  static std::unique_ptr<DecoderModel> NewFlowPolicy(int obs_size, int action_size,
+                                                     const std::vector<int>& hidden, int steps,
+                                                     double velocity_scale,
+                                                     torch::Generator generator);
+
   // Validates everything (kind, sizes, widths, steps, schedule, weights,
   // normaliser) and rebuilds the decoder.
   static absl::StatusOr<std::unique_ptr<DecoderModel>> FromProto(const v1::Decoder& proto);
@@ -63,7 +77,35 @@ class DecoderModel {
                      torch::Generator& generator,
                      const torch::Tensor& source = torch::Tensor()) const;
 
+  // --- Flow decoders on normalised observations (FPO, DPPO). ---
+
+  // velocity_scale x net([obs_norm, x, TimeFeatures(t)]); t: [B, 1].
+  torch::Tensor Velocity(const torch::Tensor& obs_norm, const torch::Tensor& x,
+                         const torch::Tensor& t) const;
+  // Euler steps k = 0..steps-1 from x_0 at t = 1 (t_k = 1 - k/steps, dt =
+  // 1/steps): x_{k+1} = x_k - dt v(x_k, t_k) + sigma xi_k, xi_k ~ N(0, I)
+  // drawn from `generator` (none when sigma = 0). Returns x_steps; when
+  // `chain` is given it receives [B, steps + 1, A] = x_0..x_steps.
+  torch::Tensor SampleNormalized(const torch::Tensor& obs_norm, const torch::Tensor& x0,
+                                 double sigma, torch::Generator* generator,
+                                 torch::Tensor* chain = nullptr) const;
+  // DPPO: log N(x_{k+1}; x_k - dt v(x_k, t_k), sigma^2 I) of each step of
+  // `chain` [B, steps + 1, A], summed over action dimensions: [B, steps].
+  torch::Tensor StepLogLikelihoods(const torch::Tensor& obs_norm, const torch::Tensor& chain,
+                                   double sigma) const;
+  // FPO: per-draw conditional-flow-matching losses of pre-tanh actions u
+  // [B, A] at times taus [B, M] with noises eps [B, M, A]:
+  // mean_d (eps - (x_tau + (1 - tau) v(x_tau, tau)))^2, x_tau = tau eps +
+  // (1 - tau) u. Returns [B, M].
+  torch::Tensor CfmLosses(const torch::Tensor& obs_norm, const torch::Tensor& u,
+                          const torch::Tensor& taus, const torch::Tensor& eps) const;
+  // The sampling grid's start times t_k = 1 - k/steps, k = 0..steps-1.
+  std::vector<double> StepTimes() const;
+  torch::Tensor NormalizeObs(const torch::Tensor& obs_raw) const;
+
   v1::DecoderKind kind() const { return kind_; }
+  int steps() const { return steps_; }
+  double velocity_scale() const { return velocity_scale_; }
   int obs_size() const { return obs_size_; }
   int action_size() const { return action_size_; }
   const RunningNormalizer& normalizer() const { return normalizer_; }
@@ -75,13 +117,13 @@ class DecoderModel {
   // Builds the derived state (normaliser tensors, alpha_bar, network) from
   // the fields set by a factory; `generator` draws the LeCun weights.
   void Build(MlpInit init, torch::Generator generator);
-  torch::Tensor NormalizeObs(const torch::Tensor& obs_raw) const;
   // net_(concat[obs_norm, x, TimeFeatures(t)]), t: [B, 1].
   torch::Tensor Net(const torch::Tensor& obs_norm, const torch::Tensor& x,
                     const torch::Tensor& t) const;
 
   v1::DecoderKind kind_ = v1::DECODER_KIND_IDENTITY;
   int obs_size_ = 0, action_size_ = 0, steps_ = 10;
+  double velocity_scale_ = 1.0;  // flow only
   std::vector<int> hidden_;
   v1::NoiseSchedule schedule_ = v1::NOISE_SCHEDULE_UNSPECIFIED;
   RunningNormalizer normalizer_;

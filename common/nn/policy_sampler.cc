@@ -17,6 +17,12 @@ absl::Status Named(const absl::Status& status, const char* part) {
 
 absl::StatusOr<std::unique_ptr<PolicySampler>> PolicySampler::FromSnapshot(
     const v1::PolicySnapshot& snapshot) {
+  if (snapshot.policy_kind() != v1::POLICY_KIND_LATENT) {
+    return absl::UnimplementedError(
+        absl::StrCat("policy: sampling a ", v1::PolicyKind_Name(snapshot.policy_kind()),
+                     " baseline's flow policy outside the actor is not supported yet; "
+                     "only GoRL's and PPO's latent policies"));
+  }
   auto encoder = LatentPolicy::FromSnapshot(snapshot);
   if (!encoder.ok()) return Named(encoder.status(), "encoder");
   auto normalizer = RunningNormalizer::FromProto(snapshot.normalizer());

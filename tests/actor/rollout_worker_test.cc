@@ -13,6 +13,8 @@
 #include <torch/torch.h>
 
 #include "common/config.h"
+#include "common/message_checks.h"
+#include "common/nn/decoder.h"
 #include "common/nn/distributions.h"
 #include "common/nn/latent_policy.h"
 #include "common/running_normalizer.h"
@@ -291,6 +293,70 @@ TEST_F(RolloutWorkerTest, DeterministicEvaluationIsReproducible) {
   EXPECT_NE(
       std::vector<float>(stochastic.episode_returns().begin(), stochastic.episode_returns().end()),
       std::vector<float>(first.episode_returns().begin(), first.episode_returns().end()));
+}
+
+// FPO / DPPO snapshots: the actor samples the flow policy, records what the
+// learner's loss needs (checked by CheckRollout against the run's algorithm),
+// and the learner trains on it; the records reproduce under the snapshot
+// that acted (an FPO draw's old loss, a DPPO step's log-likelihood).
+class FlowBaselineWorkerTest : public RolloutWorkerTest,
+                               public ::testing::WithParamInterface<std::string> {};
+
+INSTANTIATE_TEST_SUITE_P(Baselines, FlowBaselineWorkerTest, ::testing::Values("fpo", "dppo"));
+
+TEST_P(FlowBaselineWorkerTest, UnrollRecordsWhatTheLossNeeds) {
+  const v1::TrainConfig config = Config(GetParam());
+  const bool fpo = GetParam() == "fpo";
+  auto learner = MakeLearner(config);
+  auto worker = MakeWorker(/*num_envs=*/4, /*seed=*/3);
+  GORL_ASSERT_OK(worker->SetPolicy(WithDecoder(*learner, config)));
+  GORL_ASSERT_OK_AND_ASSIGN(const v1::Rollout rollout, worker->Unroll(5));
+  GORL_EXPECT_OK(CheckRollout(rollout, {1, 1, RecordedFpoDraws(config), RecordedDppoSteps(config)},
+                              /*num_envs=*/4));
+  // The other algorithm's expectations refuse it.
+  EXPECT_THAT(CheckRollout(rollout, {1, 1, fpo ? 0 : 3, fpo ? 4 : 0}, 4),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(rollout.fpo_draws(), fpo ? 3 : 0);
+  EXPECT_EQ(rollout.dppo_steps(), fpo ? 0 : 4);
+
+  // Rebuild the acting policy and recompute one record of the first step.
+  {
+    torch::NoGradGuard no_grad;
+    const v1::PolicySnapshot snapshot = learner->Snapshot();
+    GORL_ASSERT_OK_AND_ASSIGN(auto flow, nn::DecoderModel::FromProto(snapshot.flow_policy()));
+    const torch::Tensor obs =
+        flow->NormalizeObs(torch::tensor({rollout.observations(0)}).reshape({1, 1}));
+    if (fpo) {
+      const torch::Tensor u = torch::tensor({rollout.latents(0)}).reshape({1, 1});
+      const torch::Tensor taus = torch::tensor({rollout.fpo_times(0)}).reshape({1, 1});
+      const torch::Tensor eps = torch::tensor({rollout.fpo_noise(0)}).reshape({1, 1, 1});
+      EXPECT_NEAR(flow->CfmLosses(obs, u, taus, eps).item<float>(), rollout.fpo_old_losses(0),
+                  1e-5);
+      // tau lies on the sampling grid {1, 0.75, 0.5, 0.25}.
+      for (float tau : rollout.fpo_times()) {
+        EXPECT_NEAR(tau * 4, std::round(tau * 4), 1e-5);
+        EXPECT_GT(tau, 0.2f);
+      }
+    } else {
+      // x_K is the action's pre-tanh value; the step log-likelihoods sum to log_probs.
+      EXPECT_EQ(rollout.dppo_chain(4), rollout.latents(0));
+      const torch::Tensor chain =
+          torch::tensor(
+              std::vector<float>(rollout.dppo_chain().begin(), rollout.dppo_chain().begin() + 5))
+              .reshape({1, 5, 1});
+      const torch::Tensor step = flow->StepLogLikelihoods(obs, chain, 0.05);
+      EXPECT_NEAR(step[0][2].item<float>(), rollout.dppo_old_log_probs(2), 1e-3);
+      EXPECT_NEAR(step.sum().item<float>(), rollout.log_probs(0), 1e-3);
+    }
+  }
+  GORL_ASSERT_OK(learner->Update({rollout}));
+
+  // The trained policy evaluates, deterministically (x_0 = 0) and not.
+  GORL_ASSERT_OK(worker->SetPolicy(WithDecoder(*learner, config)));
+  for (bool deterministic : {true, false}) {
+    GORL_ASSERT_OK_AND_ASSIGN(const v1::EvalReport report, worker->Evaluate(3, deterministic, 9));
+    EXPECT_EQ(report.episode_returns_size(), 3);
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "common/config.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -113,6 +114,43 @@ TEST(ConfigTest, ValidationRejectsOutOfRangeValuesByName) {
   GORL_ASSERT_OK(ApplyOverride("refine.fidelity_samples=1", config));
   EXPECT_THAT(ValidateConfig(config),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("refine.fidelity_samples")));
+}
+
+// The baselines' sections: every preset sets the released settings, and
+// nonsense is refused by name (only for the algorithm that reads it).
+TEST(ConfigTest, BaselineSectionsAreSetAndValidated) {
+  for (const std::string& name : PresetNames()) {
+    v1::TrainConfig config = *LoadPreset(name);
+    EXPECT_FLOAT_EQ(config.fpo().learning_rate(), 3e-4f) << name;
+    EXPECT_FLOAT_EQ(config.fpo().clip_epsilon(), 0.05f) << name;
+    EXPECT_FLOAT_EQ(config.dppo().clip_epsilon(), 0.2f) << name;
+    EXPECT_FLOAT_EQ(config.dppo().sigma(), 0.05f) << name;
+    EXPECT_EQ(config.fpo().draws(), 8) << name;
+    for (const char* algo : {"fpo", "dppo"}) {
+      GORL_ASSERT_OK(ApplyOverride(absl::StrCat("algo=", algo), config));
+      GORL_EXPECT_OK(ValidateConfig(config)) << name << " " << algo;
+      EXPECT_THAT(DescribeConfig(config), HasSubstr("entropy 0 (none), grad clip off"));
+    }
+  }
+  const std::pair<const char*, const char*> bad[] = {
+      {"fpo", "fpo.draws=0"},          {"fpo", "fpo.draws=-2"},
+      {"fpo", "fpo.log_ratio_clip=0"}, {"fpo", "fpo.learning_rate=0"},
+      {"fpo", "fpo.hidden=32,0"},      {"fpo", "fpo.velocity_scale=0"},
+      {"dppo", "dppo.sigma=0"},        {"dppo", "dppo.sigma=-0.05"},
+      {"dppo", "dppo.steps=0"},        {"dppo", "dppo.clip_epsilon=0"},
+  };
+  for (const auto& [algo, assignment] : bad) {
+    v1::TrainConfig config = *LoadPreset("local");
+    GORL_ASSERT_OK(ApplyOverride(absl::StrCat("algo=", algo), config));
+    GORL_ASSERT_OK(ApplyOverride(assignment, config));
+    const std::string field(assignment, std::string(assignment).find('='));
+    EXPECT_THAT(ValidateConfig(config),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(field)))
+        << assignment;
+    // Another algorithm does not read the section.
+    GORL_ASSERT_OK(ApplyOverride("algo=ppo", config));
+    GORL_EXPECT_OK(ValidateConfig(config)) << assignment;
+  }
 }
 
 // Found by tests/fuzz (config): the iteration size was multiplied in int

@@ -87,8 +87,10 @@ void ExpectSameMetrics(const PpoMetrics& a, const PpoMetrics& b) {
 
 class LearnerStateTest : public ::testing::TestWithParam<std::string> {};
 
-// "ppo" also draws from the tanh-entropy stream; "gorl-fm" does not.
-INSTANTIATE_TEST_SUITE_P(Algos, LearnerStateTest, ::testing::Values("gorl-fm", "ppo"));
+// "ppo" also draws from the tanh-entropy stream; "gorl-fm" does not; "fpo"
+// and "dppo" train the flow policy (their records ride in the rollouts).
+INSTANTIATE_TEST_SUITE_P(Algos, LearnerStateTest,
+                         ::testing::Values("gorl-fm", "ppo", "fpo", "dppo"));
 
 TEST_P(LearnerStateTest, RestoredLearnerContinuesIdentically) {
   const v1::TrainConfig config = LearnerConfig(GetParam());
@@ -132,7 +134,7 @@ TEST_P(LearnerStateTest, RestoredLearnerContinuesIdentically) {
     auto learner = MakeLearner(config);
     GORL_ASSERT_OK(learner->RestoreState(*variant));
     GORL_ASSERT_OK(learner->Update({next}));
-    EXPECT_NE(Bytes(learner->Snapshot().encoder()), Bytes(original->Snapshot().encoder()));
+    EXPECT_NE(Bytes(learner->SaveState().encoder()), Bytes(original->SaveState().encoder()));
   }
 }
 
@@ -453,6 +455,48 @@ TEST_P(ResumeTest, ResumedRunEndsLikeTheUninterruptedOne) {
   ASSERT_FALSE(resumed.progress.empty());
   EXPECT_EQ(resumed.progress.front().env_steps, checkpoint.env_steps() + 40);
   EXPECT_EQ(resumed.progress.back().env_steps, 240);
+}
+
+// The baselines run one stage without refinement; a run cut after its third
+// iteration and resumed ends with the same networks, optimiser state,
+// evaluations and metrics as the uninterrupted one.
+class BaselineResumeTest : public ::testing::TestWithParam<std::string> {};
+
+INSTANTIATE_TEST_SUITE_P(Baselines, BaselineResumeTest, ::testing::Values("fpo", "dppo"));
+
+TEST_P(BaselineResumeTest, ResumedRunEndsLikeTheUninterruptedOne) {
+  v1::TrainConfig config = testing::TinyLoopConfig(GetParam(), "best");
+  config.set_checkpoint_every_iterations(1);
+  const std::string whole_dir = test_files::MakeTempDir("ckpt_whole_" + GetParam());
+  Session whole(config, whole_dir);
+  GORL_ASSERT_OK_AND_ASSIGN(const auto expected, whole.loop->Run());
+  // One stage of all 6 iterations, no refinement, flow-policy snapshots.
+  EXPECT_EQ(expected.env_steps, 240);
+  EXPECT_EQ(expected.collect_env_steps, 0);
+  EXPECT_TRUE(whole.actors.collect_snapshots.empty());
+  const auto train = whole.actors.Broadcasts(v1::ACTOR_MODE_TRAIN);
+  ASSERT_EQ(train.size(), 6u);
+  EXPECT_EQ(train.back().policy_kind(),
+            GetParam() == "fpo" ? v1::POLICY_KIND_FPO : v1::POLICY_KIND_DPPO);
+  EXPECT_EQ(train.back().stage(), 0);
+
+  const std::string dir = test_files::MakeTempDir("ckpt_cut_" + GetParam());
+  {
+    Session interrupted(config, dir);
+    interrupted.actors.fail_gather_call = 3;
+    ASSERT_THAT(interrupted.loop->Run(), StatusIs(absl::StatusCode::kUnavailable));
+  }
+  GORL_ASSERT_OK_AND_ASSIGN(const auto checkpoint, ReadCheckpoint(CheckpointPath(dir)));
+  EXPECT_EQ(checkpoint.stage(), 0);
+  EXPECT_EQ(checkpoint.iteration(), 3);
+  Session resumed(config, dir);
+  GORL_ASSERT_OK_AND_ASSIGN(const auto summary, resumed.loop->Resume(checkpoint));
+  EXPECT_EQ(summary.env_steps, expected.env_steps);
+  ASSERT_EQ(summary.evaluations.size(), expected.evaluations.size());
+  EXPECT_EQ(Bytes(resumed.learner->SaveState()), Bytes(whole.learner->SaveState()));
+  static const std::regex kResumeRow(R"re(\{"event": "resume"[^\n]*\n)re");
+  EXPECT_EQ(std::regex_replace(MetricsWithoutTimes(dir), kResumeRow, ""),
+            MetricsWithoutTimes(whole_dir));
 }
 
 // ---------------------------------------------------------------------------

@@ -313,5 +313,57 @@ TEST(PpoLearnerTest, LearnsABandit) {
   EXPECT_LT(std::abs(trained - 0.5), 0.1) << "initial " << initial << ", trained " << trained;
 }
 
+// FPO and DPPO: the snapshot carries the flow policy (with the learner's
+// normaliser and the baseline's settings), rollouts must carry exactly the
+// algorithm's records, and an update trains the flow network.
+class FlowBaselineLearnerTest : public ::testing::TestWithParam<std::string> {};
+
+INSTANTIATE_TEST_SUITE_P(Baselines, FlowBaselineLearnerTest, ::testing::Values("fpo", "dppo"));
+
+TEST_P(FlowBaselineLearnerTest, SnapshotRecordsAndUpdate) {
+  v1::TrainConfig config = SmallConfig();
+  config.set_algo(ParseEnum<v1::Algo>(GetParam()).value());
+  const bool fpo = GetParam() == "fpo";
+  auto learner = MakeLearner(config);
+  const v1::PolicySnapshot snapshot = learner->Snapshot();
+  EXPECT_EQ(snapshot.policy_kind(), fpo ? v1::POLICY_KIND_FPO : v1::POLICY_KIND_DPPO);
+  EXPECT_EQ(snapshot.encoder().tensors_size(), 0);
+  EXPECT_EQ(snapshot.flow_policy().kind(), v1::DECODER_KIND_FLOW);
+  EXPECT_FLOAT_EQ(snapshot.flow_policy().velocity_scale(), 0.25f);
+  EXPECT_EQ(snapshot.flow_policy().steps(), 4);
+  EXPECT_EQ(snapshot.flow_policy().normalizer().SerializeAsString(),
+            snapshot.normalizer().SerializeAsString());
+  EXPECT_EQ(snapshot.fpo_draws(), fpo ? 3 : 0);
+  EXPECT_FLOAT_EQ(snapshot.dppo_sigma(), fpo ? 0.0f : 0.05f);
+
+  // The other baseline's records, or none, are refused before anything changes.
+  const v1::Rollout good = SampleRollout(snapshot, Synthetic(1));
+  v1::Rollout missing = good;
+  if (fpo) {
+    missing.mutable_fpo_old_losses()->RemoveLast();
+  } else {
+    missing.mutable_dppo_chain()->RemoveLast();
+  }
+  EXPECT_THAT(learner->Update({missing}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr(fpo ? "rollout.fpo_old_losses has"
+                                                : "rollout.dppo_chain has")));
+  v1::Rollout undeclared = good;
+  undeclared.set_fpo_draws(fpo ? 0 : 3);
+  undeclared.set_dppo_steps(fpo ? 4 : 0);
+  EXPECT_THAT(learner->Update({undeclared}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("the run's algorithm records")));
+  EXPECT_EQ(learner->encoder_version(), snapshot.encoder_version());
+
+  const std::string before = learner->SaveState().encoder().SerializeAsString();
+  GORL_ASSERT_OK_AND_ASSIGN(const PpoMetrics metrics, learner->Update({good}));
+  EXPECT_EQ(learner->encoder_version(), snapshot.encoder_version() + 1);
+  EXPECT_NE(learner->SaveState().encoder().SerializeAsString(), before);
+  EXPECT_EQ(metrics.entropy, 0.0);  // no entropy term
+  EXPECT_TRUE(std::isfinite(metrics.policy_loss));
+  EXPECT_GT(metrics.approx_kl, 0.0);
+}
+
 }  // namespace
 }  // namespace gorl::learner

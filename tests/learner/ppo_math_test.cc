@@ -1,9 +1,14 @@
 #include "learner/ppo_math.h"
 
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "common/nn/decoder.h"
+#include "common/nn/mlp.h"
+#include "common/nn/tensor_codec.h"
 
 namespace gorl::learner {
 namespace {
@@ -161,6 +166,117 @@ TEST(ComputePpoLossTest, OnPolicyRatioIsOneAndNothingIsClipped) {
   EXPECT_NEAR(terms.approx_kl.item<double>(), 0.0, 1e-7);
   // -mean(A) = -(1 + 2 - 1 - 3) / 4.
   EXPECT_NEAR(terms.policy_loss.item<double>(), 0.25, 1e-6);
+}
+
+// ---------------------------------------------------------------------------
+// The baselines' losses (docs/algorithm.md §2-3) on tiny batches, every
+// expected value worked out by hand below. The flow network is all zeros
+// but for its last bias b = (0.4, -0.8), so with velocity_scale 0.25 its
+// velocity is v = (0.1, -0.2) everywhere.
+
+std::unique_ptr<nn::DecoderModel> ConstantVelocityFlow(int steps) {
+  auto flow = nn::DecoderModel::NewFlowPolicy(/*obs_size=*/1, /*action_size=*/2, {3}, steps,
+                                              /*velocity_scale=*/0.25, nn::MakeGenerator(1));
+  torch::NoGradGuard no_grad;
+  for (torch::Tensor& p : (*flow->net())->parameters()) p.zero_();
+  (*flow->net())->parameters().back().copy_(torch::tensor({0.4f, -0.8f}));
+  return flow;
+}
+
+// Two transitions x two draws, A = 2.
+//  transition 0: u = (0.5, -1)
+//   draw 0: tau 1,   eps (1, 0):  x = eps, (1 - tau) v = 0, eps - x = 0          -> 0
+//   draw 1: tau 0.5, eps (-1, 2): x = (-0.25, 0.5), + 0.5 v = (-0.2, 0.4),
+//           eps - that = (-0.8, 1.6)                      -> (0.64 + 2.56) / 2 = 1.6
+//  transition 1: u = (0, 0)
+//   draw 0: tau 0.2, eps (0.5, 0.5): x = (0.1, 0.1), + 0.8 v = (0.18, -0.06),
+//           eps - that = (0.32, 0.56)               -> (0.1024 + 0.3136) / 2 = 0.208
+//   draw 1: tau 0.9, eps (0, -1): x = (0, -0.9), + 0.1 v = (0.01, -0.92),
+//           eps - that = (-0.01, -0.08)             -> (0.0001 + 0.0064) / 2 = 0.00325
+//  old losses (0.02, 5) and (0.2, 0.00325): old - new = (0.02, 3.4), (-0.008, 0),
+//  clipped to +-3: (0.02, 3), (-0.008, 0); ratios e^0.02 = 1.0202013,
+//  e^3 = 20.085537, e^-0.008 = 0.9920319, 1.
+//  Advantages (1, -2), clip 0.05: min(r A, clip(r) A) = 1.0202013, 1.05 (clipped),
+//  -1.9840638, -2 -> loss = -(sum) / 4 = 0.47846562; one of four ratios is
+//  beyond 1 +- 0.05; KL = mean((r - 1) - log r) = 4.0214425.
+TEST(FpoLossTest, HandComputedCfmLossesClippedLogRatiosAndSurrogate) {
+  const auto flow = ConstantVelocityFlow(/*steps=*/10);
+  const torch::Tensor obs = torch::tensor({{0.3f}, {-2.0f}});
+  const torch::Tensor u = torch::tensor({{0.5f, -1.0f}, {0.0f, 0.0f}});
+  const torch::Tensor taus = torch::tensor({{1.0f, 0.5f}, {0.2f, 0.9f}});
+  const torch::Tensor eps =
+      torch::tensor({1.0f, 0.0f, -1.0f, 2.0f, 0.5f, 0.5f, 0.0f, -1.0f}).reshape({2, 2, 2});
+  const torch::Tensor losses = flow->CfmLosses(obs, u, taus, eps);
+  ExpectNear(losses, torch::tensor({{0.0f, 1.6f}, {0.208f, 0.00325f}}));
+
+  const torch::Tensor old_losses = torch::tensor({{0.02f, 5.0f}, {0.2f, 0.00325f}});
+  const torch::Tensor log_ratios = FpoLogRatios(old_losses, losses, /*clip=*/3.0);
+  ExpectNear(log_ratios, torch::tensor({{0.02f, 3.0f}, {-0.008f, 0.0f}}));
+
+  const SurrogateTerms terms =
+      ClippedSurrogate(log_ratios, torch::tensor({1.0f, -2.0f}), /*clip_epsilon=*/0.05);
+  EXPECT_NEAR(terms.loss.item<double>(), 0.47846562, 1e-5);
+  EXPECT_NEAR(terms.clip_fraction.item<double>(), 0.25, 1e-7);
+  EXPECT_NEAR(terms.approx_kl.item<double>(), 4.0214425, 1e-4);
+}
+
+// Two env steps, K = 2 Euler steps (dt = 0.5), sigma = 0.1, A = 2: each
+// step's mean is x_k - 0.5 v = x_k + (-0.05, 0.1), and its log-likelihood
+// -0.5 |(x_{k+1} - mean) / 0.1|^2 - C with C = 2 (log 0.1 + 0.5 log 2 pi)
+// = -2.7672931.
+//  env step 0: chain (0, 0) -> (0.05, 0.1) -> (0, 0.3)
+//   step 0: mean (-0.05, 0.1), residual (0.1, 0), z = (1, 0) -> -0.5 - C = 2.2672931
+//   step 1: mean (0, 0.2),     residual (0, 0.1), z = (0, 1) -> 2.2672931
+//  env step 1: chain (1, -1) -> (0.95, -0.9) -> (0.7, -0.8)
+//   step 0: residual 0                    -> -C = 2.7672931
+//   step 1: mean (0.9, -0.8), z = (-2, 0) -> -2 - C = 0.7672931
+//  old per-step log-probs (-0.5 - C, -0.4 - C) and (-0.3 - C, -2 - C): log-ratios
+//  (0, -0.1) and (0.3, 0); ratios 1, 0.9048374, 1.3498588, 1.
+//  Advantages (2, -1), clip 0.2: min(r A, clip(r) A) = 2, 1.8096748, -1.3498588
+//  (r A is below clip(r) A = -1.2), -1 -> loss = -(1.4598160) / 4 = -0.3649540;
+//  one ratio of four beyond 1 +- 0.2; KL = 0.0136741.
+TEST(DppoLossTest, HandComputedStepLogLikelihoodsRatiosAndSurrogate) {
+  const auto flow = ConstantVelocityFlow(/*steps=*/2);
+  const torch::Tensor obs = torch::tensor({{1.0f}, {0.0f}});
+  const torch::Tensor chain = torch::tensor({0.0f, 0.0f, 0.05f, 0.1f, 0.0f, 0.3f,  //
+                                             1.0f, -1.0f, 0.95f, -0.9f, 0.7f, -0.8f})
+                                  .reshape({2, 3, 2});
+  const torch::Tensor log_probs = flow->StepLogLikelihoods(obs, chain, /*sigma=*/0.1);
+  const double c = -2.7672931;
+  ExpectNear(log_probs, torch::tensor({{-0.5 - c, -0.5 - c}, {-c, -2.0 - c}}).to(torch::kFloat),
+             1e-4);
+
+  const torch::Tensor old_log_probs =
+      torch::tensor({{-0.5 - c, -0.4 - c}, {-0.3 - c, -2.0 - c}}).to(torch::kFloat);
+  const SurrogateTerms terms = ClippedSurrogate(log_probs - old_log_probs,
+                                                torch::tensor({2.0f, -1.0f}), /*clip_epsilon=*/0.2);
+  EXPECT_NEAR(terms.loss.item<double>(), -0.3649540, 1e-4);
+  EXPECT_NEAR(terms.clip_fraction.item<double>(), 0.25, 1e-7);
+  EXPECT_NEAR(terms.approx_kl.item<double>(), 0.0136741, 1e-4);
+}
+
+// The noisy sampler draws exactly the chain whose per-step residuals are
+// sigma times its noise: at sigma = 0 it is the deterministic Euler flow
+// (what Decode runs), and the log-likelihood of its own chain is that of
+// standard normal noise.
+TEST(DppoLossTest, NoisyChainIsTheEulerFlowPlusSigmaNoise) {
+  const auto flow = ConstantVelocityFlow(/*steps=*/2);
+  const torch::Tensor obs = torch::tensor({{1.0f}});
+  const torch::Tensor x0 = torch::tensor({{0.2f, -0.4f}});
+  torch::Tensor chain;
+  const torch::Tensor plain = flow->SampleNormalized(obs, x0, 0.0, nullptr, &chain);
+  // Two steps of x - 0.5 v: (0.2, -0.4) + 2 (-0.05, 0.1) = (0.1, -0.2).
+  ExpectNear(plain, torch::tensor({{0.1f, -0.2f}}));
+  ExpectNear(chain, torch::tensor({0.2f, -0.4f, 0.15f, -0.3f, 0.1f, -0.2f}).reshape({1, 3, 2}));
+
+  torch::Generator gen = nn::MakeGenerator(7);
+  torch::Generator same = nn::MakeGenerator(7);
+  const torch::Tensor noisy = flow->SampleNormalized(obs, x0, 0.05, &gen, &chain);
+  const torch::Tensor xi0 = torch::randn({1, 2}, same), xi1 = torch::randn({1, 2}, same);
+  ExpectNear(noisy, plain + 0.05 * (xi0 + xi1));
+  const torch::Tensor expected = -0.5 * torch::stack({xi0.pow(2).sum(-1), xi1.pow(2).sum(-1)}, 1) -
+                                 2 * (std::log(0.05) + 0.5 * std::log(2 * M_PI));
+  ExpectNear(flow->StepLogLikelihoods(obs, chain, 0.05), expected, 1e-4);
 }
 
 }  // namespace

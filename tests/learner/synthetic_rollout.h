@@ -5,12 +5,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
 
 #include "common/config.h"
+#include "common/nn/decoder.h"
 #include "common/nn/distributions.h"
 #include "common/nn/latent_policy.h"
 #include "common/nn/tensor_codec.h"
@@ -47,6 +50,20 @@ inline v1::TrainConfig TinyTrainConfig(const std::vector<int>& hidden,
   for (int w : critic_hidden) encoder.add_critic_hidden(w);
   encoder.set_min_std(1e-3);
   encoder.set_max_std(10);
+  // The baselines' sections (used only with algo fpo / dppo): small networks,
+  // few steps and draws.
+  for (v1::FlowBaselineConfig* b : {config.mutable_fpo(), config.mutable_dppo()}) {
+    b->set_learning_rate(1e-3);
+    b->set_max_grad_norm(0);
+    for (int w : hidden) b->add_hidden(w);
+    b->set_steps(4);
+    b->set_velocity_scale(0.25);
+  }
+  config.mutable_fpo()->set_clip_epsilon(0.05);
+  config.mutable_fpo()->set_draws(3);
+  config.mutable_fpo()->set_log_ratio_clip(3);
+  config.mutable_dppo()->set_clip_epsilon(0.2);
+  config.mutable_dppo()->set_sigma(0.05);
   return config;
 }
 
@@ -104,13 +121,62 @@ inline SyntheticOptions Synthetic(uint64_t seed) {
   return options;
 }
 
+// FPO / DPPO: u from the snapshot's flow policy started at x0 ~ N(0, I),
+// with the records the actor makes (its draws and old CFM losses, or its
+// noisy chain and per-step log-likelihoods). Returns u [n, latent].
+inline torch::Tensor SampleFlowStep(const v1::PolicySnapshot& snapshot,
+                                    const nn::DecoderModel& flow, const torch::Tensor& obs_norm,
+                                    torch::Generator& gen, v1::Rollout& rollout) {
+  const int64_t n = obs_norm.size(0), a = flow.action_size();
+  const torch::Tensor x0 = torch::randn({n, a}, gen);
+  torch::Tensor chain;
+  const bool dppo = snapshot.policy_kind() == v1::POLICY_KIND_DPPO;
+  const double sigma = dppo ? snapshot.dppo_sigma() : 0.0;
+  torch::Tensor u = flow.SampleNormalized(obs_norm, x0, sigma, &gen, &chain).contiguous();
+  auto add = [](const torch::Tensor& t, google::protobuf::RepeatedField<float>* field) {
+    const torch::Tensor c = t.contiguous();
+    field->Add(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  };
+  if (dppo) {
+    const torch::Tensor log_probs = flow.StepLogLikelihoods(obs_norm, chain, sigma);
+    add(chain, rollout.mutable_dppo_chain());
+    add(log_probs, rollout.mutable_dppo_old_log_probs());
+    add(log_probs.sum(-1), rollout.mutable_log_probs());
+  } else {
+    const int64_t m = snapshot.fpo_draws();
+    const torch::Tensor grid = torch::tensor(flow.StepTimes(), torch::kDouble).to(torch::kFloat);
+    const torch::Tensor taus =
+        grid.index_select(0, torch::randint(0, flow.steps(), {n * m}, gen, torch::kLong))
+            .reshape({n, m});
+    const torch::Tensor eps = torch::randn({n, m, a}, gen);
+    const torch::Tensor losses = flow.CfmLosses(obs_norm, u, taus, eps);
+    add(taus, rollout.mutable_fpo_times());
+    add(eps, rollout.mutable_fpo_noise());
+    add(losses, rollout.mutable_fpo_old_losses());
+    add(-losses.mean(-1), rollout.mutable_log_probs());
+  }
+  return u;
+}
+
 // Samples z ~ encoder(normalised obs) like the actor does and records its
-// log N(z; mu, sigma). Aborts the test binary on a malformed snapshot.
+// log N(z; mu, sigma) (FPO / DPPO snapshots: SampleFlowStep). Aborts the
+// test binary on a malformed snapshot.
 inline v1::Rollout SampleRollout(const v1::PolicySnapshot& snapshot,
                                  const SyntheticOptions& options) {
-  auto encoder = nn::LatentPolicy::FromSnapshot(snapshot);
+  const bool flow_kind = snapshot.policy_kind() != v1::POLICY_KIND_LATENT;
+  std::unique_ptr<nn::LatentPolicy> encoder;
+  std::unique_ptr<nn::DecoderModel> flow;
+  if (flow_kind) {
+    auto decoded = nn::DecoderModel::FromProto(snapshot.flow_policy());
+    TORCH_CHECK(decoded.ok(), "bad flow policy");
+    flow = std::move(decoded).value();
+  } else {
+    auto decoded = nn::LatentPolicy::FromSnapshot(snapshot);
+    TORCH_CHECK(decoded.ok(), "bad encoder");
+    encoder = std::move(decoded).value();
+  }
   auto normalizer = RunningNormalizer::FromProto(snapshot.normalizer());
-  TORCH_CHECK(encoder.ok() && normalizer.ok(), "bad snapshot");
+  TORCH_CHECK(normalizer.ok(), "bad snapshot");
   const int n = options.num_envs, steps = options.unroll_length;
   const int obs_size = snapshot.obs_size(), latent = snapshot.latent_size();
   Rng rng(options.seed);
@@ -122,6 +188,12 @@ inline v1::Rollout SampleRollout(const v1::PolicySnapshot& snapshot,
   rollout.set_unroll_length(steps);
   rollout.set_obs_size(obs_size);
   rollout.set_latent_size(latent);
+  if (flow_kind && snapshot.policy_kind() == v1::POLICY_KIND_FPO) {
+    rollout.set_fpo_draws(snapshot.fpo_draws());
+  }
+  if (flow_kind && snapshot.policy_kind() == v1::POLICY_KIND_DPPO) {
+    rollout.set_dppo_steps(flow->steps());
+  }
   for (int i = 0; i < (steps + 1) * n * obs_size; ++i) {
     rollout.add_observations(static_cast<float>(rng.Normal(options.obs_offset, options.obs_scale)));
   }
@@ -131,13 +203,18 @@ inline v1::Rollout SampleRollout(const v1::PolicySnapshot& snapshot,
   for (int t = 0; t < steps; ++t) {
     const torch::Tensor obs = torch::from_blob(
         obs_norm.data() + static_cast<size_t>(t) * n * obs_size, {n, obs_size}, torch::kFloat32);
-    const auto [mean, std_dev] = (*encoder)->Distribution(obs);
-    const nn::DiagGaussian dist{mean, std_dev};
-    const torch::Tensor z = (mean + std_dev * torch::randn({n, latent}, gen)).contiguous();
-    const torch::Tensor log_prob = dist.LogProb(z).contiguous();
+    torch::Tensor z, log_prob;
+    if (flow_kind) {
+      z = SampleFlowStep(snapshot, *flow, obs, gen, rollout);
+    } else {
+      const auto [mean, std_dev] = encoder->Distribution(obs);
+      const nn::DiagGaussian dist{mean, std_dev};
+      z = (mean + std_dev * torch::randn({n, latent}, gen)).contiguous();
+      log_prob = dist.LogProb(z).contiguous();
+    }
     const float* z_data = z.data_ptr<float>();
     for (int e = 0; e < n; ++e) {
-      rollout.add_log_probs(log_prob.data_ptr<float>()[e]);
+      if (!flow_kind) rollout.add_log_probs(log_prob.data_ptr<float>()[e]);
       rollout.add_rewards(options.reward(z_data + static_cast<size_t>(e) * latent));
       const bool truncated = options.truncate_every > 0 && (t + 1) % options.truncate_every == 0;
       rollout.add_truncated(truncated);

@@ -166,5 +166,26 @@ TEST(LearningTest, GoRLFlowDecoderMapsThePriorOntoTheCollectingPolicy) {
   EXPECT_GT(first_stage1->deterministic_mean, 60.0);
 }
 
+// The baselines (docs/learning.md, "Baselines"): FPO and DPPO with the
+// local preset's settings (Adam 3e-4, clip 0.05 / 0.2, no entropy term) on
+// the same twin-peaks budget as PPO. Deterministic evaluation starts the
+// flow at x = 0 without step noise.
+TEST(LearningTest, FpoLearnsTwinPeaks) {
+  const v1::TrainConfig config =
+      Config("twin-peaks", "fpo", With(kTwinPeaks, {"total_env_steps=300000", "seed=1"}));
+  const runtime::TrainResult result = TrainOrDie(config, "fpo_twin_peaks");
+  ASSERT_EQ(result.final_policy.policy_kind(), v1::POLICY_KIND_FPO);
+  EXPECT_GT(result.summary.final_evaluation.deterministic_mean, 45.0);
+}
+
+TEST(LearningTest, DppoLearnsTwinPeaks) {
+  const v1::TrainConfig config =
+      Config("twin-peaks", "dppo", With(kTwinPeaks, {"total_env_steps=300000", "seed=1"}));
+  const runtime::TrainResult result = TrainOrDie(config, "dppo_twin_peaks");
+  ASSERT_EQ(result.final_policy.policy_kind(), v1::POLICY_KIND_DPPO);
+  EXPECT_GT(result.summary.final_evaluation.deterministic_mean, 55.0);
+  EXPECT_GT(result.summary.final_evaluation.stochastic_mean, 55.0);
+}
+
 }  // namespace
 }  // namespace gorl

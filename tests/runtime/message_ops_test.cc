@@ -64,6 +64,47 @@ TEST(SliceEnvsTest, KeepsTheChosenEnvsOfEveryRow) {
   EXPECT_TRUE(CheckRollout(head, {2, 1}, 1).ok()) << CheckRollout(head, {2, 1}, 1);
 }
 
+// FPO's and DPPO's per-step records are sliced with their envs, so a slice
+// that fills the learner's batch still carries what its loss needs.
+TEST(SliceEnvsTest, KeepsTheBaselinesRecordsOfTheChosenEnvs) {
+  v1::Rollout fpo = MakeRollout(2, 3, 1, 2);
+  fpo.set_fpo_draws(2);
+  v1::Rollout dppo = MakeRollout(2, 3, 1, 2);
+  dppo.set_dppo_steps(1);
+  for (int t = 0; t < 2; ++t) {
+    for (int n = 0; n < 3; ++n) {
+      for (int i = 0; i < 2; ++i) {
+        fpo.add_fpo_times(0.5f);
+        fpo.add_fpo_old_losses(10.0f * t + n + 0.1f * i);
+        for (int d = 0; d < 2; ++d) fpo.add_fpo_noise(100.0f * t + 10.0f * n + i + 0.1f * d);
+      }
+      for (int x = 0; x < 4; ++x) dppo.add_dppo_chain(10.0f * t + n + 0.1f * x);
+      dppo.add_dppo_old_log_probs(10.0f * t + n);
+    }
+  }
+  ASSERT_TRUE(CheckRollout(fpo, {1, 2, 2, 0}, 3).ok()) << CheckRollout(fpo, {1, 2, 2, 0}, 3);
+  ASSERT_TRUE(CheckRollout(dppo, {1, 2, 0, 1}, 3).ok()) << CheckRollout(dppo, {1, 2, 0, 1}, 3);
+  const v1::Rollout f = SliceEnvs(fpo, 1, 2);
+  EXPECT_TRUE(CheckRollout(f, {1, 2, 2, 0}, 2).ok()) << CheckRollout(f, {1, 2, 2, 0}, 2);
+  EXPECT_FLOAT_EQ(f.fpo_old_losses(0), 1.0f);   // t=0, env 1, draw 0
+  EXPECT_FLOAT_EQ(f.fpo_old_losses(7), 12.1f);  // t=1, env 2, draw 1
+  EXPECT_FLOAT_EQ(f.fpo_noise(3), 11.1f);       // t=0, env 1, draw 1, dim 1
+  const v1::Rollout d = SliceEnvs(dppo, 2, 1);
+  EXPECT_TRUE(CheckRollout(d, {1, 2, 0, 1}, 1).ok()) << CheckRollout(d, {1, 2, 0, 1}, 1);
+  EXPECT_FLOAT_EQ(d.dppo_chain(0), 2.0f);   // t=0, env 2, x_0 dim 0
+  EXPECT_FLOAT_EQ(d.dppo_chain(7), 12.3f);  // t=1, env 2, x_1 dim 1
+  EXPECT_FLOAT_EQ(d.dppo_old_log_probs(1), 12.0f);
+  // A record cut short is refused by name.
+  v1::Rollout short_chain = d;
+  short_chain.mutable_dppo_chain()->RemoveLast();
+  EXPECT_THAT(std::string(CheckRollout(short_chain, {1, 2, 0, 1}, 1).message()),
+              HasSubstr("rollout.dppo_chain has 7 values, expected 8"));
+  v1::Rollout late = f;
+  late.set_fpo_times(0, 1.5f);
+  EXPECT_THAT(std::string(CheckRollout(late, {1, 2, 2, 0}, 2).message()),
+              HasSubstr("rollout.fpo_times[0] = 1.5 is outside [0, 1]"));
+}
+
 TEST(SplitPairsTest, ChunksStayUnderTheLimitAndJoinBackExactly) {
   v1::RefinementData data;
   data.set_obs_size(3);
