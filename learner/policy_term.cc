@@ -99,7 +99,7 @@ class LatentTerm : public PolicyTerm {
   }
 
  private:
-  bool tanh_entropy_;  // algo "ppo": Brax's tanh-Gaussian entropy
+  bool tanh_entropy_;     // algo "ppo": Brax's tanh-Gaussian entropy
   bool reinit_to_prior_;  // stages.reinit_to_prior
   std::unique_ptr<nn::LatentPolicy> encoder_;
 };
