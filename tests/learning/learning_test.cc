@@ -2,7 +2,6 @@
 // measured returns and action distributions against thresholds. They use
 // the project's cheap tasks (twin-peaks, cartpole) so they fit in CI.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
@@ -13,9 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
-#include "common/nn/decoder.h"
-#include "common/nn/latent_policy.h"
-#include "common/running_normalizer.h"
+#include "common/nn/sample_actions.h"
 #include "envs/task_registry.h"
 #include "runtime/train_in_process.h"
 #include "tests/status_matchers.h"
@@ -55,31 +52,14 @@ runtime::TrainResult TrainOrDie(const v1::TrainConfig& config, const std::string
 
 // Environment actions tanh(decoder(obs, z)) at one fixed raw observation,
 // with z ~ encoder(obs), or z ~ N(0, I) when `from_prior` (what a freshly
-// re-initialised encoder starts near).
+// re-initialised encoder starts near): common/nn/sample_actions.h's rule.
 std::vector<float> SampleActions(const v1::PolicySnapshot& policy, const std::vector<float>& obs,
                                  int samples, uint64_t seed, bool from_prior = false) {
-  auto encoder = nn::LatentPolicy::FromSnapshot(policy);
-  auto decoder = nn::DecoderModel::FromProto(policy.decoder());
-  auto normalizer = RunningNormalizer::FromProto(policy.normalizer());
-  GORL_EXPECT_OK(encoder);
-  GORL_EXPECT_OK(decoder);
-  GORL_EXPECT_OK(normalizer);
-  if (!encoder.ok() || !decoder.ok() || !normalizer.ok()) return {};
-  const int n = samples, d = static_cast<int>(obs.size());
-  std::vector<float> raw(static_cast<size_t>(n) * d), norm;
-  for (int i = 0; i < n; ++i) std::copy(obs.begin(), obs.end(), raw.begin() + i * d);
-  norm = raw;
-  normalizer->Normalize(norm.data(), n);
-  torch::NoGradGuard no_grad;
-  torch::Generator gen = at::detail::createCPUGenerator(seed);
-  const auto [mean, std_dev] =
-      (*encoder)->Distribution(torch::from_blob(norm.data(), {n, d}, torch::kFloat32));
-  const torch::Tensor noise = torch::randn(mean.sizes(), gen);
-  const torch::Tensor z = from_prior ? noise : mean + std_dev * noise;
-  const torch::Tensor a =
-      torch::tanh((*decoder)->Decode(torch::from_blob(raw.data(), {n, d}, torch::kFloat32), z))
-          .contiguous();
-  return std::vector<float>(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
+  absl::StatusOr<std::vector<float>> actions =
+      nn::SampleActions(policy, obs, samples,
+                        from_prior ? nn::LatentSource::kPrior : nn::LatentSource::kEncoder, seed);
+  GORL_EXPECT_OK(actions);
+  return actions.ok() ? *std::move(actions) : std::vector<float>();
 }
 
 void PrintHistogram(const char* label, const std::vector<float>& actions) {
