@@ -383,6 +383,8 @@ absl::Status ValidateRefineConfig(const v1::DecoderConfig& d, const v1::RefineCo
   // A standard deviation and a distribution distance need two samples.
   check.Require(f.fidelity_states() == 0 || f.fidelity_samples() >= 2, "refine.fidelity_samples",
                 f.fidelity_samples(), "must be >= 2 when refine.fidelity_states > 0");
+  check.Require(f.target_clip() >= 0 && std::isfinite(f.target_clip()), "refine.target_clip",
+                f.target_clip(), "must be >= 0 and finite (0: targets not clamped)");
   return check.status();
 }
 
@@ -480,7 +482,11 @@ std::string DescribeConfig(const v1::TrainConfig& c) {
     absl::StrAppend(&out, "  decoder: ", absl::StrJoin(c.decoder().hidden(), "x"), ", ",
                     c.decoder().steps(), " steps; refine: ", c.refine().num_pairs(), " pairs, ",
                     c.refine().epochs(), " epochs, batch ", c.refine().batch_size(), ", inputs ",
-                    EnumUserName(c.refine().inputs()), "\n");
+                    EnumUserName(c.refine().inputs()), ", targets ",
+                    c.refine().target_clip() > 0
+                        ? absl::StrCat("clamped to +-", c.refine().target_clip())
+                        : std::string("unclamped"),
+                    "\n");
   }
   absl::StrAppend(&out, "  eval: ", c.eval().episodes(), " episodes every ",
                   c.eval().every_env_steps(), " env steps");

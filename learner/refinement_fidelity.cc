@@ -1,6 +1,7 @@
 #include "learner/refinement_fidelity.h"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <utility>
 
@@ -167,6 +168,28 @@ absl::StatusOr<std::vector<float>> TakeHeldOutStates(v1::RefinementData& data, i
   data.mutable_actions()->Truncate(static_cast<int>(kept * action));
   if (has_latents) data.mutable_latents()->Truncate(static_cast<int>(kept * action));
   return observations;
+}
+
+TargetStats MeasureTargets(const v1::RefinementData& data) {
+  TargetStats stats;
+  const int n = data.actions_size();
+  if (n == 0) return stats;
+  std::vector<float> magnitudes(data.actions().begin(), data.actions().end());
+  double sum = 0.0;
+  int64_t saturated = 0;
+  const float saturation = std::atanh(0.99f);
+  for (float& m : magnitudes) {
+    m = std::fabs(m);
+    sum += m;
+    saturated += m > saturation;
+  }
+  stats.abs_mean = sum / n;
+  stats.saturated_fraction = static_cast<double>(saturated) / n;
+  auto p99 = magnitudes.begin() + std::min<int64_t>(n - 1, static_cast<int64_t>(0.99 * n));
+  std::nth_element(magnitudes.begin(), p99, magnitudes.end());
+  stats.abs_p99 = *p99;
+  stats.abs_max = *std::max_element(p99, magnitudes.end());
+  return stats;
 }
 
 double SlicedWasserstein(const std::vector<float>& a, const std::vector<float>& b, int dim,

@@ -56,6 +56,20 @@ absl::StatusOr<RefinementFidelity> MeasureRefinementFidelity(const v1::PolicySna
                                                              const std::vector<float>& observations,
                                                              const FidelityOptions& options);
 
+// What the decoder is asked to fit: the collected pre-tanh actions. A
+// policy that saturates asks for large targets whose exact value the
+// environment never sees (tanh(3) = 0.995), and a fit judged in pre-tanh
+// space spends its capacity on them.
+struct TargetStats {
+  double abs_mean = 0.0;            // mean |u| over pairs and dimensions
+  double abs_p99 = 0.0;             // 99th percentile of |u|
+  double abs_max = 0.0;             // largest |u|
+  double saturated_fraction = 0.0;  // share of |u| > atanh(0.99) = 2.65
+};
+
+// Statistics of `data`'s actions (pre-tanh); zeros for no pairs.
+TargetStats MeasureTargets(const v1::RefinementData& data);
+
 // Moves `states` pairs, chosen at random (from `seed`), out of `data` and
 // returns their raw observations, row-major [states, obs_size]: states the
 // new decoder never trains on. InvalidArgument unless `data` holds more

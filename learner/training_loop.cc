@@ -161,6 +161,7 @@ absl::Status TrainingLoop::RefineAfterStage(Position& pos, MetricsLog& log,
         held_out_obs,
         TakeHeldOutStates(data, held_out, SeedFor(config.seed(), SeedStream::kFidelity, stage)));
   }
+  const TargetStats targets = MeasureTargets(data);
   const double refine_start = elapsed();
   EnterPhase("refine");
   GORL_ASSIGN_OR_RETURN(RefineOutcome outcome, refiner_.Refine(data, stage + 1));
@@ -172,6 +173,7 @@ absl::Status TrainingLoop::RefineAfterStage(Position& pos, MetricsLog& log,
   RefinementReport report;
   report.stage = stage;
   report.env_steps = pos.summary.env_steps;
+  report.targets = targets;
   v1::PolicySnapshot next =
       config.stages().reinit_encoder()
           ? learner_.FreshEncoderSnapshot(SeedFor(config.seed(), SeedStream::kReinit, stage + 1))
@@ -223,6 +225,10 @@ absl::Status TrainingLoop::RefineAfterStage(Position& pos, MetricsLog& log,
                 .Add("decoder_train_loss", outcome.final_train_loss)
                 .Add("decoder_epochs", outcome.epochs)
                 .Add("decoder_val_curve", curve)
+                .Add("target_abs_mean", targets.abs_mean)
+                .Add("target_abs_p99", targets.abs_p99)
+                .Add("target_abs_max", targets.abs_max)
+                .Add("target_saturated_fraction", targets.saturated_fraction)
                 .Add("collecting_stochastic_return", report.collecting_stochastic)
                 .Add("collecting_deterministic_return", report.collecting_deterministic)
                 .Add("refined_stochastic_return", report.refined_stochastic)

@@ -71,6 +71,7 @@ struct RefinementReport {
   int stage = 0;  // the stage that ended
   int64_t env_steps = 0;
   RefinementFidelity fidelity;  // states == 0: not measured (refine.fidelity_states 0)
+  TargetStats targets;          // the decoder's training targets (pre-tanh actions)
   double collecting_stochastic = 0.0, collecting_deterministic = 0.0;
   double refined_stochastic = 0.0, refined_deterministic = 0.0;
   std::vector<double> validation_losses;  // the decoder's, per epoch

@@ -111,6 +111,9 @@ absl::StatusOr<RefineResult> TrainDecoder(const v1::RefinementData& data, v1::De
     Split split;
     split.obs = Rows(data.observations(), obs_size, index);
     split.actions = Rows(data.actions(), action_size, index);
+    if (const float clip = refine_config.target_clip(); clip > 0) {
+      split.actions.clamp_(-clip, clip);
+    }
     if (ablation) split.latents = Rows(data.latents(), action_size, index);
     return split;
   };

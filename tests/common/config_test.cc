@@ -114,6 +114,14 @@ TEST(ConfigTest, ValidationRejectsOutOfRangeValuesByName) {
   GORL_ASSERT_OK(ApplyOverride("refine.fidelity_samples=1", config));
   EXPECT_THAT(ValidateConfig(config),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("refine.fidelity_samples")));
+  for (const char* clip :
+       {"refine.target_clip=-1", "refine.target_clip=nan", "refine.target_clip=inf"}) {
+    config = *LoadPreset("local");
+    GORL_ASSERT_OK(ApplyOverride(clip, config));
+    EXPECT_THAT(ValidateConfig(config),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("refine.target_clip")))
+        << clip;
+  }
 }
 
 // The baselines' sections: every preset sets the released settings, and

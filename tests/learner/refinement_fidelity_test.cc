@@ -176,5 +176,23 @@ TEST(TakeHeldOutStatesTest, MovesRandomRowsOutAndKeepsTheRestInOrder) {
   EXPECT_EQ(small.observations_size(), data.observations_size());  // untouched
 }
 
+TEST(MeasureTargetsTest, DescribesTheMagnitudesOfThePreTanhActions) {
+  v1::RefinementData data;
+  data.set_obs_size(1);
+  data.set_action_size(2);
+  // 100 values: |u| = 0.1, 0.2, ..., 10.0 with alternating signs.
+  for (int i = 1; i <= 100; ++i) {
+    if (i % 2) data.add_observations(0);
+    data.add_actions((i % 2 ? -0.1f : 0.1f) * i);
+  }
+  const TargetStats stats = MeasureTargets(data);
+  EXPECT_NEAR(stats.abs_mean, 5.05, 1e-4);
+  EXPECT_NEAR(stats.abs_p99, 10.0, 1e-4);  // the 100th of 100 values
+  EXPECT_NEAR(stats.abs_max, 10.0, 1e-4);
+  // |u| > atanh(0.99) = 2.647: 2.7 ... 10.0.
+  EXPECT_NEAR(stats.saturated_fraction, 0.74, 1e-9);
+  EXPECT_EQ(MeasureTargets(v1::RefinementData()).abs_max, 0.0);
+}
+
 }  // namespace
 }  // namespace gorl::learner

@@ -362,6 +362,10 @@ TEST(TrainingLoopTest, MeasuresTheFidelityOfEveryRefinement) {
     EXPECT_DOUBLE_EQ(r.collecting_deterministic, 100 + first + 1);
     EXPECT_DOUBLE_EQ(r.refined_deterministic, first + 1 + 1);
     EXPECT_EQ(r.validation_losses, (std::vector<double>{0.9, 0.7, 0.5 / (stage + 1)}));
+    // The targets' statistics come from the collected actions (not zeros).
+    EXPECT_GT(r.targets.abs_mean, 0.0);
+    EXPECT_GE(r.targets.abs_max, r.targets.abs_p99);
+    EXPECT_GT(r.targets.abs_p99, 0.0);
   }
   std::map<std::string, int> events;
   for (const std::string& line : ReadLines(run.run_dir + "/metrics.jsonl")) {
@@ -371,10 +375,11 @@ TEST(TrainingLoopTest, MeasuresTheFidelityOfEveryRefinement) {
       }
     }
     if (line.find("\"event\": \"refine\"") == std::string::npos) continue;
-    for (const char* key : {"decoder_val_curve\": [0.899999976, 0.699999988",
-                            "\"fidelity_states\": 4", "\"fidelity_sw_prior\": ",
-                            "\"fidelity_sw_floor\": ", "\"collecting_stochastic_return\": ",
-                            "\"refined_stochastic_return\": ", "\"fidelity_seconds\": "}) {
+    for (const char* key :
+         {"decoder_val_curve\": [0.899999976, 0.699999988", "\"fidelity_states\": 4",
+          "\"fidelity_sw_prior\": ", "\"fidelity_sw_floor\": ",
+          "\"collecting_stochastic_return\": ", "\"refined_stochastic_return\": ",
+          "\"fidelity_seconds\": ", "\"target_abs_p99\": ", "\"target_saturated_fraction\": "}) {
       EXPECT_NE(line.find(key), std::string::npos) << key << " in " << line;
     }
   }

@@ -24,14 +24,15 @@ constexpr int kObs = 2;
 
 // Pre-tanh actions a = +-1 with equal probability, independent of the
 // observation; observations ~ N(5, 2^2) so the normaliser has work to do.
-v1::RefinementData Bimodal(int pairs, uint64_t seed, bool with_latents = false) {
+v1::RefinementData Bimodal(int pairs, uint64_t seed, bool with_latents = false,
+                           float scale = 1.0f) {
   Rng rng(seed);
   v1::RefinementData data;
   data.set_obs_size(kObs);
   data.set_action_size(1);
   for (int i = 0; i < pairs; ++i) {
     for (int d = 0; d < kObs; ++d) data.add_observations(static_cast<float>(rng.Normal(5, 2)));
-    const float a = rng.Uniform() < 0.5 ? -1.0f : 1.0f;
+    const float a = rng.Uniform() < 0.5 ? -scale : scale;
     data.add_actions(a);
     if (with_latents) data.add_latents(static_cast<float>(rng.Normal()));
   }
@@ -148,6 +149,28 @@ TEST_P(BimodalTest, LearnsBothModesFromThePrior) {
 INSTANTIATE_TEST_SUITE_P(Kinds, BimodalTest,
                          ::testing::Values(v1::DECODER_KIND_FLOW, v1::DECODER_KIND_DIFFUSION),
                          [](const auto& info) { return v1::DecoderKind_Name(info.param); });
+
+// A saturating policy's targets (+-20 here) are learned as +-target_clip:
+// the same actions after tanh to 0.5%, without spending the fit on them.
+TEST(DecoderTrainerTest, ClampsTargetsToTargetClip) {
+  const v1::RefinementData data = Bimodal(2000, 7, /*with_latents=*/false, /*scale=*/20.0f);
+  auto fraction = [](const torch::Tensor& mask) {
+    return mask.to(torch::kFloat64).mean().item<double>();
+  };
+  v1::RefineConfig clipped = Refine(/*epochs=*/60, /*lr=*/3e-3);
+  clipped.set_target_clip(3.0f);
+  GORL_ASSERT_OK_AND_ASSIGN(const auto with_clip, TrainDecoder(data, v1::DECODER_KIND_FLOW,
+                                                               SmallDecoder(), clipped, 11, 1));
+  const torch::Tensor u = DecodeSamples(with_clip.decoder, 2000);
+  EXPECT_GT(fraction((u.abs() - 3.0).abs() < 0.5), 0.7);
+  EXPECT_LT(fraction(u.abs() > 5.0), 0.02);
+
+  // Unclamped, the same data teaches the +-20 the targets hold.
+  GORL_ASSERT_OK_AND_ASSIGN(
+      const auto without_clip,
+      TrainDecoder(data, v1::DECODER_KIND_FLOW, SmallDecoder(), Refine(60, 3e-3), 11, 1));
+  EXPECT_GT(fraction(DecodeSamples(without_clip.decoder, 2000).abs() > 10.0), 0.7);
+}
 
 // Noisy settings (tiny data, large steps) whose validation loss is not
 // monotone, so the best epoch is not the last one.
