@@ -101,7 +101,7 @@ absl::StatusOr<RefinementFidelity> MeasureRefinementFidelity(const v1::PolicySna
   const torch::Tensor obs = torch::from_blob(const_cast<float*>(observations.data()),
                                              {states, 1, obs_size}, torch::kFloat32)
                                 .expand({states, samples, obs_size})
-                                .reshape({states * samples, obs_size})
+                                .reshape({int64_t{states} * samples, obs_size})
                                 .contiguous();
   auto sample = [&](const nn::PolicySampler& policy, nn::LatentSource source, uint64_t stream) {
     return Sample(policy, obs, source, DeriveSeed(options.seed, stream))
@@ -181,7 +181,7 @@ TargetStats MeasureTargets(const v1::RefinementData& data) {
   for (float& m : magnitudes) {
     m = std::fabs(m);
     sum += m;
-    saturated += m > saturation;
+    if (m > saturation) ++saturated;
   }
   stats.abs_mean = sum / n;
   stats.saturated_fraction = static_cast<double>(saturated) / n;

@@ -66,8 +66,8 @@ std::pair<double, double> TanhGaussianMoments(double m, double s) {
 }
 
 std::vector<float> Observations(int states) {
-  std::vector<float> obs;
-  for (int i = 0; i < states * kObs; ++i) obs.push_back(0.1f * static_cast<float>(i));
+  std::vector<float> obs(static_cast<size_t>(states) * kObs);
+  for (size_t i = 0; i < obs.size(); ++i) obs[i] = 0.1f * static_cast<float>(i);
   return obs;
 }
 
@@ -155,7 +155,7 @@ TEST(TakeHeldOutStatesTest, MovesRandomRowsOutAndKeepsTheRestInOrder) {
   ASSERT_EQ(data.actions_size(), 30);
   ASSERT_EQ(data.latents_size(), 30);
   std::set<int> rows;
-  for (int i = 0; i < 10; ++i) {
+  for (size_t i = 0; i < 10; ++i) {
     EXPECT_EQ(held_out[2 * i + 1], -held_out[2 * i]);  // whole rows
     rows.insert(static_cast<int>(held_out[2 * i]));
   }
