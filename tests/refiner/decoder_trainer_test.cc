@@ -22,7 +22,7 @@ using ::testing::HasSubstr;
 
 constexpr int kObs = 2;
 
-// Pre-tanh actions a = +-1 with equal probability, independent of the
+// Pre-tanh actions a = +-scale with equal probability, independent of the
 // observation; observations ~ N(5, 2^2) so the normaliser has work to do.
 v1::RefinementData Bimodal(int pairs, uint64_t seed, bool with_latents = false,
                            float scale = 1.0f) {
