@@ -37,6 +37,10 @@ Command AddCertsCommand(CLI::App& gorl);
 Command AddSampleCommand(CLI::App& gorl);
 // One health probe of a role (runtime/health_check.h).
 Command AddHealthCommand(CLI::App& gorl);
+// A grid of training runs that a rerun continues (runtime/sweep.h).
+Command AddSweepCommand(CLI::App& gorl);
+// Figures and tables of runs (runtime/report.h).
+Command AddReportCommand(CLI::App& gorl);
 // Under `gorl bench`.
 Command AddBenchEnvsCommand(CLI::App& bench);
 Command AddBenchTrainCommand(CLI::App& bench);

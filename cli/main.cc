@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
       gorl::cli::AddRefinerCommand(gorl_app), gorl::cli::AddActorCommand(gorl_app),
       gorl::cli::AddCertsCommand(gorl_app),   gorl::cli::AddConfigCommand(gorl_app),
       gorl::cli::AddHealthCommand(gorl_app),  gorl::cli::AddSampleCommand(gorl_app),
+      gorl::cli::AddSweepCommand(gorl_app),   gorl::cli::AddReportCommand(gorl_app),
   };
   CLI::App* bench = gorl_app.add_subcommand(
       "bench",

@@ -1,7 +1,8 @@
-// `gorl sample`: a saved policy's action distribution at given observations
-// (runtime/policy_samples.h): one JSON line per observation and action
-// dimension with the mean, the standard deviation and a histogram over
-// [-1, 1]; optionally every sampled action as CSV.
+// `gorl sample`: a saved policy's action distribution at given observations,
+// or at the states another policy visits on a task (runtime/policy_samples.h):
+// one JSON line per observation and action dimension with the mean, the
+// standard deviation and a histogram over [-1, 1]; optionally every sampled
+// action as CSV.
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
 #include "common/metrics_log.h"
@@ -24,6 +26,7 @@ namespace {
 struct SampleFlags {
   runtime::PolicySampleOptions options;
   std::vector<std::string> observations;  // each "v1,v2,..."
+  runtime::VisitedStatesOptions states;   // used when states.policy_path is set
   int64_t seed = 0;
   int bins = 20;
   std::string csv;
@@ -35,6 +38,23 @@ int Fail(const std::string& message, int code) {
 }
 
 int RunSample(SampleFlags flags) {
+  if (flags.observations.empty() == flags.states.policy_path.empty()) {
+    return Fail("give either --obs or --states_from (with --task and --at_steps)",
+                runtime::kExitUsage);
+  }
+  if (!flags.states.policy_path.empty()) {
+    if (flags.states.task.empty() || flags.states.at_steps.empty()) {
+      return Fail("--states_from needs --task and --at_steps", runtime::kExitUsage);
+    }
+    flags.states.seed = static_cast<uint64_t>(flags.seed);
+    absl::StatusOr<std::vector<std::vector<float>>> visited = runtime::VisitedStates(flags.states);
+    if (!visited.ok()) {
+      return Fail(visited.status().ToString(), runtime::ExitCodeFor(visited.status()));
+    }
+    for (const std::vector<float>& obs : *visited) {
+      flags.observations.push_back(absl::StrJoin(obs, ","));
+    }
+  }
   for (const std::string& text : flags.observations) {
     std::vector<float> obs;
     for (absl::string_view part : absl::StrSplit(text, ',')) {
@@ -107,8 +127,19 @@ Command AddSampleCommand(CLI::App& gorl) {
                   "A policy file: a run's policy_stage<k>.pb (the policy stage k ended with)")
       ->required();
   app->add_option("--obs", flags->observations,
-                  "A raw observation as comma-separated numbers; repeat for several")
-      ->required();
+                  "A raw observation as comma-separated numbers; repeat for several");
+  app->add_option("--states_from", flags->states.policy_path,
+                  "Instead of --obs: the states this policy file's deterministic actions visit "
+                  "on --task at --at_steps (one episode from a reset seeded by --seed)")
+      ->excludes("--obs");
+  app->add_option("--task", flags->states.task, "With --states_from: the task to roll out");
+  app->add_option("--at_steps", flags->states.at_steps,
+                  "With --states_from: the episode steps whose states to sample at, e.g. "
+                  "100,200,300 (0: the reset state)")
+      ->delimiter(',');
+  app->add_option("--assets", flags->states.assets,
+                  "With --states_from: model assets root holding dm_control/ and gym/ (default: "
+                  "$GORL_ASSETS)");
   app->add_option("--samples", flags->options.samples, "Actions per observation");
   app->add_option("--latents", flags->options.latents,
                   "encoder (z ~ N(mu, sigma), the acting policy), mean (z = mu) or prior "
@@ -121,7 +152,9 @@ Command AddSampleCommand(CLI::App& gorl) {
       "\n"
       "Examples:\n"
       "  gorl sample --policy runs/tp/policy_stage3.pb --obs 0 --obs 0.5\n"
-      "  gorl sample --policy runs/tp/policy_stage1.pb --obs 0 --latents prior --csv a.csv");
+      "  gorl sample --policy runs/tp/policy_stage1.pb --obs 0 --latents prior --csv a.csv\n"
+      "  gorl sample --policy RUN/policy_stage0.pb --states_from RUN/policy_stage3.pb \\\n"
+      "      --task cheetah-run --at_steps 100,200,300 --csv stage0.csv");
   return {app, [flags] { return RunSample(*flags); }};
 }
 

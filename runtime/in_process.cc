@@ -11,15 +11,29 @@
 
 namespace gorl::runtime {
 
+namespace {
+
+bool Stopped(const std::atomic<bool>* stop) { return stop != nullptr && stop->load(); }
+
+absl::Status StoppedError() { return absl::CancelledError("stopped by a signal"); }
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<InProcessActors>> InProcessActors::Create(
-    const envs::TaskFactory& factory, const v1::TrainConfig& config) {
+    const envs::TaskFactory& factory, const v1::TrainConfig& config,
+    const std::atomic<bool>* stop) {
   actor::WorkerOptions options;
   options.num_envs = config.rollout().num_envs();
   options.num_threads = config.rollout().num_threads();
   options.seed = SeedFor(config.seed(), SeedStream::kActorEnvs, 0);
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<actor::RolloutWorker> worker,
                         actor::RolloutWorker::Create(factory, options));
-  return std::unique_ptr<InProcessActors>(new InProcessActors(std::move(worker), options.num_envs));
+  return std::unique_ptr<InProcessActors>(
+      new InProcessActors(std::move(worker), options.num_envs, stop));
+}
+
+absl::Status InProcessActors::CheckNotStopped() const {
+  return Stopped(stop_) ? StoppedError() : absl::OkStatus();
 }
 
 absl::Status InProcessActors::Broadcast(const v1::PolicySnapshot& snapshot) {
@@ -34,6 +48,7 @@ absl::StatusOr<std::vector<v1::Rollout>> InProcessActors::GatherRollouts(int64_t
   }
   std::vector<v1::Rollout> rollouts;
   for (int64_t k = 0; k < sequences / num_envs_; ++k) {
+    GORL_RETURN_IF_ERROR(CheckNotStopped());
     GORL_ASSIGN_OR_RETURN(v1::Rollout rollout, worker_->Unroll(unroll_length));
     rollouts.push_back(std::move(rollout));
   }
@@ -42,11 +57,13 @@ absl::StatusOr<std::vector<v1::Rollout>> InProcessActors::GatherRollouts(int64_t
 
 absl::StatusOr<v1::RefinementData> InProcessActors::Collect(int64_t pairs, int num_envs,
                                                             uint64_t seed) {
+  GORL_RETURN_IF_ERROR(CheckNotStopped());
   return worker_->Collect(pairs, num_envs, seed);
 }
 
 absl::StatusOr<v1::EvalReport> InProcessActors::Evaluate(int episodes, bool deterministic,
                                                          uint64_t seed) {
+  GORL_RETURN_IF_ERROR(CheckNotStopped());
   return worker_->Evaluate(episodes, deterministic, seed);
 }
 
@@ -56,7 +73,7 @@ absl::StatusOr<learner::RefineOutcome> InProcessRefiner::Refine(const v1::Refine
       refiner::RefineResult result,
       refiner::TrainDecoder(data, learner::DecoderKindFor(config_.algo()), config_.decoder(),
                             config_.refine(), SeedFor(config_.seed(), SeedStream::kRefine, version),
-                            version, config_.device()));
+                            version, config_.device(), [this] { return Stopped(stop_); }));
   learner::RefineOutcome outcome;
   outcome.decoder = std::move(result.decoder);
   outcome.best_validation_loss = result.best_validation_loss;

@@ -4,6 +4,7 @@
 #ifndef GORL_RUNTIME_IN_PROCESS_H_
 #define GORL_RUNTIME_IN_PROCESS_H_
 
+#include <atomic>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -14,11 +15,15 @@
 
 namespace gorl::runtime {
 
-// One rollout worker holding all rollout.num_envs environments.
+// One rollout worker holding all rollout.num_envs environments. Once `*stop`
+// (if given; it must outlive this) is true, every call returns Cancelled,
+// which the training loop answers with a checkpoint (Ctrl-C of
+// `gorl train --in_process`).
 class InProcessActors : public learner::ActorGroup {
  public:
-  static absl::StatusOr<std::unique_ptr<InProcessActors>> Create(const envs::TaskFactory& factory,
-                                                                 const v1::TrainConfig& config);
+  static absl::StatusOr<std::unique_ptr<InProcessActors>> Create(
+      const envs::TaskFactory& factory, const v1::TrainConfig& config,
+      const std::atomic<bool>* stop = nullptr);
 
   absl::Status Broadcast(const v1::PolicySnapshot& snapshot) override;
   absl::StatusOr<std::vector<v1::Rollout>> GatherRollouts(int64_t sequences,
@@ -27,21 +32,27 @@ class InProcessActors : public learner::ActorGroup {
   absl::StatusOr<v1::EvalReport> Evaluate(int episodes, bool deterministic, uint64_t seed) override;
 
  private:
-  explicit InProcessActors(std::unique_ptr<actor::RolloutWorker> worker, int num_envs)
-      : worker_(std::move(worker)), num_envs_(num_envs) {}
+  InProcessActors(std::unique_ptr<actor::RolloutWorker> worker, int num_envs,
+                  const std::atomic<bool>* stop)
+      : worker_(std::move(worker)), num_envs_(num_envs), stop_(stop) {}
+  absl::Status CheckNotStopped() const;
   std::unique_ptr<actor::RolloutWorker> worker_;
   int num_envs_;
+  const std::atomic<bool>* stop_;
 };
 
-// Trains decoders with the refiner library, in this process.
+// Trains decoders with the refiner library, in this process; `*stop` (if
+// given) cancels a training between two minibatches.
 class InProcessRefiner : public learner::Refiner {
  public:
-  explicit InProcessRefiner(const v1::TrainConfig& config) : config_(config) {}
+  explicit InProcessRefiner(const v1::TrainConfig& config, const std::atomic<bool>* stop = nullptr)
+      : config_(config), stop_(stop) {}
   absl::StatusOr<learner::RefineOutcome> Refine(const v1::RefinementData& data,
                                                 int64_t version) override;
 
  private:
   v1::TrainConfig config_;
+  const std::atomic<bool>* stop_;
 };
 
 // The decoder a run starts from: the identity (zero) decoder of the

@@ -10,6 +10,7 @@
 #include "common/nn/sample_actions.h"
 #include "common/random.h"
 #include "common/status_macros.h"
+#include "envs/task_registry.h"
 
 namespace gorl::runtime {
 namespace {
@@ -53,6 +54,47 @@ absl::StatusOr<PolicySamples> SamplePolicy(const PolicySampleOptions& options) {
     out.actions.push_back(std::move(*actions));
   }
   return out;
+}
+
+absl::StatusOr<std::vector<std::vector<float>>> VisitedStates(const VisitedStatesOptions& options) {
+  int last_step = -1;
+  for (int step : options.at_steps) {
+    if (step < 0) return absl::InvalidArgumentError(absl::StrCat("step ", step, " is negative"));
+    last_step = std::max(last_step, step);
+  }
+  GORL_ASSIGN_OR_RETURN(const v1::PolicySnapshot policy, ReadPolicy(options.policy_path));
+  GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::TaskFactory> factory,
+                        envs::MakeTaskFactory(options.task, options.assets));
+  const envs::TaskSpec& spec = factory->spec();
+  if (policy.obs_size() != spec.obs_size || policy.latent_size() != spec.action_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(options.policy_path, " takes ", policy.obs_size(), " observations and gives ",
+                     policy.latent_size(), " actions; ", options.task, " has ", spec.obs_size,
+                     " and ", spec.action_size));
+  }
+  GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::Task> task, factory->NewTask());
+  Rng rng(options.seed);
+  std::vector<float> obs(spec.obs_size);
+  GORL_RETURN_IF_ERROR(task->Reset(rng, obs.data()));
+  std::vector<std::vector<float>> visited(last_step + 1);
+  for (int step = 0; step <= last_step; ++step) {
+    visited[step] = obs;
+    if (step == last_step) break;
+    GORL_ASSIGN_OR_RETURN(
+        const std::vector<float> action,
+        nn::SampleActions(policy, obs, 1, nn::LatentSource::kEncoderMean, options.seed));
+    const envs::StepOutcome outcome = task->Step(action.data(), obs.data());
+    const bool ended = outcome.diverged || step + 1 > spec.episode_length ||
+                       (outcome.terminated && step + 1 < last_step);
+    if (ended) {
+      return absl::FailedPreconditionError(absl::StrCat("the episode of ", options.task, " under ",
+                                                        options.policy_path, " ended at step ",
+                                                        step + 1, ", before step ", last_step));
+    }
+  }
+  std::vector<std::vector<float>> states;
+  for (int step : options.at_steps) states.push_back(visited[step]);
+  return states;
 }
 
 std::vector<int64_t> ActionHistogram(const std::vector<float>& values, int offset, int stride,

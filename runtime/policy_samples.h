@@ -33,6 +33,23 @@ struct PolicySamples {
 // policy, an observation of the wrong size, a bad `latents` or samples < 1.
 absl::StatusOr<PolicySamples> SamplePolicy(const PolicySampleOptions& options);
 
+// Fixed states at which to compare the stages of a run (`gorl report`'s
+// action densities): the raw observations that a policy's deterministic
+// actions (z = mu) visit on `task`, at the given steps of one episode from
+// a reset seeded by `seed`.
+struct VisitedStatesOptions {
+  std::string policy_path;
+  std::string task;
+  std::string assets;         // model assets root ("" = $GORL_ASSETS)
+  std::vector<int> at_steps;  // >= 0; step 0 is the reset observation
+  uint64_t seed = 0;
+};
+
+// In the order of `at_steps`. InvalidArgument for a negative step or a
+// policy of another observation or action size than the task's;
+// FailedPrecondition when the episode ends before the last step (say which).
+absl::StatusOr<std::vector<std::vector<float>>> VisitedStates(const VisitedStatesOptions& options);
+
 // Counts of `values` (every `stride`-th from `offset`) in `bins` equal bins
 // over [-1, 1] (the ends included in the first and last bin).
 std::vector<int64_t> ActionHistogram(const std::vector<float>& values, int offset, int stride,

@@ -12,13 +12,13 @@ namespace gorl::runtime {
 absl::StatusOr<TrainResult> TrainInProcess(
     const v1::TrainConfig& config, const envs::TaskFactory& factory, const std::string& run_dir,
     std::function<void(const learner::Progress&)> on_progress,
-    const v1::LearnerCheckpoint* resume_from) {
+    const v1::LearnerCheckpoint* resume_from, const std::atomic<bool>* stop) {
   const envs::TaskSpec& spec = factory.spec();
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<learner::PpoLearner> learner,
                         learner::PpoLearner::Create(config, spec.obs_size, spec.action_size));
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<InProcessActors> actors,
-                        InProcessActors::Create(factory, config));
-  InProcessRefiner refiner(config);
+                        InProcessActors::Create(factory, config, stop));
+  InProcessRefiner refiner(config, stop);
   learner::TrainingLoopOptions options;
   options.config = config;
   options.run_dir = run_dir;

@@ -4,6 +4,7 @@
 #ifndef GORL_RUNTIME_TRAIN_IN_PROCESS_H_
 #define GORL_RUNTIME_TRAIN_IN_PROCESS_H_
 
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -25,11 +26,13 @@ struct TrainResult {
 // Runs `config` (validated by the caller) on `factory`'s task. `run_dir` must
 // exist; the run writes metrics.jsonl, decoder_stage<k>.pb and checkpoint.pb
 // there. With `resume_from` (a checkpoint of this run, whose config must
-// equal `config`) it continues that run instead of starting afresh.
+// equal `config`) it continues that run instead of starting afresh. Once
+// `*stop` (if given) turns true, the run writes its checkpoint and returns
+// Cancelled within one unroll or refinement minibatch.
 absl::StatusOr<TrainResult> TrainInProcess(
     const v1::TrainConfig& config, const envs::TaskFactory& factory, const std::string& run_dir,
     std::function<void(const learner::Progress&)> on_progress = nullptr,
-    const v1::LearnerCheckpoint* resume_from = nullptr);
+    const v1::LearnerCheckpoint* resume_from = nullptr, const std::atomic<bool>* stop = nullptr);
 
 }  // namespace gorl::runtime
 

@@ -1,5 +1,6 @@
 #include "runtime/train_run.h"
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 
@@ -32,10 +33,20 @@ int TrainPrepared(const TrainRunOptions& options, const v1::TrainConfig& config,
   }
   absl::StatusOr<std::unique_ptr<envs::TaskFactory>> factory =
       envs::MakeTaskFactory(config.task(), options.assets);
+  // SIGINT / SIGTERM: the run stops at the next unroll (or refinement
+  // minibatch) and leaves a checkpoint, as the launcher's learner does.
+  std::atomic<bool> stop{false};
+  OnShutdownSignal([&stop](int) { stop = true; });
   absl::StatusOr<TrainResult> run =
-      factory.ok() ? TrainInProcess(config, **factory, run_dir, PrintProgress, checkpoint)
+      factory.ok() ? TrainInProcess(config, **factory, run_dir, PrintProgress, checkpoint, &stop)
                    : absl::StatusOr<TrainResult>(factory.status());
+  OnShutdownSignal(nullptr);
   std::fprintf(stderr, "\n");
+  if (ShutdownSignalReceived() != 0 && run.status().code() == absl::StatusCode::kCancelled) {
+    std::fprintf(stderr, "[gorl] stopped; `gorl train --resume %s` continues the run\n",
+                 run_dir.c_str());
+    return 128 + ShutdownSignalReceived();
+  }
   if (!run.ok()) {
     std::fprintf(stderr, "gorl train: %s\n", run.status().ToString().c_str());
     return ExitCodeFor(run.status());
@@ -67,7 +78,7 @@ absl::StatusOr<int> TrainResumed(const TrainRunOptions& options) {
 }  // namespace
 
 absl::StatusOr<int> RunTraining(const TrainRunOptions& options) {
-  if (!options.in_process) InstallShutdownSignals();
+  InstallShutdownSignals();
   return options.resume_dir.empty() ? TrainNew(options) : TrainResumed(options);
 }
 

@@ -35,9 +35,10 @@ struct TrainRunOptions {
 
 // An error when the run cannot start (a bad configuration, an unknown task,
 // missing assets or checkpoint); otherwise the run's exit code (see
-// RunLauncher; 0 or ExitCodeFor the in-process driver's error). Unless
-// in_process, installs the shutdown signals (the launcher stops its
-// children on SIGINT / SIGTERM): call it on the main thread before any
+// RunLauncher; 0 or ExitCodeFor the in-process driver's error; 128 + signal
+// for a run stopped by SIGINT / SIGTERM, which leaves a checkpoint either
+// way: the launcher stops its children, the in-process driver its loop).
+// Installs the shutdown signals: call it on the main thread before any
 // other thread exists.
 absl::StatusOr<int> RunTraining(const TrainRunOptions& options);
 

@@ -19,9 +19,10 @@ GORL_BUILD_PACKAGES=(
 # What the test suite adds: a real Prometheus, the clang tools (lint, locking
 # analysis, fuzzers), Docker with compose and debootstrap (the image and the
 # compose end-to-end test, deploy/), Node.js for the offline manifest and
-# dashboard checks (tools/deploy-check).
+# dashboard checks (tools/deploy-check), numpy and matplotlib for `gorl
+# report` (tools/report).
 GORL_TEST_PACKAGES=(
-  prometheus
+  prometheus python3-numpy python3-matplotlib
   clang clang-format clang-tidy libclang-rt-14-dev
   docker.io docker-compose debootstrap jq iproute2
 )

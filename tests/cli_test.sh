@@ -67,7 +67,7 @@ check "train --help shows an example" grep -q '^  gorl train --' "$tmp/help"
 check "train --help lists the algorithms, baselines included" \
   grep -q 'ppo, gorl-fm, gorl-diff, or the baselines fpo and dppo' "$tmp/help"
 check "train --help shows only train's flags" bash -c '! grep -q -- "--actor_envs\|--listen\|--episodes" "$0"' "$tmp/help"
-for command in tasks eval train learner refiner actor certs health sample "bench envs" "bench train" help; do
+for command in tasks eval train learner refiner actor certs health sample sweep report "bench envs" "bench train" help; do
   # shellcheck disable=SC2086  # "bench envs" is two words
   "$gorl" $command --help > "$tmp/help" 2>&1; code=$?
   cat "$tmp/help" >> "$tmp/all_output"
@@ -81,7 +81,7 @@ check "help train is train --help" cmp -s "$tmp/help_train" "$tmp/train_help"
 "$gorl" --help > "$tmp/help" 2>&1; code=$?
 cat "$tmp/help" >> "$tmp/all_output"
 check "--help exits 0" test "$code" -eq 0
-check "--help lists every command" bash -c 'for c in tasks eval train learner refiner actor bench help; do
+check "--help lists every command" bash -c 'for c in tasks eval train learner refiner actor sample sweep report bench help; do
   grep -q "^  $c  " "$0" || exit 1; done' "$tmp/help"
 "$gorl" help > "$tmp/help2"; code=$?
 check "help exits 0 and prints the same list" bash -c '[ "$1" -eq 0 ] && cmp -s "$0" "$2"' \
@@ -199,6 +199,27 @@ check "sample: a file that is not a policy exits 2" \
   bash -c '[ "$0" -eq 2 ] && grep -q "is not a policy" "$1"' "$code" "$tmp/err"
 "$gorl" sample --policy "$policy" --obs 0,x > /dev/null 2> "$tmp/err"; code=$?
 check "sample: a malformed --obs exits 2" test "$code" -eq 2
+# --states_from: the states a policy visits on its task (gorl report's densities).
+"$gorl" sample --policy "$policy" --states_from "$policy" --task twin-peaks --at_steps 0,10,99 \
+  --samples 100 > "$tmp/visited.json" 2> "$tmp/err"; code=$?
+check "sample --states_from samples at 3 distinct visited states" /usr/bin/python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+sys.exit(not (len(rows) == 3 and len({r["obs"] for r in rows}) == 3 and
+              all(r["samples"] == 100 for r in rows)))' "$tmp/visited.json"
+"$gorl" sample --policy "$policy" --states_from "$policy" --task twin-peaks --at_steps 150 \
+  > /dev/null 2> "$tmp/err"; code=$?
+check "sample --states_from past the episode exits 2 saying where it ended" \
+  bash -c '[ "$0" -eq 2 ] && grep -q "ended at step 101, before step 150" "$1"' "$code" "$tmp/err"
+"$gorl" sample --policy "$policy" --states_from "$policy" --task cartpole-balance --at_steps 5 \
+  > /dev/null 2> "$tmp/err"; code=$?
+check "sample --states_from on a task of other sizes exits 2 naming them" \
+  bash -c '[ "$0" -eq 2 ] && grep -q "cartpole-balance has 5 and 1" "$1"' "$code" "$tmp/err"
+"$gorl" sample --policy "$policy" --states_from "$policy" --at_steps 5 > /dev/null 2>&1
+check "sample --states_from without --task exits 2" test "$?" -eq 2
+"$gorl" sample --policy "$policy" --obs 0 --states_from "$policy" --task twin-peaks \
+  --at_steps 5 > /dev/null 2>&1
+check "sample with both --obs and --states_from exits 2" test "$?" -eq 2
 
 # --resume_if_present: one learner command for a first start and every
 # restart (compose, Kubernetes). On the finished run above it resumes from the

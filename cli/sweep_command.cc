@@ -1,0 +1,80 @@
+// `gorl sweep`: a grid of training runs, one after another or several at
+// once, that a rerun continues (runtime/sweep.h), then `gorl report` on it.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "runtime/exit_codes.h"
+#include "runtime/shutdown_signals.h"
+#include "runtime/sweep.h"
+
+namespace gorl::cli {
+namespace {
+
+constexpr char kFooter[] =
+    "Each run is a `gorl train` process in <dir>/<task>-<algo>-s<seed> (its log next to it, "
+    "<dir>/<task>-<algo>-s<seed>.log; its final result on stdout). Running the same command "
+    "again skips the finished runs and resumes the stopped ones from their checkpoints; a run "
+    "directory holding another configuration is refused before anything starts. Ctrl-C (or "
+    "SIGTERM) stops the running runs with a checkpoint. When every run has finished, the sweep "
+    "writes `gorl report <dir> --out <dir>/report`.\n"
+    "\n"
+    "Examples:\n"
+    "  gorl sweep --dir sweeps/cheetah --tasks cheetah-run --algos ppo,gorl-fm,gorl-diff "
+    "--seeds 0,1,2\n"
+    "  gorl sweep --dir sweeps/tiny --tasks twin-peaks --algos ppo,gorl-fm --seeds 0 "
+    "--in_process --parallel 2 total_env_steps=200000";
+
+int RunSweepCommand(const runtime::SweepOptions& options) {
+  if (const absl::Status checked = runtime::CheckOverrides(options.config.overrides);
+      !checked.ok()) {
+    std::fprintf(stderr, "gorl sweep: %s\n", std::string(checked.message()).c_str());
+    return runtime::kExitUsage;
+  }
+  // Before any thread exists; the children get SIGTERM from the sweep.
+  runtime::InstallShutdownSignals();
+  const absl::StatusOr<int> code = runtime::RunSweep(options);
+  if (!code.ok()) {
+    std::fprintf(stderr, "gorl sweep: %s\n", code.status().ToString().c_str());
+    return runtime::ExitCodeFor(code.status());
+  }
+  return *code;
+}
+
+}  // namespace
+
+Command AddSweepCommand(CLI::App& gorl) {
+  CLI::App* app = gorl.add_subcommand(
+      "sweep", "Run a grid of tasks x algorithms x seeds; a rerun continues it; then report");
+  auto options = std::make_shared<runtime::SweepOptions>();
+  app->add_option("--dir", options->dir, "The sweep directory (one run directory per cell)")
+      ->required();
+  app->add_option("--tasks", options->tasks, "Tasks, comma-separated")->required()->delimiter(',');
+  app->add_option("--algos", options->algos,
+                  "Algorithms, comma-separated: ppo, gorl-fm, gorl-diff, fpo, dppo")
+      ->required()
+      ->delimiter(',');
+  app->add_option("--seeds", options->seeds, "Seeds, comma-separated")->required()->delimiter(',');
+  app->add_option("--preset", options->config.preset, "Built-in preset: local, paper or reference");
+  app->add_option("--config", options->config.config_file,
+                  "A text-format gorl.v1.TrainConfig file (instead of --preset)");
+  app->add_option("overrides", options->config.overrides,
+                  "Config fields to set in every run, e.g. total_env_steps=1000000")
+      ->type_name("FIELD=VALUE")
+      ->default_str("");
+  app->add_option("--parallel", options->parallel, "Runs at once");
+  app->add_flag("--in_process", options->in_process,
+                "Each run in one process (`gorl train --in_process`)");
+  app->add_option("--actors", options->actors,
+                  "Actor processes per run (0: `gorl train`'s default)");
+  app->add_flag("!--no_report", options->report, "Do not write the report at the end");
+  AddAssetsFlag(*app, options->assets);
+  app->footer(kFooter);
+  return {app, [options] { return RunSweepCommand(*options); }};
+}
+
+}  // namespace gorl::cli

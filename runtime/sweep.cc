@@ -1,0 +1,323 @@
+#include "runtime/sweep.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/config.h"
+#include "common/status_macros.h"
+#include "runtime/exit_codes.h"
+#include "runtime/run_directory.h"
+#include "runtime/shutdown_signals.h"
+#include "runtime/subprocess.h"
+
+namespace gorl::runtime {
+namespace {
+
+// How long stopped runs get to write their checkpoints: a launcher stops
+// its roles in order and a refinement in flight is cancelled, so this
+// bounds a hung child, not a slow one.
+constexpr auto kStopGrace = std::chrono::minutes(10);
+constexpr absl::Duration kProgressEvery = absl::Seconds(2);
+
+bool FileExists(const std::string& path) { return std::ifstream(path).good(); }
+
+bool Finished(const std::string& run_dir) { return FileExists(run_dir + "/final_eval.json"); }
+
+// The env steps of the last row of <run_dir>/metrics.jsonl (0 when none):
+// the sweep's view of a running run's progress.
+int64_t LastEnvSteps(const std::string& run_dir) {
+  std::ifstream in(run_dir + "/metrics.jsonl", std::ios::binary);
+  if (!in) return 0;
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff start = std::max<std::streamoff>(0, size - 8192);
+  in.seekg(start);
+  std::string tail(static_cast<size_t>(size - start), '\0');
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  const std::string key = "\"env_steps\": ";
+  const size_t at = tail.rfind(key);
+  if (at == std::string::npos) return 0;
+  return std::strtoll(tail.c_str() + at + key.size(), nullptr, 10);
+}
+
+std::string FormatDuration(double seconds) {
+  const int64_t s = static_cast<int64_t>(seconds);
+  if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, (s % 3600) / 60);
+  return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+}
+
+struct Cell {
+  SweepRun run;
+  int64_t total_env_steps = 0;
+  bool resume = false;     // it has a checkpoint of the same configuration
+  bool overwrite = false;  // it holds files of a run that never checkpointed
+  std::unique_ptr<Child> child;
+  enum class State { kPending, kRunning, kFinished, kFailed, kStopped } state = State::kPending;
+};
+
+// Refuses a directory that holds a run of another configuration, and says
+// how each cell starts.
+absl::Status Inspect(Cell& cell) {
+  GORL_ASSIGN_OR_RETURN(const v1::TrainConfig config, BuildTrainConfig(cell.run.config));
+  cell.total_env_steps = config.total_env_steps();
+  absl::StatusOr<std::optional<SavedRun>> saved = LoadSavedRunIfPresent(cell.run.dir, config);
+  if (!saved.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(cell.run.dir, " holds a run of another configuration (",
+                     saved.status().message(), "); use a new sweep directory"));
+  }
+  if (Finished(cell.run.dir)) {
+    cell.state = Cell::State::kFinished;
+  } else if (saved->has_value()) {
+    cell.resume = true;
+  } else {
+    cell.overwrite = !RunFilesIn(cell.run.dir).empty();
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> TrainArgs(const std::string& self, const Cell& cell,
+                                   const SweepOptions& options) {
+  std::vector<std::string> args = {self, "train"};
+  if (cell.resume) {
+    args.insert(args.end(), {"--resume", cell.run.dir});
+  } else {
+    const ConfigSource& c = cell.run.config;
+    args.insert(args.end(), {"--run_dir", cell.run.dir, "--task", c.task, "--algo", c.algo,
+                             "--seed", absl::StrCat(c.seed)});
+    if (!c.config_file.empty()) {
+      args.insert(args.end(), {"--config", c.config_file});
+    } else {
+      args.insert(args.end(), {"--preset", c.preset});
+    }
+    if (cell.overwrite) args.push_back("--overwrite");
+  }
+  if (options.in_process) args.push_back("--in_process");
+  if (options.actors > 0) args.insert(args.end(), {"--actors", absl::StrCat(options.actors)});
+  if (!options.assets.empty()) args.insert(args.end(), {"--assets", options.assets});
+  if (!cell.resume) {
+    for (const std::string& word : cell.run.config.overrides) args.push_back(word);
+  }
+  return args;
+}
+
+class Sweep {
+ public:
+  Sweep(const SweepOptions& options, std::vector<Cell> cells, std::string self)
+      : options_(options), cells_(std::move(cells)), self_(std::move(self)) {}
+
+  int Run() {
+    for (const Cell& cell : cells_) steps_at_start_ += StepsOf(cell);
+    started_ = absl::Now();
+    std::fprintf(stderr, "[sweep] %zu runs in %s: %d finished already, up to %d at once\n",
+                 cells_.size(), options_.dir.c_str(), Count(Cell::State::kFinished),
+                 options_.parallel);
+    while (true) {
+      if (ShutdownSignalReceived() != 0) return Stop();
+      Reap();
+      StartPending();
+      if (Count(Cell::State::kRunning) == 0) break;
+      PrintProgress(false);
+      // Woken early when a child exits.
+      for (Cell& cell : cells_) {
+        if (cell.state == Cell::State::kRunning) {
+          cell.child->Wait(std::chrono::milliseconds(500));
+          break;
+        }
+      }
+    }
+    PrintProgress(true);
+    std::fprintf(stderr, "\n");
+    const int failed = Count(Cell::State::kFailed);
+    if (failed > 0) {
+      std::fprintf(stderr, "[sweep] %d of %zu runs failed (see their logs); rerun to retry them\n",
+                   failed, cells_.size());
+      return kExitFailure;
+    }
+    std::fprintf(stderr, "[sweep] every run finished\n");
+    return options_.report ? Report() : kExitOk;
+  }
+
+ private:
+  int Count(Cell::State state) const {
+    return static_cast<int>(std::count_if(cells_.begin(), cells_.end(),
+                                          [state](const Cell& c) { return c.state == state; }));
+  }
+
+  int64_t StepsOf(const Cell& cell) const {
+    return cell.state == Cell::State::kFinished ? cell.total_env_steps : LastEnvSteps(cell.run.dir);
+  }
+
+  void StartPending() {
+    for (Cell& cell : cells_) {
+      if (Count(Cell::State::kRunning) >= options_.parallel) return;
+      if (cell.state != Cell::State::kPending) continue;
+      ChildOptions child;
+      child.argv = TrainArgs(self_, cell, options_);
+      child.stderr_path = cell.run.dir + ".log";
+      absl::StatusOr<std::unique_ptr<Child>> spawned = Child::Spawn(child);
+      if (!spawned.ok()) {
+        std::fprintf(stderr, "\n[sweep] %s: cannot start: %s\n", cell.run.name.c_str(),
+                     spawned.status().ToString().c_str());
+        cell.state = Cell::State::kFailed;
+        continue;
+      }
+      cell.child = std::move(*spawned);
+      cell.state = Cell::State::kRunning;
+      std::fprintf(stderr, "\n[sweep] %s %s (log %s.log)\n", cell.resume ? "resuming" : "starting",
+                   cell.run.name.c_str(), cell.run.dir.c_str());
+    }
+  }
+
+  void Reap() {
+    for (Cell& cell : cells_) {
+      if (cell.state != Cell::State::kRunning || !cell.child->Poll()) continue;
+      const int code = cell.child->exit_code();
+      if (code == kExitOk && Finished(cell.run.dir)) {
+        cell.state = Cell::State::kFinished;
+        std::fprintf(stderr, "\n[sweep] %s finished\n", cell.run.name.c_str());
+      } else {
+        cell.state = Cell::State::kFailed;
+        std::fprintf(stderr, "\n[sweep] %s failed (exit %d); see %s.log\n", cell.run.name.c_str(),
+                     code, cell.run.dir.c_str());
+      }
+    }
+  }
+
+  int Stop() {
+    const int signal = ShutdownSignalReceived();
+    std::fprintf(stderr, "\n[sweep] stopping the running runs (each writes its checkpoint)\n");
+    for (Cell& cell : cells_) {
+      if (cell.state == Cell::State::kRunning) cell.child->Signal(SIGTERM);
+    }
+    for (Cell& cell : cells_) {
+      if (cell.state != Cell::State::kRunning) continue;
+      if (!cell.child->Wait(kStopGrace)) cell.child->Terminate(std::chrono::seconds(10));
+      cell.state = Finished(cell.run.dir) ? Cell::State::kFinished : Cell::State::kStopped;
+    }
+    std::fprintf(stderr,
+                 "[sweep] stopped: %d of %zu runs finished; run the same command again to "
+                 "continue\n",
+                 Count(Cell::State::kFinished), cells_.size());
+    return 128 + signal;
+  }
+
+  // One line, rewritten in place: runs done, the running ones with their
+  // env steps, and the ETA from this sweep's own pace.
+  void PrintProgress(bool force) {
+    const absl::Time now = absl::Now();
+    if (!force && now - last_progress_ < kProgressEvery) return;
+    last_progress_ = now;
+    int64_t done_steps = 0;
+    int64_t total_steps = 0;
+    std::string running;
+    for (const Cell& cell : cells_) {
+      const int64_t steps = std::min(StepsOf(cell), cell.total_env_steps);
+      done_steps += steps;
+      total_steps += cell.total_env_steps;
+      if (cell.state == Cell::State::kRunning) {
+        absl::StrAppend(&running, " ", cell.run.name,
+                        absl::StrFormat(" %.1fM/%.1fM", steps / 1e6, cell.total_env_steps / 1e6));
+      }
+    }
+    const double seconds = absl::ToDoubleSeconds(now - started_);
+    const double pace = seconds > 0 ? (done_steps - steps_at_start_) / seconds : 0.0;
+    const std::string eta =
+        pace > 0 ? FormatDuration(static_cast<double>(total_steps - done_steps) / pace) : "-";
+    std::fprintf(stderr, "\r[sweep] %d/%zu done  running:%s  ETA %s   ",
+                 Count(Cell::State::kFinished), cells_.size(),
+                 running.empty() ? " -" : running.c_str(), eta.c_str());
+  }
+
+  int Report() {
+    ChildOptions child;
+    child.argv = {self_, "report", options_.dir, "--out", options_.dir + "/report"};
+    if (!options_.assets.empty())
+      child.argv.insert(child.argv.end(), {"--assets", options_.assets});
+    absl::StatusOr<std::unique_ptr<Child>> report = Child::Spawn(child);
+    if (!report.ok()) {
+      std::fprintf(stderr, "[sweep] cannot start the report: %s\n",
+                   report.status().ToString().c_str());
+      return kExitFailure;
+    }
+    while (!(*report)->Wait(std::chrono::milliseconds(500))) {
+      if (ShutdownSignalReceived() != 0) (*report)->Signal(SIGTERM);
+    }
+    return (*report)->exit_code();
+  }
+
+  const SweepOptions& options_;
+  std::vector<Cell> cells_;
+  const std::string self_;
+  int64_t steps_at_start_ = 0;
+  absl::Time started_;
+  absl::Time last_progress_ = absl::InfinitePast();
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<SweepRun>> PlanSweep(const SweepOptions& options) {
+  if (options.dir.empty()) return absl::InvalidArgumentError("the sweep needs a directory");
+  if (options.tasks.empty() || options.algos.empty() || options.seeds.empty()) {
+    return absl::InvalidArgumentError("the sweep needs at least one task, algorithm and seed");
+  }
+  if (options.parallel < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--parallel must be >= 1, got ", options.parallel));
+  }
+  std::vector<SweepRun> runs;
+  std::set<std::string> names;
+  for (const std::string& task : options.tasks) {
+    for (const std::string& algo : options.algos) {
+      for (const int64_t seed : options.seeds) {
+        if (seed < 0) return absl::InvalidArgumentError(absl::StrCat("seed ", seed, " < 0"));
+        SweepRun run;
+        run.config = options.config;
+        run.config.task = task;
+        run.config.algo = algo;
+        run.config.seed = seed;
+        absl::StatusOr<v1::TrainConfig> config = BuildTrainConfig(run.config);
+        if (!config.ok()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(task, " / ", algo, " / seed ", seed, ": ", config.status().message()));
+        }
+        // Canonical names, so that `gorl-fm` and `ALGO_GORL_FM` are one run.
+        run.config.algo = EnumUserName(config->algo());
+        run.name = absl::StrCat(config->task(), "-", run.config.algo, "-s", seed);
+        run.dir = absl::StrCat(options.dir, "/", run.name);
+        if (!names.insert(run.name).second) {
+          return absl::InvalidArgumentError(absl::StrCat(run.name, " appears twice in the grid"));
+        }
+        runs.push_back(std::move(run));
+      }
+    }
+  }
+  return runs;
+}
+
+absl::StatusOr<int> RunSweep(const SweepOptions& options) {
+  GORL_ASSIGN_OR_RETURN(std::vector<SweepRun> runs, PlanSweep(options));
+  GORL_RETURN_IF_ERROR(MakeDirs(options.dir));
+  std::vector<Cell> cells;
+  for (SweepRun& run : runs) {
+    Cell cell;
+    cell.run = std::move(run);
+    GORL_RETURN_IF_ERROR(Inspect(cell));
+    cells.push_back(std::move(cell));
+  }
+  GORL_ASSIGN_OR_RETURN(std::string self, SelfExecutable());
+  return Sweep(options, std::move(cells), std::move(self)).Run();
+}
+
+}  // namespace gorl::runtime

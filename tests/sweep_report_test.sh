@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# `gorl sweep` and `gorl report` end to end, on two small real twin-peaks
+# runs (Gaussian PPO and a 2-stage GoRL-FM, in process): the sweep is
+# interrupted (SIGINT) once its first run has checkpointed, rerun, and must
+# resume that run rather than restart it; then the report it writes must
+# hold real PNGs and a table equal to the runs' own final evaluations.
+# Every wait is on files the runs write, bounded by a deadline.
+# Usage: tests/sweep_report_test.sh path/to/gorl
+set -u
+gorl="$1"
+python=${GORL_PYTHON:-/usr/bin/python3}
+failures=0
+total=0
+check() {  # check NAME CONDITION-COMMAND...
+  local name="$1"; shift
+  total=$((total + 1))
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi
+}
+tmp=$(mktemp -d); trap 'kill "${sweep_pid:-}" 2>/dev/null; rm -rf "$tmp"' EXIT
+# wait_for SECONDS CONDITION-COMMAND...: polls the condition; 1 at the deadline.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.2
+  done
+}
+
+sweep_dir="$tmp/sweep"
+# ~150k env steps per run: long enough that the interrupt lands mid-run
+# after 3 of its ~60 updates, short enough for CI.
+sweep=("$gorl" sweep --dir "$sweep_dir" --tasks twin-peaks --algos ppo,gorl-fm --seeds 0
+  --in_process
+  total_env_steps=150000 stages.fractions=0.5,0.5 checkpoint_every_iterations=2
+  learner_threads=1 rollout.num_envs=32 rollout.unroll_length=20 ppo.batch_size=32
+  ppo.num_minibatches=4 ppo.updates_per_batch=2 encoder.critic_hidden=64,64
+  eval.episodes=8 eval.every_env_steps=50000 refine.num_pairs=4000 refine.collect_envs=32
+  refine.epochs=2 refine.batch_size=512 refine.fidelity_states=16 refine.fidelity_samples=16)
+first="$sweep_dir/twin-peaks-ppo-s0"
+second="$sweep_dir/twin-peaks-gorl-fm-s0"
+
+updates_in() {  # update rows in RUN_DIR's metrics.jsonl (0 when none)
+  local n
+  n=$(grep -c '"event": "update"' "$1/metrics.jsonl" 2>/dev/null) || true
+  echo "${n:-0}"
+}
+has_updates() { [ "$(updates_in "$first")" -ge "$1" ]; }
+
+"${sweep[@]}" > "$tmp/sweep1.out" 2> "$tmp/sweep1.err" &
+sweep_pid=$!
+check "the first run checkpoints and updates" wait_for 300 has_updates 3
+kill -INT "$sweep_pid"
+wait "$sweep_pid"; code=$?
+sweep_pid=
+check "an interrupted sweep exits 130 (got $code)" test "$code" -eq 130
+check "the interrupted run left a checkpoint" test -f "$first/checkpoint.pb"
+check "the interrupted run did not finish" test ! -f "$first/final_eval.json"
+check "the second run did not start" test ! -f "$second/metrics.jsonl"
+head -n 1 "$first/metrics.jsonl" > "$tmp/first_row"
+stopped_at=$(updates_in "$first")
+
+# A changed grid setting is another sweep: refused, nothing touched.
+"${sweep[@]}" ppo.entropy_cost=0.5 > /dev/null 2> "$tmp/mismatch.err"; code=$?
+check "a sweep with another configuration is refused (exit 2, got $code)" test "$code" -eq 2
+check "the refusal names the run directory" grep -q "twin-peaks-ppo-s0 holds a run of another configuration" "$tmp/mismatch.err"
+check "the refused sweep left the run as it was" test "$(updates_in "$first")" -eq "$stopped_at"
+
+"${sweep[@]}" > "$tmp/sweep2.out" 2> "$tmp/sweep2.err"; code=$?
+check "the rerun finishes the sweep (exit 0, got $code)" test "$code" -eq 0
+check "both runs finished" test -f "$first/final_eval.json" -a -f "$second/final_eval.json"
+check "the interrupted run was resumed, not restarted" grep -q '"event": "resume"' "$first/metrics.jsonl"
+check "its first rows were kept" test "$(head -n 1 "$first/metrics.jsonl")" = "$(cat "$tmp/first_row")"
+reached_total() {  # within two iterations of 150k (each stage rounds to whole iterations)
+  "$python" -c 'import json, sys; sys.exit(abs(json.load(open(sys.argv[1]))["env_steps"] - 150000) > 5120)' "$1"
+}
+check "the finished run reached its total" reached_total "$first/final_eval.json"
+
+"${sweep[@]}" --no_report > /dev/null 2> "$tmp/sweep3.err"; code=$?
+check "a finished sweep reruns as a no-op (exit 0)" test "$code" -eq 0
+check "... starting nothing" test "$(grep -c '"event": "resume"' "$first/metrics.jsonl")" -eq 1
+
+# The report the sweep wrote at its end.
+report="$sweep_dir/report"
+png_ok() {  # png_ok FILE: PNG signature, IHDR width and height in 200..4000
+  "$python" - "$1" <<'EOF'
+import struct, sys
+data = open(sys.argv[1], "rb").read(32)
+ok = data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+w, h = struct.unpack(">II", data[16:24]) if ok else (0, 0)
+sys.exit(0 if ok and 200 <= w <= 4000 and 200 <= h <= 4000 else 1)
+EOF
+}
+for png in curves_steps.png curves_wall.png fidelity.png densities_twin-peaks_gorl-fm.png; do
+  check "the report has $png, a real PNG" png_ok "$report/$png"
+  check "$png is under 300 KB" test "$(stat -c %s "$report/$png" 2>/dev/null || echo 999999)" -lt 307200
+done
+table_matches() {  # the table's mean for ALGO equals the run's final_eval.json
+  "$python" - "$report/summary.json" "$1" "$2" <<'EOF'
+import json, sys
+summary, algo, final = json.load(open(sys.argv[1])), sys.argv[2], json.load(open(sys.argv[3]))
+rows = [r for r in summary["table"] if r["algo"] == algo and r["task"] == "twin-peaks"]
+sys.exit(0 if len(rows) == 1 and abs(rows[0]["mean"] - final["return_mean"]) < 1e-6 else 1)
+EOF
+}
+check "the table's PPO return is the run's final evaluation" table_matches ppo "$first/final_eval.json"
+check "the table's GoRL-FM return is the run's final evaluation" table_matches gorl-fm "$second/final_eval.json"
+check "summary.md has the results table" grep -q '| twin-peaks | gorl-fm |' "$report/summary.md"
+
+# A directory that is not a run is named, and the report covers the rest.
+mkdir -p "$tmp/junk" && echo 'not a config' > "$tmp/junk/config.textproto"
+"$gorl" report "$first" "$tmp/junk" --out "$tmp/report2" --densities 0 > /dev/null 2> "$tmp/report2.err"
+code=$?
+check "a report with a broken run directory still succeeds (got $code)" test "$code" -eq 0
+check "... and names it" grep -q "$tmp/junk" "$tmp/report2.err"
+check "... and reports the good one" png_ok "$tmp/report2/curves_steps.png"
+"$gorl" report "$tmp/junk" --out "$tmp/report3" > /dev/null 2>&1; code=$?
+check "a report with no usable run fails (got $code)" test "$code" -ne 0
+
+echo "$((total - failures))/$total checks passed"
+[ "$failures" -eq 0 ]
