@@ -35,7 +35,9 @@ constexpr char kExamples[] =
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// Outside parse(), CLI11 throws only while commands are registered (a
+// duplicate name: a programming error), where terminating is right.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   gorl::InitProcess(argv[0]);
   using gorl::cli::Command;
   CLI::App gorl_app(kDescription, "gorl");

@@ -70,8 +70,9 @@ int RunSample(SampleFlags flags) {
   if (flags.bins < 1) return Fail("--bins must be >= 1", runtime::kExitUsage);
   flags.options.seed = static_cast<uint64_t>(flags.seed);
   const absl::StatusOr<runtime::PolicySamples> samples = runtime::SamplePolicy(flags.options);
-  if (!samples.ok())
+  if (!samples.ok()) {
     return Fail(samples.status().ToString(), runtime::ExitCodeFor(samples.status()));
+  }
   const int dims = samples->action_size;
   for (size_t i = 0; i < samples->actions.size(); ++i) {
     const std::vector<float>& actions = samples->actions[i];

@@ -67,6 +67,7 @@ absl::Status ExecReport(const ReportOptions& options) {
   if (!options.assets.empty()) args.insert(args.end(), {"--assets", options.assets});
   args.insert(args.end(), options.paths.begin(), options.paths.end());
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   execvp(python.c_str(), argv.data());

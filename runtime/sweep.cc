@@ -243,8 +243,9 @@ class Sweep {
   int Report() {
     ChildOptions child;
     child.argv = {self_, "report", options_.dir, "--out", options_.dir + "/report"};
-    if (!options_.assets.empty())
+    if (!options_.assets.empty()) {
       child.argv.insert(child.argv.end(), {"--assets", options_.assets});
+    }
     absl::StatusOr<std::unique_ptr<Child>> report = Child::Spawn(child);
     if (!report.ok()) {
       std::fprintf(stderr, "[sweep] cannot start the report: %s\n",
