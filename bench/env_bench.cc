@@ -6,8 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include <mujoco/mujoco.h>
-
+#include "bench/raw_physics.h"
 #include "common/random.h"
 #include "common/status_macros.h"
 #include "envs/vector_env.h"
@@ -20,32 +19,6 @@ using Clock = std::chrono::steady_clock;
 double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
-}
-
-// Control steps of raw physics one thread does in `seconds`.
-int64_t RawPhysicsLoop(const envs::TaskSpec& spec, const mjModel* model, uint64_t seed,
-                       double seconds) {
-  mjData* data = mj_makeData(model);
-  Rng rng(seed);
-  int64_t steps = 0;
-  int episode_step = 0;
-  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
-  while (true) {
-    // Check the clock every 64 control steps: cheap, and still fine-grained.
-    for (int k = 0; k < 64; ++k) {
-      for (int a = 0; a < model->nu; ++a) data->ctrl[a] = rng.Uniform(-1.0, 1.0);
-      for (int s = 0; s < spec.physics_substeps; ++s) mj_step(model, data);
-      ++steps;
-      if (++episode_step == spec.episode_length) {
-        episode_step = 0;
-        mj_resetData(model, data);
-        for (int s = 0; s < spec.reset_physics_steps; ++s) mj_step(model, data);
-      }
-    }
-    if (Clock::now() >= deadline) break;
-  }
-  mj_deleteData(data);
-  return steps;
 }
 
 double MeasureRaw(const envs::TaskSpec& spec, const mjModel* model, const EnvBenchOptions& options,

@@ -44,6 +44,7 @@ Command AddReportCommand(CLI::App& gorl);
 // Under `gorl bench`.
 Command AddBenchEnvsCommand(CLI::App& bench);
 Command AddBenchTrainCommand(CLI::App& bench);
+Command AddBenchActorCommand(CLI::App& bench);
 
 }  // namespace gorl::cli
 

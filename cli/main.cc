@@ -53,11 +53,15 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   };
   CLI::App* bench = gorl_app.add_subcommand(
       "bench",
-      "Benchmarks: `bench envs` times every task against raw mj_step, `bench train` the gRPC "
-      "runtime against the in-process driver");
-  bench->footer("Run 'gorl bench envs --help' or 'gorl bench train --help' for their flags.");
+      "Benchmarks: `bench envs` times every task against raw mj_step, `bench actor` one actor "
+      "thread with inference against it, `bench train` the gRPC runtime against the "
+      "in-process driver");
+  bench->footer(
+      "Run 'gorl bench envs --help', 'gorl bench actor --help' or 'gorl bench train --help' for "
+      "their flags.");
   commands.push_back(gorl::cli::AddBenchEnvsCommand(*bench));
   commands.push_back(gorl::cli::AddBenchTrainCommand(*bench));
+  commands.push_back(gorl::cli::AddBenchActorCommand(*bench));
   std::vector<std::string> help_topic;
   CLI::App* help = gorl_app.add_subcommand(
       "help", "List the commands, or show one command's usage, flags and examples");
@@ -86,7 +90,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     if (command.app->parsed()) return command.run();
   }
   if (bench->parsed()) {
-    return gorl::cli::ReportUsageError(gorl_app, "name a benchmark: envs or train");
+    return gorl::cli::ReportUsageError(gorl_app, "name a benchmark: envs, actor or train");
   }
   return gorl::cli::ReportUsageError(gorl_app, "name a command");
 }

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/nn/random_decoder.h"
 #include "common/nn/tensor_codec.h"
 #include "common/status_macros.h"
 
@@ -446,6 +447,21 @@ torch::Tensor DecoderModel::Loss(const torch::Tensor& obs_raw, const torch::Tens
   const torch::Tensor x_k = ab.sqrt().to(a.options()) * a + (1.0 - ab).sqrt().to(a.options()) * eps;
   const torch::Tensor t = (k.to(torch::kDouble) / steps_).unsqueeze(1).to(a.options());
   return torch::mse_loss(Net(obs, x_k, t), eps);
+}
+
+}  // namespace gorl::nn
+
+// common/nn/random_decoder.h: here, so that it adds no LibTorch translation unit.
+namespace gorl::nn {
+
+v1::Decoder RandomDecoder(v1::DecoderKind kind, int obs_size, int action_size,
+                          const v1::DecoderConfig& config, uint64_t seed) {
+  if (kind == v1::DECODER_KIND_IDENTITY) {
+    return DecoderModel::Identity(kind, obs_size, action_size, config)->ToProto(1);
+  }
+  return DecoderModel::NewTrainable(kind, obs_size, action_size, config,
+                                    RunningNormalizer(obs_size), MakeGenerator(seed))
+      ->ToProto(1);
 }
 
 }  // namespace gorl::nn

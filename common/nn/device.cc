@@ -1,6 +1,9 @@
 #include "common/nn/device.h"
 
+#include <ATen/Parallel.h>
 #include <torch/cuda.h>
+
+#include "common/nn/torch_threads.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -26,5 +29,14 @@ absl::StatusOr<torch::Device> ResolveDevice(v1::Device device) {
   return absl::InvalidArgumentError(
       absl::StrCat("device ", static_cast<int>(device), " is invalid: must be auto, cpu or cuda"));
 }
+
+}  // namespace gorl::nn
+
+// common/nn/torch_threads.h: here, so that it adds no LibTorch translation unit.
+namespace gorl::nn {
+
+int TorchThreads() { return at::get_num_threads(); }
+
+void SetTorchThreads(int threads) { at::set_num_threads(threads); }
 
 }  // namespace gorl::nn
