@@ -45,6 +45,17 @@ check "unknown command exits 2" test "$code" -eq 2
 "$gorl" bench envs --tasks twin-peaks --seconds 0.05 --rounds 1 > "$tmp/bench.txt"; code=$?
 check "bench envs runs" test "$code" -eq 0
 check "bench envs prints a row per task" grep -q '^twin-peaks' "$tmp/bench.txt"
+"$gorl" bench actor --tasks cartpole-balance --algos ppo,gorl-fm --batch 4 --seconds 0.05 \
+  --rounds 1 --json > "$tmp/actor.json" 2> "$tmp/err"; code=$?
+check "bench actor runs" test "$code" -eq 0
+check "bench actor prints a row per algorithm with a ratio to raw physics" /usr/bin/python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+sys.exit(not ([r["algo"] for r in rows] == ["ppo", "gorl-fm"] and
+              all(r["actor_steps_per_s"] > 0 and r["raw_steps_per_s"] > 0 and
+                  0 < r["ratio"] < 3 and r["batch"] == 4 for r in rows)))' "$tmp/actor.json"
+"$gorl" bench actor --tasks cartpole-balance --algos fpo > /dev/null 2>&1
+check "bench actor refuses the flow baselines (exit 2)" test "$?" -eq 2
 "$gorl" bench > /dev/null 2>&1; code=$?
 check "bench without a benchmark name exits 2" test "$code" -eq 2
 # Both drivers, 2 short iterations each (the second gives the steady rate): ~5 s.
@@ -67,7 +78,7 @@ check "train --help shows an example" grep -q '^  gorl train --' "$tmp/help"
 check "train --help lists the algorithms, baselines included" \
   grep -q 'ppo, gorl-fm, gorl-diff, or the baselines fpo and dppo' "$tmp/help"
 check "train --help shows only train's flags" bash -c '! grep -q -- "--actor_envs\|--listen\|--episodes" "$0"' "$tmp/help"
-for command in tasks eval train learner refiner actor certs health sample sweep report "bench envs" "bench train" help; do
+for command in tasks eval train learner refiner actor certs health sample sweep report "bench envs" "bench actor" "bench train" help; do
   # shellcheck disable=SC2086  # "bench envs" is two words
   "$gorl" $command --help > "$tmp/help" 2>&1; code=$?
   cat "$tmp/help" >> "$tmp/all_output"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 
@@ -149,6 +150,54 @@ TEST_P(BimodalTest, LearnsBothModesFromThePrior) {
 INSTANTIATE_TEST_SUITE_P(Kinds, BimodalTest,
                          ::testing::Values(v1::DECODER_KIND_FLOW, v1::DECODER_KIND_DIFFUSION),
                          [](const auto& info) { return v1::DecoderKind_Name(info.param); });
+
+// The only way a refinement can make a policy multimodal at a state
+// (docs/learning.md, "Where GoRL's multimodality can come from"): data that
+// is unimodal at every state but switches between two actions across
+// nearby states. Here u = +-0.6 + N(0, 0.05^2) with the sign of the 1-D
+// observation c ~ U(-1, 1); the decoder, smooth in c, is bimodal where the
+// switch is, and unimodal away from it.
+v1::RefinementData SwitchAcrossStates(int pairs, uint64_t seed) {
+  Rng rng(seed);
+  v1::RefinementData data;
+  data.set_obs_size(1);
+  data.set_action_size(1);
+  for (int i = 0; i < pairs; ++i) {
+    const double c = rng.Uniform(-1.0, 1.0);
+    data.add_observations(static_cast<float>(c));
+    data.add_actions(static_cast<float>((c > 0 ? 0.6 : -0.6) + 0.05 * rng.Normal()));
+  }
+  return data;
+}
+
+TEST(DecoderTrainerTest, DataSwitchingAcrossNearbyStatesMakesTheDecoderBimodalThere) {
+  GORL_ASSERT_OK_AND_ASSIGN(
+      const auto result,
+      TrainDecoder(SwitchAcrossStates(4000, 3), v1::DECODER_KIND_FLOW, SmallDecoder(),
+                   Refine(/*epochs=*/60, /*lr=*/3e-3), /*seed=*/5, /*version=*/1));
+  GORL_ASSERT_OK_AND_ASSIGN(auto decoder, nn::DecoderModel::FromProto(result.decoder));
+  torch::Generator gen = nn::MakeGenerator(99);
+  torch::NoGradGuard no_grad;
+  auto decode_at = [&](float c) {
+    const int n = 4000;
+    return decoder->Decode(torch::full({n, 1}, c), torch::randn({n, 1}, gen)).reshape({n});
+  };
+  auto fraction = [](const torch::Tensor& mask) {
+    return mask.to(torch::kFloat64).mean().item<double>();
+  };
+  const torch::Tensor at_switch = decode_at(0.0f);
+  const double upper = fraction((at_switch - 0.6).abs() < 0.3);
+  const double lower = fraction((at_switch + 0.6).abs() < 0.3);
+  const double middle = fraction(at_switch.abs() < 0.15);
+  std::printf("at c = 0: %.2f near +0.6, %.2f near -0.6, %.2f in |u| < 0.15\n", upper, lower,
+              middle);
+  EXPECT_GT(upper, 0.2);
+  EXPECT_GT(lower, 0.2);
+  EXPECT_LT(middle, std::min(upper, lower));
+  // Away from the switch, one mode.
+  EXPECT_GT(fraction((decode_at(0.5f) - 0.6).abs() < 0.2), 0.95);
+  EXPECT_GT(fraction((decode_at(-0.5f) + 0.6).abs() < 0.2), 0.95);
+}
 
 // A saturating policy's targets (+-20 here) are learned as +-target_clip:
 // the same actions after tanh to 0.5%, without spending the fit on them.
