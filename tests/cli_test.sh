@@ -3,13 +3,8 @@
 # Usage: tests/cli_test.sh path/to/gorl   (GORL_ASSETS must point at the assets)
 set -u
 gorl="$1"
-failures=0
-total=0
-check() {  # check NAME CONDITION-COMMAND...
-  local name="$1"; shift
-  total=$((total + 1))
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi
-}
+# shellcheck source=tests/check.sh
+source "$(dirname "$0")/check.sh"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 "$gorl" tasks --json > "$tmp/tasks.json"
@@ -312,6 +307,4 @@ check "certs --force replaces them" \
 check "no output names the build or source directory" \
   bash -c '! grep -q -F -e "$1" -e "$2" "$0"' "$tmp/all_output" "$build_dir" "$src_dir"
 
-passed=$(( total - failures ))
-echo "$passed passed, $failures failed"
-test "$failures" -eq 0
+checks_summary

@@ -9,13 +9,8 @@
 set -u
 gorl="$1"
 python=${GORL_PYTHON:-/usr/bin/python3}
-failures=0
-total=0
-check() {  # check NAME CONDITION-COMMAND...
-  local name="$1"; shift
-  total=$((total + 1))
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi
-}
+# shellcheck source=tests/check.sh
+source "$(dirname "$0")/check.sh"
 tmp=$(mktemp -d); trap 'kill "${sweep_pid:-}" 2>/dev/null; rm -rf "$tmp"' EXIT
 # wait_for SECONDS CONDITION-COMMAND...: polls the condition; 1 at the deadline.
 wait_for() {
@@ -116,5 +111,4 @@ check "... and reports the good one" png_ok "$tmp/report2/curves_steps.png"
 "$gorl" report "$tmp/junk" --out "$tmp/report3" > /dev/null 2>&1; code=$?
 check "a report with no usable run fails (got $code)" test "$code" -ne 0
 
-echo "$((total - failures))/$total checks passed"
-[ "$failures" -eq 0 ]
+checks_summary
