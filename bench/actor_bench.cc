@@ -5,19 +5,12 @@
 #include <memory>
 #include <vector>
 
+#include "bench/median.h"
 #include "bench/raw_physics.h"
 #include "common/random.h"
 #include "common/status_macros.h"
 
 namespace gorl::bench {
-namespace {
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
-
-}  // namespace
 
 absl::StatusOr<ActorBenchResult> BenchmarkActor(const envs::TaskFactory& factory,
                                                 const ActorLoop& actor,

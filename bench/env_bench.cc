@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/median.h"
 #include "bench/raw_physics.h"
 #include "common/random.h"
 #include "common/status_macros.h"
@@ -16,15 +17,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
-
 double MeasureRaw(const envs::TaskSpec& spec, const mjModel* model, const EnvBenchOptions& options,
                   int round) {
   std::vector<int64_t> steps(options.threads, 0);
   std::vector<std::thread> threads;
+  threads.reserve(options.threads);
   const auto start = Clock::now();
   for (int t = 0; t < options.threads; ++t) {
     threads.emplace_back([&, t] {

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/median.h"
 #include "common/config.h"
 #include "common/json_line.h"
 #include "common/metrics_log.h"
@@ -20,13 +21,6 @@ namespace gorl::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double Median(std::vector<double> values) {
-  if (values.empty()) return 0.0;
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
 
 DriverSummary Summarize(const std::vector<TrainRunTiming>& runs, TrainDriver driver) {
   std::vector<double> iteration, end_to_end, first, wall;

@@ -15,18 +15,12 @@ void AddThreadsFlag(CLI::App& command, int& threads) {
   command.add_option("--threads", threads, "Threads that step environments");
 }
 
-ConfigFlags AddConfigFlags(CLI::App& command, runtime::ConfigSource& source) {
-  ConfigFlags flags;
+PresetFlags AddPresetFlags(CLI::App& command, runtime::ConfigSource& source) {
+  PresetFlags flags;
   flags.preset =
       command.add_option("--preset", source.preset, "Built-in preset: local, paper or reference");
   flags.config = command.add_option("--config", source.config_file,
                                     "A text-format gorl.v1.TrainConfig file (instead of --preset)");
-  flags.task = command.add_option("--task", source.task,
-                                  "Task name (see `gorl tasks`; default: the preset's)");
-  flags.algo = command.add_option("--algo", source.algo,
-                                  "ppo, gorl-fm, gorl-diff, or the baselines fpo and dppo "
-                                  "(default: the preset's)");
-  flags.seed = command.add_option("--seed", source.seed, "Random seed (-1: the preset's)");
   // A vector's captured default would print as "[]".
   flags.overrides = command
                         .add_option("overrides", source.overrides,
@@ -34,6 +28,21 @@ ConfigFlags AddConfigFlags(CLI::App& command, runtime::ConfigSource& source) {
                                     "e.g. ppo.clip_epsilon=0.2 rollout.num_envs=32")
                         ->type_name("FIELD=VALUE")
                         ->default_str("");
+  return flags;
+}
+
+ConfigFlags AddConfigFlags(CLI::App& command, runtime::ConfigSource& source) {
+  const PresetFlags preset = AddPresetFlags(command, source);
+  ConfigFlags flags;
+  flags.preset = preset.preset;
+  flags.config = preset.config;
+  flags.overrides = preset.overrides;
+  flags.task = command.add_option("--task", source.task,
+                                  "Task name (see `gorl tasks`; default: the preset's)");
+  flags.algo = command.add_option("--algo", source.algo,
+                                  "ppo, gorl-fm, gorl-diff, or the baselines fpo and dppo "
+                                  "(default: the preset's)");
+  flags.seed = command.add_option("--seed", source.seed, "Random seed (-1: the preset's)");
   return flags;
 }
 

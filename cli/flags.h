@@ -24,8 +24,16 @@ void AddJsonFlag(CLI::App& command, bool& json);
 // --threads: threads that step environments.
 void AddThreadsFlag(CLI::App& command, int& threads);
 
-// The run configuration: --preset, --config, --task, --algo, --seed and the
-// positional path.to.field=value overrides.
+// The configuration's base and edits: --preset, --config and the positional
+// path.to.field=value overrides (what a sweep gives every run).
+struct PresetFlags {
+  CLI::Option* preset;
+  CLI::Option* config;
+  CLI::Option* overrides;
+};
+PresetFlags AddPresetFlags(CLI::App& command, runtime::ConfigSource& source);
+
+// The run configuration: the preset flags above, --task, --algo and --seed.
 struct ConfigFlags {
   CLI::Option* preset;
   CLI::Option* config;

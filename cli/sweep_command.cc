@@ -59,13 +59,7 @@ Command AddSweepCommand(CLI::App& gorl) {
       ->required()
       ->delimiter(',');
   app->add_option("--seeds", options->seeds, "Seeds, comma-separated")->required()->delimiter(',');
-  app->add_option("--preset", options->config.preset, "Built-in preset: local, paper or reference");
-  app->add_option("--config", options->config.config_file,
-                  "A text-format gorl.v1.TrainConfig file (instead of --preset)");
-  app->add_option("overrides", options->config.overrides,
-                  "Config fields to set in every run, e.g. total_env_steps=1000000")
-      ->type_name("FIELD=VALUE")
-      ->default_str("");
+  AddPresetFlags(*app, options->config);
   app->add_option("--parallel", options->parallel, "Runs at once");
   app->add_flag("--in_process", options->in_process,
                 "Each run in one process (`gorl train --in_process`)");

@@ -70,9 +70,9 @@ struct Cell {
 // Refuses a directory that holds a run of another configuration, and says
 // how each cell starts.
 absl::Status Inspect(Cell& cell) {
-  GORL_ASSIGN_OR_RETURN(const v1::TrainConfig config, BuildTrainConfig(cell.run.config));
-  cell.total_env_steps = config.total_env_steps();
-  absl::StatusOr<std::optional<SavedRun>> saved = LoadSavedRunIfPresent(cell.run.dir, config);
+  cell.total_env_steps = cell.run.built.total_env_steps();
+  absl::StatusOr<std::optional<SavedRun>> saved =
+      LoadSavedRunIfPresent(cell.run.dir, cell.run.built);
   if (!saved.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat(cell.run.dir, " holds a run of another configuration (",
@@ -294,9 +294,10 @@ absl::StatusOr<std::vector<SweepRun>> PlanSweep(const SweepOptions& options) {
           return absl::InvalidArgumentError(
               absl::StrCat(task, " / ", algo, " / seed ", seed, ": ", config.status().message()));
         }
+        run.built = *std::move(config);
         // Canonical names, so that `gorl-fm` and `ALGO_GORL_FM` are one run.
-        run.config.algo = EnumUserName(config->algo());
-        run.name = absl::StrCat(config->task(), "-", run.config.algo, "-s", seed);
+        run.config.algo = EnumUserName(run.built.algo());
+        run.name = absl::StrCat(run.built.task(), "-", run.config.algo, "-s", seed);
         run.dir = absl::StrCat(options.dir, "/", run.name);
         if (!names.insert(run.name).second) {
           return absl::InvalidArgumentError(absl::StrCat(run.name, " appears twice in the grid"));

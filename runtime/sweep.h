@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gorl/v1/config.pb.h"
 #include "runtime/run_config.h"
 
 namespace gorl::runtime {
@@ -44,7 +45,8 @@ struct SweepOptions {
 struct SweepRun {
   std::string name;  // <task>-<algo>-s<seed>
   std::string dir;
-  ConfigSource config;
+  ConfigSource config;    // what `gorl train` is given
+  v1::TrainConfig built;  // what that gives (validated)
 };
 
 // The grid in order (tasks, then algorithms, then seeds), each run's

@@ -10,6 +10,7 @@ The outputs depend only on the inputs: no timestamps, no unseeded randomness, so
 """
 
 import argparse
+import functools
 import glob
 import json
 import math
@@ -588,8 +589,10 @@ def sample_actions(gorl, run, policy, states_from, at_steps, samples, assets, tm
     return read_actions_csv(csv_path)
 
 
+@functools.lru_cache(maxsize=None)
 def episode_length(gorl, task):
-    """The task's episode length from `gorl tasks --json` (None when it cannot be had)."""
+    """The task's episode length from `gorl tasks --json` (None when it cannot be had); asked
+    once per task, not once per run."""
     try:
         done = subprocess.run([gorl, "tasks", "--json"], capture_output=True, text=True,
                               timeout=120)
