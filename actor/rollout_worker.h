@@ -11,9 +11,8 @@
 //
 // Train mode produces Rollouts for the learner, collect mode produces
 // (observation, pre-tanh action) pairs for the refiner, eval mode produces
-// episode returns. Inference always runs on the whole batch of envs at once:
-// at batch 1 LibTorch's dispatch alone costs ~12 us per network call.
-// The header is free of LibTorch on purpose (see the .cc).
+// episode returns. Inference (common/nn/policy_inference.h, no LibTorch)
+// always runs on the whole batch of envs at once: each layer is one sgemm.
 #ifndef GORL_ACTOR_ROLLOUT_WORKER_H_
 #define GORL_ACTOR_ROLLOUT_WORKER_H_
 
@@ -60,7 +59,6 @@ class RolloutWorker {
  private:
   struct Impl;
   explicit RolloutWorker(std::unique_ptr<Impl> impl);
-  absl::Status SetFlowPolicy(const v1::PolicySnapshot& snapshot);  // FPO, DPPO
   std::unique_ptr<Impl> impl_;
 };
 

@@ -8,7 +8,7 @@
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
-#include "common/nn/policy_sampler.h"
+#include "common/nn/policy_inference.h"
 #include "common/nn/tensor_codec.h"
 #include "common/random.h"
 #include "common/status_macros.h"
@@ -26,18 +26,24 @@ enum FidelityStream : uint64_t {
 };
 
 // Actions [rows, action] of `policy` at raw observations [rows, obs].
-torch::Tensor Sample(const nn::PolicySampler& policy, const torch::Tensor& obs_raw,
+torch::Tensor Sample(nn::PolicyInference& policy, const std::vector<float>& obs_raw, int rows,
                      nn::LatentSource source, uint64_t seed) {
-  torch::Generator gen = nn::MakeGenerator(seed);
-  return policy.Actions(obs_raw, source, gen);
+  Rng rng(seed);
+  nn::ActOutput out;
+  policy.Act(obs_raw.data(), rows, source, /*record=*/false, rng, out);
+  return torch::tensor(out.actions).reshape({rows, policy.action_size()});
 }
 
-absl::StatusOr<std::unique_ptr<nn::PolicySampler>> Build(const v1::PolicySnapshot& snapshot,
-                                                         const char* which) {
-  auto sampler = nn::PolicySampler::FromSnapshot(snapshot);
-  if (sampler.ok()) return std::move(sampler).value();
+absl::StatusOr<std::unique_ptr<nn::PolicyInference>> Build(const v1::PolicySnapshot& snapshot,
+                                                           const char* which) {
+  auto policy = nn::PolicyInference::FromSnapshot(snapshot);
+  if (policy.ok() && (*policy)->kind() != v1::POLICY_KIND_LATENT) {
+    policy = absl::InvalidArgumentError(
+        "policy is an FPO/DPPO flow policy: only GoRL's refinements are measured");
+  }
+  if (policy.ok()) return std::move(policy).value();
   return absl::InvalidArgumentError(
-      absl::StrCat("refinement fidelity: the ", which, " ", sampler.status().message()));
+      absl::StrCat("refinement fidelity: the ", which, " ", policy.status().message()));
 }
 
 // Unit directions [dim, projections]: the one axis when dim is 1.
@@ -98,13 +104,16 @@ absl::StatusOr<RefinementFidelity> MeasureRefinementFidelity(const v1::PolicySna
   const int samples = options.samples;
   const int action = new_policy->action_size();
   // Every state repeated `samples` times: [states * samples, obs].
-  const torch::Tensor obs = torch::from_blob(const_cast<float*>(observations.data()),
-                                             {states, 1, obs_size}, torch::kFloat32)
-                                .expand({states, samples, obs_size})
-                                .reshape({int64_t{states} * samples, obs_size})
-                                .contiguous();
-  auto sample = [&](const nn::PolicySampler& policy, nn::LatentSource source, uint64_t stream) {
-    return Sample(policy, obs, source, DeriveSeed(options.seed, stream))
+  std::vector<float> obs;
+  obs.reserve(observations.size() * samples);
+  for (int s = 0; s < states; ++s) {
+    for (int i = 0; i < samples; ++i) {
+      obs.insert(obs.end(), observations.begin() + int64_t{s} * obs_size,
+                 observations.begin() + int64_t{s + 1} * obs_size);
+    }
+  }
+  auto sample = [&](nn::PolicyInference& policy, nn::LatentSource source, uint64_t stream) {
+    return Sample(policy, obs, states * samples, source, DeriveSeed(options.seed, stream))
         .reshape({states, samples, action});
   };
   const torch::Tensor collecting_a = sample(*old_policy, nn::LatentSource::kEncoder, kCollectingA);

@@ -10,7 +10,7 @@ GORL_BUILD_DIR="${GORL_BUILD_DIR:-$GORL_ROOT/build}"
 # image's builder stage, deploy/docker/Dockerfile):
 GORL_BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config ca-certificates curl
-  libtorch-dev libopenblas0-openmp
+  libtorch-dev libopenblas0-openmp libblas-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libssl-dev openssl
   libmujoco-dev libqhull-dev
   libabsl-dev libcli11-dev prometheus-cpp-dev

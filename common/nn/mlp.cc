@@ -33,6 +33,23 @@ torch::Tensor MlpImpl::forward(torch::Tensor x) {
   return x;
 }
 
+std::vector<DenseLayer> MlpImpl::ToDense() const {
+  std::vector<DenseLayer> dense;
+  for (const torch::nn::Linear& linear : layers_) {
+    // torch's [out, in] weight becomes DenseLayer's [in, out].
+    const torch::Tensor weight =
+        linear->weight.detach().to(torch::kCPU, torch::kFloat).t().contiguous();
+    const torch::Tensor bias = linear->bias.detach().to(torch::kCPU, torch::kFloat).contiguous();
+    DenseLayer layer;
+    layer.in = static_cast<int>(weight.size(0));
+    layer.out = static_cast<int>(weight.size(1));
+    layer.weight.assign(weight.data_ptr<float>(), weight.data_ptr<float>() + weight.numel());
+    layer.bias.assign(bias.data_ptr<float>(), bias.data_ptr<float>() + bias.numel());
+    dense.push_back(std::move(layer));
+  }
+  return dense;
+}
+
 void MlpImpl::Reinitialize(torch::Generator generator) {
   // Parameters are leaves that require grad: in-place writes must not be recorded.
   torch::NoGradGuard no_grad;

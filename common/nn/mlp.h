@@ -9,6 +9,8 @@
 
 #include <torch/torch.h>
 
+#include "common/nn/dense_mlp.h"
+
 namespace gorl::nn {
 
 enum class MlpInit { kLecunUniform, kZero };
@@ -26,6 +28,9 @@ class MlpImpl : public torch::nn::Module {
   MlpImpl(const MlpOptions& options, torch::Generator generator);
 
   torch::Tensor forward(torch::Tensor x);
+
+  // A copy of the current weights for LibTorch-free inference.
+  std::vector<DenseLayer> ToDense() const;
 
   // Re-draws every parameter as at construction (used when GoRL re-initialises
   // the encoder at a stage boundary).

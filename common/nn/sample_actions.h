@@ -1,5 +1,5 @@
-// Torch-free access to a saved policy's actions (common/nn/policy_sampler.h
-// holds the rule): for callers that must not include LibTorch.
+// A saved policy's actions at one observation, by its own sampling rule
+// (common/nn/policy_inference.h), without LibTorch.
 #ifndef GORL_COMMON_NN_SAMPLE_ACTIONS_H_
 #define GORL_COMMON_NN_SAMPLE_ACTIONS_H_
 
@@ -18,8 +18,10 @@ enum class LatentSource {
 };
 
 // `samples` environment actions of `policy` at the raw observation `obs`,
-// row-major [samples, action_size]. InvalidArgument on an inconsistent
-// policy or an observation of the wrong size.
+// row-major [samples, action_size]; for FPO / DPPO policies kEncoder is the
+// stochastic and kEncoderMean the deterministic policy. InvalidArgument on
+// an inconsistent policy, an observation of the wrong size, or kPrior for a
+// policy without a latent prior.
 absl::StatusOr<std::vector<float>> SampleActions(const v1::PolicySnapshot& policy,
                                                  const std::vector<float>& obs, int samples,
                                                  LatentSource source, uint64_t seed);
