@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/nn/policy_inference.h"
 #include "common/nn/sample_actions.h"
 #include "common/random.h"
 #include "common/status_macros.h"
@@ -72,18 +73,26 @@ absl::StatusOr<std::vector<std::vector<float>>> VisitedStates(const VisitedState
                      policy.latent_size(), " actions; ", options.task, " has ", spec.obs_size,
                      " and ", spec.action_size));
   }
+  // Built once: rebuilding the policy for every step cost more than the physics.
+  absl::StatusOr<std::unique_ptr<nn::PolicyInference>> inference =
+      nn::PolicyInference::FromSnapshot(policy);
+  if (!inference.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(options.policy_path, ": ", inference.status().message()));
+  }
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::Task> task, factory->NewTask());
   Rng rng(options.seed);
+  Rng policy_rng(options.seed);  // unused by the deterministic policy
+  nn::ActOutput act;
   std::vector<float> obs(spec.obs_size);
   GORL_RETURN_IF_ERROR(task->Reset(rng, obs.data()));
   std::vector<std::vector<float>> visited(last_step + 1);
   for (int step = 0; step <= last_step; ++step) {
     visited[step] = obs;
     if (step == last_step) break;
-    GORL_ASSIGN_OR_RETURN(
-        const std::vector<float> action,
-        nn::SampleActions(policy, obs, 1, nn::LatentSource::kEncoderMean, options.seed));
-    const envs::StepOutcome outcome = task->Step(action.data(), obs.data());
+    (*inference)
+        ->Act(obs.data(), 1, nn::LatentSource::kEncoderMean, /*record=*/false, policy_rng, act);
+    const envs::StepOutcome outcome = task->Step(act.actions.data(), obs.data());
     const bool ended = outcome.diverged || step + 1 > spec.episode_length ||
                        (outcome.terminated && step + 1 < last_step);
     if (ended) {
