@@ -33,6 +33,12 @@ struct ActorBenchResult {
   double actor_steps_per_s = 0.0;
   double raw_steps_per_s = 0.0;  // 0 for tasks without a model
   double ratio() const { return raw_steps_per_s > 0 ? actor_steps_per_s / raw_steps_per_s : 0.0; }
+  // What one env step costs the actor beyond its physics (the policy and
+  // the bookkeeping): 1/actor - 1/raw, in microseconds; 0 without a raw rate.
+  double MicrosecondsPerStepOverRaw() const {
+    if (raw_steps_per_s <= 0 || actor_steps_per_s <= 0) return 0.0;
+    return 1e6 / actor_steps_per_s - 1e6 / raw_steps_per_s;
+  }
 };
 
 absl::StatusOr<ActorBenchResult> BenchmarkActor(const envs::TaskFactory& factory,

@@ -32,21 +32,23 @@ int RunActorBenchCommand(BenchActorFlags flags) {
         "measurement (preset %s)\n",
         options.batch, options.unroll, options.timing.rounds, options.timing.seconds,
         options.preset.c_str());
-    std::printf("%-16s %-10s %8s %16s %16s %8s\n", "task", "algo", "threads", "actor steps/s",
-                "raw steps/s", "ratio");
+    std::printf("%-16s %-10s %16s %16s %8s %18s\n", "task", "algo", "actor steps/s", "raw steps/s",
+                "ratio", "us/step over raw");
   }
   const absl::Status status =
       runtime::RunActorBench(options, [&flags](const runtime::ActorBenchRow& row) {
         const bench::ActorBenchResult& r = row.result;
         if (flags.json) {
           std::printf(
-              "{\"task\": \"%s\", \"algo\": \"%s\", \"batch\": %d, \"torch_threads\": %d, "
-              "\"actor_steps_per_s\": %.1f, \"raw_steps_per_s\": %.1f, \"ratio\": %.4f}\n",
-              row.task.c_str(), row.algo.c_str(), row.batch, row.torch_threads, r.actor_steps_per_s,
-              r.raw_steps_per_s, r.ratio());
+              "{\"task\": \"%s\", \"algo\": \"%s\", \"batch\": %d, "
+              "\"actor_steps_per_s\": %.1f, \"raw_steps_per_s\": %.1f, \"ratio\": %.4f, "
+              "\"us_per_step_over_raw\": %.3f}\n",
+              row.task.c_str(), row.algo.c_str(), row.batch, r.actor_steps_per_s, r.raw_steps_per_s,
+              r.ratio(), r.MicrosecondsPerStepOverRaw());
         } else {
-          std::printf("%-16s %-10s %8d %16.0f %16.0f %8.3f\n", row.task.c_str(), row.algo.c_str(),
-                      row.torch_threads, r.actor_steps_per_s, r.raw_steps_per_s, r.ratio());
+          std::printf("%-16s %-10s %16.0f %16.0f %8.3f %18.2f\n", row.task.c_str(),
+                      row.algo.c_str(), r.actor_steps_per_s, r.raw_steps_per_s, r.ratio(),
+                      r.MicrosecondsPerStepOverRaw());
         }
         std::fflush(stdout);
       });
@@ -81,7 +83,9 @@ Command AddBenchActorCommand(CLI::App& bench) {
       "Per task and algorithm: env steps/s of one actor thread (a RolloutWorker stepping --batch "
       "envs and running the policy's encoder and decoder on the whole batch each step) and of a "
       "raw mj_step loop of the same task measured alternately in the same run, and their ratio "
-      "(medians of --rounds). Weights are fresh: a trained network costs the same.\n"
+      "(medians of --rounds), and what one env step costs the actor beyond its physics, 1/actor - "
+      "1/raw in microseconds (the policy and the actor's bookkeeping). Weights are fresh: a "
+      "trained network costs the same.\n"
       "\n"
       "Examples:\n"
       "  gorl bench actor\n"

@@ -7,7 +7,6 @@
 #include "actor/rollout_worker.h"
 #include "common/config.h"
 #include "common/nn/random_decoder.h"
-#include "common/nn/torch_threads.h"
 #include "common/status_macros.h"
 #include "envs/task_registry.h"
 #include "learner/ppo_learner.h"
@@ -21,12 +20,8 @@ namespace {
 // with a decoder of the algorithm's kind and full size.
 absl::StatusOr<v1::PolicySnapshot> BenchPolicy(const v1::TrainConfig& config,
                                                const envs::TaskSpec& spec) {
-  // The learner sets LibTorch's thread count (learner_threads); an actor
-  // process leaves it alone, and so must the benchmark.
-  const int threads = nn::TorchThreads();
   absl::StatusOr<std::unique_ptr<learner::PpoLearner>> learner =
       learner::PpoLearner::Create(config, spec.obs_size, spec.action_size);
-  nn::SetTorchThreads(threads);
   if (!learner.ok()) return learner.status();
   v1::PolicySnapshot snapshot = (*learner)->Snapshot();
   *snapshot.mutable_decoder() =
@@ -39,12 +34,9 @@ absl::StatusOr<v1::PolicySnapshot> BenchPolicy(const v1::TrainConfig& config,
 
 absl::Status RunActorBench(const ActorBenchRunOptions& options,
                            const std::function<void(const ActorBenchRow&)>& on_row) {
-  if (options.batch < 1 || options.unroll < 1 || options.timing.seconds <= 0 ||
-      options.torch_threads < 0) {
-    return absl::InvalidArgumentError(
-        "--batch, --unroll and --seconds must be positive, --torch_threads >= 0");
+  if (options.batch < 1 || options.unroll < 1 || options.timing.seconds <= 0) {
+    return absl::InvalidArgumentError("--batch, --unroll and --seconds must be positive");
   }
-  if (options.torch_threads > 0) nn::SetTorchThreads(options.torch_threads);
   for (const std::string& task : options.tasks) {
     GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::TaskFactory> factory,
                           envs::MakeTaskFactory(task, options.assets));
@@ -77,7 +69,6 @@ absl::Status RunActorBench(const ActorBenchRunOptions& options,
         return steps;
       };
       ActorBenchRow row;
-      row.torch_threads = nn::TorchThreads();
       row.task = task;
       row.algo = EnumUserName(config.algo());
       row.batch = options.batch;

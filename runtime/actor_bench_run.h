@@ -22,7 +22,6 @@ struct ActorBenchRunOptions {
   int batch = 16;                // envs stepped by the one thread, inferred together
   int unroll = 30;               // steps per Unroll call (a Rollout message each)
   std::string preset = "local";  // network sizes and decoder steps
-  int torch_threads = 0;         // LibTorch intra-op threads (0: its default, as in an actor)
   std::string assets;
   bench::ActorBenchOptions timing;
 };
@@ -31,7 +30,6 @@ struct ActorBenchRow {
   std::string task;
   std::string algo;
   int batch = 0;
-  int torch_threads = 0;
   bench::ActorBenchResult result;
 };
 

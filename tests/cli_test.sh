@@ -43,12 +43,15 @@ check "bench envs prints a row per task" grep -q '^twin-peaks' "$tmp/bench.txt"
 "$gorl" bench actor --tasks cartpole-balance --algos ppo,gorl-fm --batch 4 --seconds 0.05 \
   --rounds 1 --json > "$tmp/actor.json" 2> "$tmp/err"; code=$?
 check "bench actor runs" test "$code" -eq 0
-check "bench actor prints a row per algorithm with a ratio to raw physics" /usr/bin/python3 -c '
+check "bench actor prints a row per algorithm with its ratio and cost over raw physics" /usr/bin/python3 -c '
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 sys.exit(not ([r["algo"] for r in rows] == ["ppo", "gorl-fm"] and
               all(r["actor_steps_per_s"] > 0 and r["raw_steps_per_s"] > 0 and
-                  0 < r["ratio"] < 3 and r["batch"] == 4 for r in rows)))' "$tmp/actor.json"
+                  0 < r["ratio"] < 3 and r["batch"] == 4 and
+                  abs(r["us_per_step_over_raw"] - (1e6 / r["actor_steps_per_s"] -
+                                                   1e6 / r["raw_steps_per_s"])) < 0.01
+                  for r in rows)))' "$tmp/actor.json"
 "$gorl" bench actor --tasks cartpole-balance --algos fpo > /dev/null 2>&1
 check "bench actor refuses the flow baselines (exit 2)" test "$?" -eq 2
 "$gorl" bench > /dev/null 2>&1; code=$?

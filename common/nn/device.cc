@@ -3,8 +3,6 @@
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
-#include "common/nn/torch_threads.h"
-
 #include "absl/strings/str_cat.h"
 
 namespace gorl::nn {
@@ -29,14 +27,5 @@ absl::StatusOr<torch::Device> ResolveDevice(v1::Device device) {
   return absl::InvalidArgumentError(
       absl::StrCat("device ", static_cast<int>(device), " is invalid: must be auto, cpu or cuda"));
 }
-
-}  // namespace gorl::nn
-
-// common/nn/torch_threads.h: here, so that it adds no LibTorch translation unit.
-namespace gorl::nn {
-
-int TorchThreads() { return at::get_num_threads(); }
-
-void SetTorchThreads(int threads) { at::set_num_threads(threads); }
 
 }  // namespace gorl::nn
