@@ -22,8 +22,8 @@ namespace {
 // sgemm on its OpenMP threads once m * n * k exceeds 4 * 65536 and on the
 // calling thread below that. An actor thread must stay one thread (the
 // other cores step environments or run other actors), so larger products
-// are split into row blocks under that bound; at the widths used here a
-// block still has >= 4 rows, enough for the BLAS kernels' full speed.
+// are split into row blocks under that bound; at the presets' widths (up to
+// 256) a block still has >= 4 rows, enough for the BLAS kernels' speed.
 constexpr int64_t kSingleThreadedProduct = 4L * 65536;
 
 }  // namespace
@@ -160,12 +160,6 @@ void DenseMlp::ForwardFromFirstPreActivation(float* h0, int rows, float* y, Work
   if (layers_.size() == 1) {
     std::memcpy(y, h0, static_cast<size_t>(rows) * layers_[0].out * sizeof(float));
   }
-}
-
-int64_t DenseMlp::MultiplyAddsPerRow() const {
-  int64_t total = 0;
-  for (const DenseLayer& layer : layers_) total += static_cast<int64_t>(layer.in) * layer.out;
-  return total;
 }
 
 }  // namespace gorl::nn

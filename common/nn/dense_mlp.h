@@ -13,7 +13,6 @@
 #ifndef GORL_COMMON_NN_DENSE_MLP_H_
 #define GORL_COMMON_NN_DENSE_MLP_H_
 
-#include <cstdint>
 #include <vector>
 
 namespace gorl::nn {
@@ -64,8 +63,6 @@ class DenseMlp {
   int num_layers() const { return static_cast<int>(layers_.size()); }
   int input_size() const { return layers_.front().in; }
   int output_size() const { return layers_.back().out; }
-  // Multiply-adds per input row, for the benchmark's FLOP count.
-  int64_t MultiplyAddsPerRow() const;
 
  private:
   std::vector<DenseLayer> layers_;

@@ -241,14 +241,6 @@ void PolicyInference::ActFlow(const float* obs_raw, int n, bool deterministic, b
   }
 }
 
-int64_t PolicyInference::MultiplyAddsPerAction() const {
-  int64_t total = kind_ == v1::POLICY_KIND_LATENT ? encoder_.MultiplyAddsPerRow() : 0;
-  if (decoder_.kind != v1::DECODER_KIND_IDENTITY) {
-    total += static_cast<int64_t>(decoder_.steps) * decoder_.net.MultiplyAddsPerRow();
-  }
-  return total;
-}
-
 absl::StatusOr<std::vector<float>> SampleActions(const v1::PolicySnapshot& policy,
                                                  const std::vector<float>& obs, int samples,
                                                  LatentSource source, uint64_t seed) {

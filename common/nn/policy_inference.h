@@ -78,8 +78,6 @@ class PolicyInference {
   int64_t encoder_version() const { return encoder_version_; }
   int fpo_draws() const { return fpo_draws_; }
   int flow_steps() const { return decoder_.steps; }
-  // Multiply-adds per env step of the networks (for the benchmark).
-  int64_t MultiplyAddsPerAction() const;
 
  private:
   PolicyInference() = default;  // FromSnapshot is in policy_inference_build.cc (LibTorch)
