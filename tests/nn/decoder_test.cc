@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "common/nn/tensor_codec.h"
+#include "tests/nn/test_inputs.h"
 #include "tests/status_matchers.h"
 
 namespace gorl::nn {
@@ -28,17 +29,8 @@ v1::DecoderConfig Config(int steps = 10) {
   return config;
 }
 
-// A normaliser with non-trivial statistics (mean ~ 3, std ~ 2).
-RunningNormalizer FittedNormalizer(uint64_t seed) {
-  RunningNormalizer normalizer(kObs);
-  const torch::Tensor data = torch::randn({64, kObs}, MakeGenerator(seed)) * 2.0 + 3.0;
-  GORL_EXPECT_OK(normalizer.Update(data.data_ptr<float>(), 64));
-  return normalizer;
-}
-
-torch::Tensor Obs(int rows, uint64_t seed) {
-  return torch::randn({rows, kObs}, MakeGenerator(seed)) * 5.0;
-}
+RunningNormalizer FittedNormalizer(uint64_t seed) { return testing::FittedNormalizer(kObs, seed); }
+torch::Tensor Obs(int rows, uint64_t seed) { return testing::RandomObs(rows, kObs, seed); }
 torch::Tensor Latent(int rows, uint64_t seed) {
   return torch::randn({rows, kAct}, MakeGenerator(seed));
 }

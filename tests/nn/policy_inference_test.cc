@@ -16,6 +16,7 @@
 #include "common/nn/latent_policy.h"
 #include "common/nn/mlp.h"
 #include "common/nn/tensor_codec.h"
+#include "tests/nn/test_inputs.h"
 #include "tests/status_matchers.h"
 
 namespace gorl::nn {
@@ -29,16 +30,8 @@ constexpr int kAct = 3;
 constexpr int kRows = 37;  // not a multiple of any SIMD width
 constexpr float kTolerance = 2e-5f;
 
-RunningNormalizer FittedNormalizer(uint64_t seed) {
-  RunningNormalizer normalizer(kObs);
-  const torch::Tensor data = torch::randn({64, kObs}, MakeGenerator(seed)) * 2.0 + 3.0;
-  GORL_EXPECT_OK(normalizer.Update(data.data_ptr<float>(), 64));
-  return normalizer;
-}
-
-torch::Tensor Obs(int rows, uint64_t seed) {
-  return (torch::randn({rows, kObs}, MakeGenerator(seed)) * 5.0).contiguous();
-}
+RunningNormalizer FittedNormalizer(uint64_t seed) { return testing::FittedNormalizer(kObs, seed); }
+torch::Tensor Obs(int rows, uint64_t seed) { return testing::RandomObs(rows, kObs, seed); }
 
 std::vector<float> Values(const torch::Tensor& t) {
   const torch::Tensor c = t.to(torch::kFloat).contiguous();
