@@ -109,6 +109,9 @@ class DecoderModel {
   int obs_size() const { return obs_size_; }
   int action_size() const { return action_size_; }
   const RunningNormalizer& normalizer() const { return normalizer_; }
+  // What NormalizeObs applies, (obs - mean) * inv_std, each [1, obs] float.
+  const torch::Tensor& obs_mean() const { return obs_mean_; }
+  const torch::Tensor& obs_inv_std() const { return obs_inv_std_; }
   // Null for the identity decoder.
   Mlp* net() { return net_ ? &net_ : nullptr; }
 

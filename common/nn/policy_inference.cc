@@ -206,7 +206,7 @@ void PolicyInference::ActFlow(const float* obs_raw, int n, bool deterministic, b
   out.fpo_times.resize(rows);
   for (int i = 0; i < rows; ++i) {
     step_of_row_[i] = static_cast<int>(rng.NextU64() % static_cast<uint64_t>(steps));
-    out.fpo_times[i] = static_cast<float>(1.0 - static_cast<double>(step_of_row_[i]) / steps);
+    out.fpo_times[i] = flow.step_times[step_of_row_[i]];
   }
   out.fpo_noise.resize(static_cast<size_t>(rows) * a);
   FillNormal(rng, out.fpo_noise.data(), out.fpo_noise.size());

@@ -18,8 +18,6 @@
 namespace gorl::nn {
 namespace {
 
-constexpr int kTimeFeatures = 8;
-
 absl::Status Named(const absl::Status& status, const char* part) {
   if (status.ok()) return status;
   return absl::InvalidArgumentError(absl::StrCat("policy ", part, ": ", status.message()));
@@ -30,6 +28,11 @@ std::vector<double> ToVector(const torch::Tensor& tensor) {
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
+std::vector<float> ToFloats(const torch::Tensor& tensor) {
+  const torch::Tensor c = tensor.to(torch::kCPU, torch::kFloat).contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
 absl::StatusOr<DecoderInference> BuildDecoder(const v1::Decoder& proto) {
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<DecoderModel> model, DecoderModel::FromProto(proto));
   DecoderInference dec;
@@ -38,13 +41,13 @@ absl::StatusOr<DecoderInference> BuildDecoder(const v1::Decoder& proto) {
   dec.action_size = model->action_size();
   dec.steps = model->steps();
   dec.velocity_scale = static_cast<float>(model->velocity_scale());
-  // The same float arithmetic as DecoderModel's normalisation.
-  const std::vector<double> std_dev = model->normalizer().Std();
-  for (int d = 0; d < dec.obs_size; ++d) {
-    dec.obs_mean.push_back(static_cast<float>(model->normalizer().mean()[d]));
-    dec.obs_inv_std.push_back(static_cast<float>(1.0 / std_dev[d]));
-  }
+  dec.obs_mean = ToFloats(model->obs_mean());
+  dec.obs_inv_std = ToFloats(model->obs_inv_std());
   if (dec.kind == v1::DECODER_KIND_IDENTITY) return dec;
+  const std::vector<double> flow_times = model->StepTimes();
+  if (dec.kind == v1::DECODER_KIND_FLOW) {
+    dec.step_times.assign(flow_times.begin(), flow_times.end());
+  }
   dec.net = DenseMlp((*model->net())->ToDense());
   if (dec.kind == v1::DECODER_KIND_DIFFUSION) {
     dec.alpha_bar =
@@ -59,14 +62,16 @@ absl::StatusOr<DecoderInference> BuildDecoder(const v1::Decoder& proto) {
       first.weight.data() + static_cast<size_t>(dec.obs_size + dec.action_size) * width;
   dec.time_rows.resize(static_cast<size_t>(dec.steps) * width);
   for (int k = 0; k < dec.steps; ++k) {
-    const double t = dec.kind == v1::DECODER_KIND_FLOW ? 1.0 - static_cast<double>(k) / dec.steps
-                                                       : static_cast<double>(k) / dec.steps;
+    // Flow: the sampler's grid; diffusion: index k's time input, k / steps (DecoderModel::Decode).
+    const double t =
+        dec.kind == v1::DECODER_KIND_FLOW ? flow_times[k] : static_cast<double>(k) / dec.steps;
     const torch::Tensor features = TimeFeatures(torch::full({1, 1}, t, torch::kFloat)).contiguous();
     const float* f = features.data_ptr<float>();
+    const int64_t num_features = features.numel();
     float* row = dec.time_rows.data() + static_cast<size_t>(k) * width;
     for (int j = 0; j < width; ++j) {
       float value = first.bias[j];
-      for (int i = 0; i < kTimeFeatures; ++i) value += f[i] * time_weights[i * width + j];
+      for (int64_t i = 0; i < num_features; ++i) value += f[i] * time_weights[i * width + j];
       row[j] = value;
     }
   }
