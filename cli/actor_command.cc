@@ -30,6 +30,9 @@ Command AddActorCommand(CLI::App& gorl) {
                   "This actor's id (default: the learner picks one)");
   app->add_option("--actor_envs", options->num_envs,
                   "Environments this actor steps (0: rollout.num_envs)");
+  app->add_option("--max_env_steps_per_second", options->max_env_steps_per_second,
+                  "Cap on the env steps per second this actor's training unrolls take, on "
+                  "average (0: none; collection and evaluation run uncapped)");
   AddMetricsFlags(*app, options->metrics);
   AddTransportSecurityFlags(*app, options->security);
   AddAssetsFlag(*app, options->assets);

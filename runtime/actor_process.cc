@@ -64,7 +64,8 @@ ActorProcess::ActorProcess(ActorProcessOptions options, const envs::TaskFactory&
       metrics_(metrics),
       incarnation_(RandomIncarnation()),
       channel_(MakeChannel(options_.learner_address, options_.credentials)),
-      stub_(v1::Learner::NewStub(channel_)) {}
+      stub_(v1::Learner::NewStub(channel_)),
+      pacer_(options_.max_env_steps_per_second) {}
 
 ActorProcess::~ActorProcess() = default;
 
@@ -293,6 +294,20 @@ void ActorProcess::ReadPolicies(grpc::ClientReader<v1::PolicySnapshot>* reader) 
   changed_.SignalAll();
 }
 
+void ActorProcess::AwaitPacerTurn() {
+  if (!pacer_.capped()) return;
+  const Clock::time_point turn = pacer_.NextStart();
+  absl::MutexLock lock(&mu_);
+  while (!stopped_) {
+    const Clock::time_point now = Clock::now();
+    if (now >= turn) return;
+    // changed_ also wakes on new snapshots; the loop waits on regardless.
+    changed_.WaitWithTimeout(
+        &mu_, absl::FromChrono(std::min<Clock::duration>(turn - now, kHeartbeatEvery)));
+    metrics_.Heartbeat();
+  }
+}
+
 bool ActorProcess::NewSnapshotWaiting() {
   absl::MutexLock lock(&mu_);
   return stopped_ || latest_.has_value() || policy_stream_ended_;
@@ -323,12 +338,16 @@ absl::Status ActorProcess::DoWork(const v1::Work& work) {
       // learner says something new.
       for (int unrolls = 0; budget == 0 || unrolls < budget; ++unrolls) {
         metrics_.Heartbeat();
+        // Waiting comes before the snapshot check, so that the unroll after
+        // the wait uses the newest policy.
+        AwaitPacerTurn();
         if (NewSnapshotWaiting()) return absl::OkStatus();
         const auto start = Clock::now();
         absl::StatusOr<v1::Rollout> rollout = worker_->Unroll(length);
         if (!rollout.ok()) return rollout.status();
         const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
         const double steps = static_cast<double>(length) * rollout->num_envs();
+        pacer_.Record(start, steps);
         metrics_.AddEnvSteps(steps);
         metrics_.SetStepsPerSecond(steps / std::max(seconds, 1e-9));
         // Per batched step: encoder + decoder inference on every env, and

@@ -30,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "actor/rollout_worker.h"
+#include "actor/step_pacer.h"
 #include "common/metrics.h"
 #include "envs/task_registry.h"
 #include "gorl/v1/services.grpc.pb.h"
@@ -45,6 +46,9 @@ struct ActorProcessOptions {
   std::string actor_id;
   int num_envs = 1;
   int num_threads = 1;  // env stepping threads
+  // Env steps per second the training unrolls may take on average (0: no
+  // cap; actor/step_pacer.h). Collect and eval shares run uncapped.
+  double max_env_steps_per_second = 0;
   std::chrono::milliseconds initial_backoff{200};
   std::chrono::milliseconds max_backoff{10000};
   // How long one Join waits for the learner to come up.
@@ -81,6 +85,8 @@ class ActorProcess {
   absl::Status DoWork(const v1::Work& work);
   absl::Status InstallPolicy(const v1::PolicySnapshot& snapshot);
   bool NewSnapshotWaiting() ABSL_LOCKS_EXCLUDED(mu_);
+  // Holds the next unroll back until the env-step cap allows it, or Stop().
+  void AwaitPacerTurn() ABSL_LOCKS_EXCLUDED(mu_);
   // Tells the learner this actor is gone (once per session). A blocking RPC
   // (up to 2 s), so never called with mu_ held.
   void Leave() ABSL_LOCKS_EXCLUDED(mu_);
@@ -95,6 +101,8 @@ class ActorProcess {
 
   // Per session, used by the thread in Run() only.
   std::unique_ptr<actor::RolloutWorker> worker_;
+  // Across sessions and snapshots: a new policy does not reset the cap.
+  actor::StepPacer pacer_;
   std::string actor_id_;
   uint64_t session_ = 0;
   // Since when joins are refused because the actor id is in use.

@@ -1,9 +1,11 @@
 #include "runtime/actor_role.h"
 
+#include <cmath>
 #include <memory>
 
 #include <glog/logging.h>
 
+#include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "envs/task_registry.h"
 #include "runtime/actor_process.h"
@@ -14,6 +16,11 @@ namespace gorl::runtime {
 
 absl::Status RunActorRole(const ActorRoleOptions& options) {
   InstallShutdownSignals();
+  if (!std::isfinite(options.max_env_steps_per_second) || options.max_env_steps_per_second < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_env_steps_per_second must be a finite number >= 0 (0: no cap), not ",
+                     options.max_env_steps_per_second));
+  }
   GORL_ASSIGN_OR_RETURN(const v1::TrainConfig config, BuildTrainConfig(options.config));
   GORL_ASSIGN_OR_RETURN(std::unique_ptr<envs::TaskFactory> factory,
                         envs::MakeTaskFactory(config.task(), options.assets));
@@ -31,11 +38,16 @@ absl::Status RunActorRole(const ActorRoleOptions& options) {
   process.actor_id = options.actor_id;
   process.num_envs = options.num_envs > 0 ? options.num_envs : config.rollout().num_envs();
   process.num_threads = config.rollout().num_threads();
+  process.max_env_steps_per_second = options.max_env_steps_per_second;
+  if (process.max_env_steps_per_second > 0) {
+    LOG(INFO) << "training unrolls capped at " << process.max_env_steps_per_second
+              << " env steps/s (--max_env_steps_per_second)";
+  }
   std::unique_ptr<RoleMetrics> metrics =
       MakeRoleMetrics("actor", process.actor_id, options.metrics);
   ActorProcess actor(process, *factory, *metrics);
   OnShutdownSignal([&](int) { actor.Stop(); });
-  const absl::Status status = actor.Run();
+  absl::Status status = actor.Run();
   OnShutdownSignal(nullptr);
   return status;
 }

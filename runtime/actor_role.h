@@ -20,6 +20,8 @@ struct ActorRoleOptions {
   std::string learner = "localhost:50051";
   std::string actor_id;  // "" = the learner picks one
   int num_envs = 0;      // 0 = rollout.num_envs
+  // Training unrolls' env steps per second, on average (0: no cap).
+  double max_env_steps_per_second = 0;
   MetricsEndpoint metrics;
   // TLS (verifying the learner), client certificate and token.
   TransportSecurityFlags security;

@@ -83,13 +83,17 @@ wait_for() {
   log "ok: $what"
 }
 
-# --- The run: cartpole-balance with GoRL-FM, 4 stages over 400k env steps
-# (3 refinements), a checkpoint every 10 iterations (10,240 env steps). The
-# length leaves the checks after the learner's restart (step 5, at ~175k on a
-# fast machine) room to watch training go on before the run ends.
+# --- The run: cartpole-balance with GoRL-FM, 4 stages over 240k env steps
+# (3 refinements), a checkpoint every 10 iterations (10,240 env steps). Each
+# actor is capped at 750 env steps/s (GORL_ACTOR_MAX_ENV_STEPS_PER_SECOND), so
+# that the run's length does not depend on the machine: uncapped, a fast one
+# finished it before step 3 could scale the actors. The learner is killed in
+# step 5 at about 50k env steps (a minute in); at most 4 actors (3,000
+# steps/s) leave the checks after it over a minute of training to watch.
+export GORL_ACTOR_MAX_ENV_STEPS_PER_SECOND="${GORL_E2E_ACTOR_STEPS_PER_SECOND:-750}"
 steps_per_iteration=1024
 checkpoint_every=10
-total_env_steps=400000
+total_env_steps=240000
 "$gorl_host_binary" config --preset local --task cartpole-balance --algo gorl-fm --seed 0 \
   total_env_steps=$total_env_steps rollout.num_envs=16 rollout.unroll_length=16 ppo.batch_size=16 \
   ppo.num_minibatches=4 ppo.updates_per_batch=1 refine.num_pairs=4096 refine.epochs=3 \

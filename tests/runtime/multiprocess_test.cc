@@ -185,6 +185,59 @@ TEST(MultiProcessTest, ActorRejoinsARestartedLearner) {
   EXPECT_EQ(refiner->Terminate(seconds(10)), 0);
 }
 
+// `gorl actor --max_env_steps_per_second` holds the actor to its cap: the
+// learner cannot have received its env steps sooner than the cap allows. (A
+// lower bound on time only: a slow machine cannot make it fail.)
+TEST(MultiProcessTest, ActorKeepsToItsEnvStepCap) {
+  const std::string dir = test_files::MakeTempDir("cap");
+  std::unique_ptr<Child> refiner =
+      Start({"refiner", "--insecure", "--listen=127.0.0.1:0"}, dir + "/refiner.log");
+  ASSERT_NE(refiner, nullptr);
+  const std::string refiner_address = AwaitListening(*refiner);
+  constexpr int kTotalSteps = 1600;
+  constexpr double kCap = 200;          // env steps per second
+  constexpr int kUnrollSteps = 8 * 10;  // actor envs x rollout.unroll_length
+  std::unique_ptr<Child> learner =
+      Start(Join({"learner", "--insecure", "--listen=127.0.0.1:0", "--refiner=" + refiner_address,
+                  "--run_dir=" + dir + "/run", "--progress_json",
+                  absl::StrCat("total_env_steps=", kTotalSteps)},
+                 kTiny),
+            dir + "/learner.log");
+  ASSERT_NE(learner, nullptr);
+  const std::string learner_address = AwaitListening(*learner);
+  const auto actor_started = std::chrono::steady_clock::now();
+  std::unique_ptr<Child> actor =
+      Start(Join({"actor", "--insecure", "--learner=" + learner_address, "--actor_envs=8",
+                  absl::StrCat("--max_env_steps_per_second=", kCap)},
+                 kTiny),
+            dir + "/actor.log");
+  ASSERT_NE(actor, nullptr);
+  ASSERT_TRUE(WaitReadingProgress(*learner, seconds(300))) << ReadFile(dir + "/learner.log");
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - actor_started).count();
+  ASSERT_EQ(learner->exit_code(), 0) << ReadFile(dir + "/learner.log");
+  // The first unroll may start at once; every later one waits its turn.
+  EXPECT_GE(elapsed, (kTotalSteps - kUnrollSteps) / kCap) << ReadFile(dir + "/actor.log");
+  ASSERT_TRUE(actor->Wait(seconds(60))) << ReadFile(dir + "/actor.log");
+  EXPECT_EQ(actor->exit_code(), 0) << ReadFile(dir + "/actor.log");
+  EXPECT_EQ(refiner->Terminate(seconds(10)), 0);
+}
+
+// A cap that is not a number is refused before the actor dials anyone.
+TEST(MultiProcessTest, ActorRefusesAnEnvStepCapThatIsNotANumber) {
+  const std::string dir = test_files::MakeTempDir("badcap");
+  for (const char* cap : {"nan", "-1", "inf"}) {
+    std::unique_ptr<Child> actor = Start(Join({"actor", "--insecure", "--learner=127.0.0.1:1",
+                                               absl::StrCat("--max_env_steps_per_second=", cap)},
+                                              kTiny),
+                                         dir + "/actor.log");
+    ASSERT_NE(actor, nullptr);
+    ASSERT_TRUE(actor->Wait(seconds(60))) << cap;
+    EXPECT_NE(actor->exit_code(), 0) << cap;
+    EXPECT_THAT(ReadFile(dir + "/actor.log"), HasSubstr("max_env_steps_per_second")) << cap;
+  }
+}
+
 // (c) The learner refuses a Join whose sizes or task differ from its own,
 // naming both sides' values.
 TEST(MultiProcessTest, JoinWithWrongSizesIsRefused) {
