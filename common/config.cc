@@ -367,6 +367,9 @@ absl::Status ValidateRefineConfig(const v1::DecoderConfig& d, const v1::RefineCo
   Checks check;
   CheckLayers(check, d.hidden(), "decoder.hidden");
   check.Require(d.steps() > 0, "decoder.steps", d.steps(), "must be > 0");
+  check.Require(v1::DiffusionPrediction_IsValid(d.diffusion_prediction()),
+                "decoder.diffusion_prediction", EnumUserName(d.diffusion_prediction()),
+                "must be epsilon or v");
   check.Require(f.batch_size() > 0, "refine.batch_size", f.batch_size(), "must be > 0");
   check.Require(f.learning_rate() > 0, "refine.learning_rate", f.learning_rate(), "must be > 0");
   check.Require(f.epochs() > 0, "refine.epochs", f.epochs(), "must be > 0");
@@ -479,14 +482,17 @@ std::string DescribeConfig(const v1::TrainConfig& c) {
                     "\n");
   }
   if (HasDecoder(c.algo())) {
-    absl::StrAppend(&out, "  decoder: ", absl::StrJoin(c.decoder().hidden(), "x"), ", ",
-                    c.decoder().steps(), " steps; refine: ", c.refine().num_pairs(), " pairs, ",
-                    c.refine().epochs(), " epochs, batch ", c.refine().batch_size(), ", inputs ",
-                    EnumUserName(c.refine().inputs()), ", targets ",
-                    c.refine().target_clip() > 0
-                        ? absl::StrCat("clamped to +-", c.refine().target_clip())
-                        : std::string("unclamped"),
-                    "\n");
+    absl::StrAppend(
+        &out, "  decoder: ", absl::StrJoin(c.decoder().hidden(), "x"), ", ", c.decoder().steps(),
+        " steps",
+        c.algo() == v1::ALGO_GORL_DIFF
+            ? absl::StrCat(", ", EnumUserName(c.decoder().diffusion_prediction()), "-prediction")
+            : std::string(),
+        "; refine: ", c.refine().num_pairs(), " pairs, ", c.refine().epochs(), " epochs, batch ",
+        c.refine().batch_size(), ", inputs ", EnumUserName(c.refine().inputs()), ", targets ",
+        c.refine().target_clip() > 0 ? absl::StrCat("clamped to +-", c.refine().target_clip())
+                                     : std::string("unclamped"),
+        "\n");
   }
   absl::StrAppend(&out, "  eval: ", c.eval().episodes(), " episodes every ",
                   c.eval().every_env_steps(), " env steps");

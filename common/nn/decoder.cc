@@ -147,8 +147,12 @@ std::unique_ptr<DecoderModel> DecoderModel::NewTrainable(v1::DecoderKind kind, i
   decoder->action_size_ = action_size;
   decoder->steps_ = config.steps();
   decoder->hidden_.assign(config.hidden().begin(), config.hidden().end());
-  decoder->schedule_ = kind == v1::DECODER_KIND_DIFFUSION ? v1::NOISE_SCHEDULE_COSINE
-                                                          : v1::NOISE_SCHEDULE_UNSPECIFIED;
+  if (kind == v1::DECODER_KIND_DIFFUSION) {
+    CHECK(v1::DiffusionPrediction_IsValid(config.diffusion_prediction()))
+        << "NewTrainable: diffusion prediction " << config.diffusion_prediction();
+    decoder->schedule_ = v1::NOISE_SCHEDULE_COSINE;
+    decoder->prediction_ = config.diffusion_prediction();
+  }
   decoder->normalizer_ = normalizer;
   decoder->Build(MlpInit::kLecunUniform, std::move(generator));
   return decoder;
@@ -250,6 +254,14 @@ absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::FromProto(const v1::
                          static_cast<int>(proto.schedule())));
       }
       decoder->schedule_ = proto.schedule();
+      if (!v1::DiffusionPrediction_IsValid(proto.prediction())) {
+        return absl::InvalidArgumentError(absl::StrCat("decoder: unknown diffusion prediction ",
+                                                       static_cast<int>(proto.prediction())));
+      }
+      decoder->prediction_ = proto.prediction();
+    } else if (proto.prediction() != v1::DIFFUSION_PREDICTION_EPSILON) {
+      return absl::InvalidArgumentError(
+          "decoder: a prediction other than epsilon is for diffusion decoders only");
     }
   }
 
@@ -291,6 +303,7 @@ v1::Decoder DecoderModel::ToProto(int64_t version) const {
   for (int width : hidden_) proto.add_hidden(width);
   proto.set_steps(steps_);
   proto.set_schedule(schedule_);
+  proto.set_prediction(prediction_);
   if (velocity_scale_ != 1.0) proto.set_velocity_scale(static_cast<float>(velocity_scale_));
   if (net_) *proto.mutable_weights() = EncodeModule(*net_);
   *proto.mutable_normalizer() = normalizer_.ToProto();
@@ -328,9 +341,17 @@ torch::Tensor DecoderModel::Decode(const torch::Tensor& obs_raw, const torch::Te
   const double* ab = alpha_bar.data_ptr<double>();
   for (int k = steps_ - 1; k >= 0; --k) {
     const double t = static_cast<double>(k) / steps_;
-    const torch::Tensor eps_hat = Net(obs, x, torch::full({batch, 1}, t, z.options()));
+    const torch::Tensor out = Net(obs, x, torch::full({batch, 1}, t, z.options()));
     const double ab_prev = k > 0 ? ab[k - 1] : 1.0;
-    const torch::Tensor a0 = (x - std::sqrt(1.0 - ab[k]) * eps_hat) / std::sqrt(ab[k]);
+    const double signal = std::sqrt(ab[k]), noise = std::sqrt(1.0 - ab[k]);
+    torch::Tensor a0, eps_hat;
+    if (prediction_ == v1::DIFFUSION_PREDICTION_V) {
+      a0 = signal * x - noise * out;
+      eps_hat = noise * x + signal * out;
+    } else {
+      eps_hat = out;
+      a0 = (x - noise * eps_hat) / signal;
+    }
     x = std::sqrt(ab_prev) * a0 + std::sqrt(1.0 - ab_prev) * eps_hat;
   }
   return x;
@@ -444,9 +465,12 @@ torch::Tensor DecoderModel::Loss(const torch::Tensor& obs_raw, const torch::Tens
   const torch::Tensor k =
       torch::randint(0, steps_, {rows}, generator, torch::TensorOptions().dtype(torch::kLong));
   const torch::Tensor ab = alpha_bar_.index_select(0, k).unsqueeze(1);
-  const torch::Tensor x_k = ab.sqrt().to(a.options()) * a + (1.0 - ab).sqrt().to(a.options()) * eps;
+  const torch::Tensor signal = ab.sqrt().to(a.options()), noise = (1.0 - ab).sqrt().to(a.options());
+  const torch::Tensor x_k = signal * a + noise * eps;
   const torch::Tensor t = (k.to(torch::kDouble) / steps_).unsqueeze(1).to(a.options());
-  return torch::mse_loss(Net(obs, x_k, t), eps);
+  const torch::Tensor target =
+      prediction_ == v1::DIFFUSION_PREDICTION_V ? signal * eps - noise * a : eps;
+  return torch::mse_loss(Net(obs, x_k, t), target);
 }
 
 }  // namespace gorl::nn

@@ -7,11 +7,14 @@
 //             `steps` Euler steps to t = 0 (velocity at the step's start t).
 //             Input [obs_norm, x_t, time features], 8 time features
 //             cos(t 2^k), sin(t 2^k), k = 0..3. All-zero weights = identity.
-//  diffusion: epsilon prediction over `steps` indices (cosine schedule,
-//             s = 0.008; GoRL-Diff's stage-0 decoder uses a linear beta
-//             schedule 1e-4..0.02), time input index / steps (same 8
-//             features of it), deterministic DDIM (eta = 0) from index
-//             steps-1 down to 0 with alpha_bar(-1) = 1, starting at x = z.
+//  diffusion: epsilon or v prediction (`prediction`, policy.proto) over
+//             `steps` indices (cosine schedule, s = 0.008; GoRL-Diff's
+//             stage-0 decoder uses epsilon and a linear beta schedule
+//             1e-4..0.02), time input index / steps (same 8 features of
+//             it), deterministic DDIM (eta = 0) from index steps-1 down to 0
+//             with alpha_bar(-1) = 1, starting at x = z. With v, the network
+//             output o gives a0 = sqrt(ab) x - sqrt(1 - ab) o and
+//             eps = sqrt(1 - ab) x + sqrt(ab) o.
 //
 // The FPO and DPPO baselines (docs/algorithm.md §2-3) use the flow decoder
 // itself as their policy, started from x = eps0 ~ N(0, I), with its velocity
@@ -45,8 +48,8 @@ class DecoderModel {
                                                 const v1::DecoderConfig& config);
 
   // A freshly (LeCun-uniform) initialised trainable decoder of `kind`
-  // (FLOW or DIFFUSION, cosine schedule) that normalises observations with
-  // `normalizer`.
+  // (FLOW or DIFFUSION, cosine schedule, config.diffusion_prediction) that
+  // normalises observations with `normalizer`.
   static std::unique_ptr<DecoderModel> NewTrainable(v1::DecoderKind kind, int obs_size,
                                                     int action_size,
                                                     const v1::DecoderConfig& config,
@@ -104,6 +107,8 @@ class DecoderModel {
   torch::Tensor NormalizeObs(const torch::Tensor& obs_raw) const;
 
   v1::DecoderKind kind() const { return kind_; }
+  // Diffusion only (EPSILON for every other kind).
+  v1::DiffusionPrediction prediction() const { return prediction_; }
   int steps() const { return steps_; }
   double velocity_scale() const { return velocity_scale_; }
   int obs_size() const { return obs_size_; }
@@ -129,6 +134,7 @@ class DecoderModel {
   double velocity_scale_ = 1.0;  // flow only
   std::vector<int> hidden_;
   v1::NoiseSchedule schedule_ = v1::NOISE_SCHEDULE_UNSPECIFIED;
+  v1::DiffusionPrediction prediction_ = v1::DIFFUSION_PREDICTION_EPSILON;
   RunningNormalizer normalizer_;
   torch::Tensor obs_mean_, obs_inv_std_;  // from normalizer_, [1, obs]
   torch::Tensor alpha_bar_;               // diffusion: [steps]

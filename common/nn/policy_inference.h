@@ -52,7 +52,8 @@ struct DecoderInference {
   std::vector<float> obs_mean, obs_inv_std;  // the decoder's own normaliser
   DenseMlp net;                              // input [obs_norm, x, 8 time features]
   std::vector<double> alpha_bar;             // diffusion: [steps]
-  std::vector<float> step_times;             // flow: t_k = 1 - k / steps (DecoderModel::StepTimes)
+  v1::DiffusionPrediction prediction = v1::DIFFUSION_PREDICTION_EPSILON;  // diffusion
+  std::vector<float> step_times;  // flow: t_k = 1 - k / steps (DecoderModel::StepTimes)
   // Row k: layer 0's bias plus its time-feature weights applied to the time
   // of step k (flow: t_k = 1 - k / steps; diffusion: index k, t = k / steps),
   // [steps, width0]: the time input is the same for every row of a batch.

@@ -53,6 +53,7 @@ absl::StatusOr<DecoderInference> BuildDecoder(const v1::Decoder& proto) {
     dec.alpha_bar =
         ToVector(proto.schedule() == v1::NOISE_SCHEDULE_LINEAR ? LinearAlphaBar(dec.steps)
                                                                : CosineAlphaBar(dec.steps));
+    dec.prediction = model->prediction();
   }
   // Layer 0's bias plus its time-feature rows at each step's time, with the
   // features computed as DecoderModel computes them (TimeFeatures, float).

@@ -124,6 +124,24 @@ TEST(ConfigTest, ValidationRejectsOutOfRangeValuesByName) {
   }
 }
 
+// GoRL-Diff's decoder parametrisation: users type epsilon or v; an unknown
+// number (a hand-edited or newer checkpoint) is refused by name.
+TEST(ConfigTest, DiffusionPredictionIsTypedByNameAndValidated) {
+  v1::TrainConfig config = *LoadPreset("local");
+  GORL_ASSERT_OK(ApplyOverride("algo=gorl-diff", config));
+  GORL_ASSERT_OK(ApplyOverride("decoder.diffusion_prediction=epsilon", config));
+  EXPECT_EQ(config.decoder().diffusion_prediction(), v1::DIFFUSION_PREDICTION_EPSILON);
+  GORL_ASSERT_OK(ApplyOverride("decoder.diffusion_prediction=v", config));
+  EXPECT_EQ(config.decoder().diffusion_prediction(), v1::DIFFUSION_PREDICTION_V);
+  GORL_ASSERT_OK(ValidateConfig(config));
+  EXPECT_THAT(DescribeConfig(config), HasSubstr("v-prediction"));
+  EXPECT_THAT(ApplyOverride("decoder.diffusion_prediction=x0", config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("epsilon")));
+  config.mutable_decoder()->set_diffusion_prediction(static_cast<v1::DiffusionPrediction>(7));
+  EXPECT_THAT(ValidateConfig(config), StatusIs(absl::StatusCode::kInvalidArgument,
+                                               HasSubstr("decoder.diffusion_prediction")));
+}
+
 // The baselines' sections: every preset sets the released settings, and
 // nonsense is refused by name (only for the algorithm that reads it).
 TEST(ConfigTest, BaselineSectionsAreSetAndValidated) {

@@ -119,12 +119,17 @@ TEST(LearningTest, GaussianPpoLearnsTwinPeaksWithAUnimodalPolicy) {
 // GoRL's co-evolution rests on one property: after a refinement the new
 // decoder, fed the prior N(0, I), reproduces the policy that collected the
 // data, so re-initialising the encoder to (near) the prior loses little.
-TEST(LearningTest, GoRLFlowDecoderMapsThePriorOntoTheCollectingPolicy) {
+// Both decoders: GoRL-FM's flow and GoRL-Diff's DDIM (v-prediction).
+class RefinedDecoderTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(RefinedDecoderTest, MapsThePriorOntoTheCollectingPolicy) {
+  const std::string algo = GetParam();
   const v1::TrainConfig config =
-      Config("twin-peaks", "gorl-fm",
+      Config("twin-peaks", algo,
              With(kTwinPeaks, {"total_env_steps=600000", "stages.fractions=0.5,0.5", "seed=1"}));
-  const runtime::TrainResult result = TrainOrDie(config, "gorl_fm_twin_peaks");
-  ASSERT_EQ(result.final_policy.decoder().kind(), v1::DECODER_KIND_FLOW);
+  const runtime::TrainResult result = TrainOrDie(config, algo + "_twin_peaks");
+  ASSERT_EQ(result.final_policy.decoder().kind(),
+            algo == "gorl-fm" ? v1::DECODER_KIND_FLOW : v1::DECODER_KIND_DIFFUSION);
   ASSERT_EQ(result.final_policy.decoder().version(), 1);
   EXPECT_GT(result.summary.final_evaluation.deterministic_mean, 70.0);
   // Where the context gives the peak away, prior samples through the
@@ -133,7 +138,7 @@ TEST(LearningTest, GoRLFlowDecoderMapsThePriorOntoTheCollectingPolicy) {
   for (float c : {-0.5f, 0.5f}) {
     const std::vector<float> actions =
         SampleActions(result.final_policy, {c}, 4000, 7, /*from_prior=*/true);
-    PrintHistogram(absl::StrCat("gorl-fm decoder(prior), c = ", c).c_str(), actions);
+    PrintHistogram(absl::StrCat(algo, " decoder(prior), c = ", c).c_str(), actions);
     EXPECT_GT(FractionNear(actions, c > 0 ? 0.6 : -0.6, 0.15), 0.6) << "c = " << c;
   }
   // Stage 1 starts from the stage-0 policy instead of from scratch: its first
@@ -145,6 +150,11 @@ TEST(LearningTest, GoRLFlowDecoderMapsThePriorOntoTheCollectingPolicy) {
   ASSERT_NE(first_stage1, evals.end());
   EXPECT_GT(first_stage1->deterministic_mean, 60.0);
 }
+
+INSTANTIATE_TEST_SUITE_P(GoRL, RefinedDecoderTest, ::testing::Values("gorl-fm", "gorl-diff"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           return std::string(info.param) == "gorl-fm" ? "Flow" : "Diffusion";
+                         });
 
 // The baselines (docs/learning.md, "Baselines"): FPO and DPPO with the
 // local preset's settings (Adam 3e-4, clip 0.05 / 0.2, no entropy term) on

@@ -22,10 +22,12 @@ using ::testing::HasSubstr;
 constexpr int kObs = 4;
 constexpr int kAct = 2;
 
-v1::DecoderConfig Config(int steps = 10) {
+v1::DecoderConfig Config(int steps = 10,
+                         v1::DiffusionPrediction prediction = v1::DIFFUSION_PREDICTION_EPSILON) {
   v1::DecoderConfig config;
   for (int width : {16, 16}) config.add_hidden(width);
   config.set_steps(steps);
+  config.set_diffusion_prediction(prediction);
   return config;
 }
 
@@ -33,6 +35,16 @@ RunningNormalizer FittedNormalizer(uint64_t seed) { return testing::FittedNormal
 torch::Tensor Obs(int rows, uint64_t seed) { return testing::RandomObs(rows, kObs, seed); }
 torch::Tensor Latent(int rows, uint64_t seed) {
   return torch::randn({rows, kAct}, MakeGenerator(seed));
+}
+
+// A v-prediction diffusion decoder whose network outputs zero everywhere.
+std::unique_ptr<DecoderModel> ZeroVDecoder(int steps) {
+  auto decoder = DecoderModel::NewTrainable(v1::DECODER_KIND_DIFFUSION, kObs, kAct,
+                                            Config(steps, v1::DIFFUSION_PREDICTION_V),
+                                            FittedNormalizer(1), MakeGenerator(2));
+  torch::NoGradGuard no_grad;
+  for (auto& p : (*decoder->net())->parameters()) p.zero_();
+  return decoder;
 }
 
 // --- schedules and time features -------------------------------------------
@@ -113,6 +125,24 @@ TEST(DecoderTest, ZeroDiffusionOnLinearScheduleScalesByInverseSqrtAlphaBar) {
   EXPECT_EQ(decoder->ToProto(0).schedule(), v1::NOISE_SCHEDULE_LINEAR);
 }
 
+// With v-prediction a zero network means v = 0, so each DDIM step keeps
+// a0 = sqrt(ab) x and eps = sqrt(1 - ab) x, and x_prev = (sqrt(ab_prev ab) +
+// sqrt((1 - ab_prev)(1 - ab))) x: with ab = cos^2(theta), the cosine of the
+// angle between consecutive noise levels. (Epsilon's zero network instead
+// divides by sqrt(ab_9), 220x on the cosine schedule.)
+TEST(DecoderTest, ZeroVDiffusionMultipliesByTheCosinesBetweenNoiseLevels) {
+  auto decoder = ZeroVDecoder(4);
+  const torch::Tensor ab = CosineAlphaBar(4);
+  double scale = 1.0;
+  for (int k = 3; k >= 0; --k) {
+    const double now = ab[k].item<double>(), prev = k > 0 ? ab[k - 1].item<double>() : 1.0;
+    scale *= std::sqrt(prev * now) + std::sqrt((1.0 - prev) * (1.0 - now));
+  }
+  ASSERT_LT(scale, 0.95);  // the schedule makes it a real contraction
+  const torch::Tensor z = Latent(32, 1);
+  EXPECT_TRUE(torch::allclose(decoder->Decode(Obs(32, 2), z), z * scale, 1e-5, 1e-6));
+}
+
 // --- sampling ---------------------------------------------------------------
 
 TEST(DecoderTest, DdimIsDeterministic) {
@@ -187,6 +217,31 @@ TEST(DecoderTest, ZeroDiffusionLossIsNoiseEnergy) {
   EXPECT_NEAR(loss, eps.pow(2).mean().item<double>(), 1e-5);
 }
 
+// A zero network's v-loss is the energy of the v target itself, with the
+// noise and the indices replayed from the generator (noise first, then k).
+TEST(DecoderTest, ZeroVDiffusionLossIsTheVTargetEnergy) {
+  auto decoder = ZeroVDecoder(10);
+  const torch::Tensor obs = Obs(50, 1), actions = Latent(50, 2) * 3.0;
+  torch::Generator generator = MakeGenerator(9);
+  const double loss = decoder->Loss(obs, actions, 2, generator).item<double>();
+  torch::Generator replay = MakeGenerator(9);
+  const torch::Tensor eps = torch::randn({100, kAct}, replay);
+  const torch::Tensor k = torch::randint(0, 10, {100}, replay, torch::kLong);
+  const torch::Tensor a = actions.repeat_interleave(2, 0);
+  double sum = 0.0;
+  for (int row = 0; row < 100; ++row) {
+    const double ab = CosineAlphaBar(10)[k[row].item<int64_t>()].item<double>();
+    for (int j = 0; j < kAct; ++j) {
+      const double v = std::sqrt(ab) * eps[row][j].item<double>() -
+                       std::sqrt(1.0 - ab) * a[row][j].item<double>();
+      sum += v * v;
+    }
+  }
+  EXPECT_NEAR(loss, sum / (100 * kAct), 1e-4 * (1.0 + loss));
+  // Not epsilon's energy: the actions (scale 3) dominate at high noise.
+  EXPECT_GT(std::fabs(loss - eps.pow(2).mean().item<double>()), 0.5);
+}
+
 TEST(DecoderTest, LossIsSeededAndDifferentiable) {
   auto decoder = DecoderModel::NewTrainable(v1::DECODER_KIND_DIFFUSION, kObs, kAct, Config(),
                                             FittedNormalizer(1), MakeGenerator(2));
@@ -205,8 +260,9 @@ TEST(DecoderTest, LossIsSeededAndDifferentiable) {
 
 TEST(DecoderTest, ProtoRoundTripKeepsEverything) {
   for (auto kind : {v1::DECODER_KIND_FLOW, v1::DECODER_KIND_DIFFUSION}) {
-    auto decoder = DecoderModel::NewTrainable(kind, kObs, kAct, Config(7), FittedNormalizer(1),
-                                              MakeGenerator(2));
+    auto decoder =
+        DecoderModel::NewTrainable(kind, kObs, kAct, Config(7, v1::DIFFUSION_PREDICTION_V),
+                                   FittedNormalizer(1), MakeGenerator(2));
     const v1::Decoder proto = decoder->ToProto(42);
     EXPECT_EQ(proto.kind(), kind);
     EXPECT_EQ(proto.version(), 42);
@@ -218,8 +274,14 @@ TEST(DecoderTest, ProtoRoundTripKeepsEverything) {
     EXPECT_EQ(proto.schedule(), kind == v1::DECODER_KIND_DIFFUSION
                                     ? v1::NOISE_SCHEDULE_COSINE
                                     : v1::NOISE_SCHEDULE_UNSPECIFIED);
+    // The config's prediction applies to diffusion decoders only.
+    const v1::DiffusionPrediction prediction = kind == v1::DECODER_KIND_DIFFUSION
+                                                   ? v1::DIFFUSION_PREDICTION_V
+                                                   : v1::DIFFUSION_PREDICTION_EPSILON;
+    EXPECT_EQ(proto.prediction(), prediction);
     GORL_ASSERT_OK_AND_ASSIGN(auto restored, DecoderModel::FromProto(proto));
     EXPECT_EQ(restored->kind(), kind);
+    EXPECT_EQ(restored->prediction(), prediction);
     const torch::Tensor obs = Obs(12, 3), z = Latent(12, 4);
     EXPECT_TRUE(torch::equal(restored->Decode(obs, z), decoder->Decode(obs, z)));
     EXPECT_EQ(restored->ToProto(42).SerializeAsString(), proto.SerializeAsString());
@@ -335,6 +397,19 @@ TEST_F(FromProtoRejects, DiffusionWithoutSchedule) {
   ExpectRejected("schedule");
 }
 
+TEST_F(FromProtoRejects, UnknownPrediction) {
+  proto_.set_prediction(static_cast<v1::DiffusionPrediction>(17));
+  ExpectRejected("diffusion prediction 17");
+}
+
+TEST_F(FromProtoRejects, PredictionOnAFlowDecoder) {
+  proto_ = DecoderModel::NewTrainable(v1::DECODER_KIND_FLOW, kObs, kAct, Config(),
+                                      FittedNormalizer(1), MakeGenerator(2))
+               ->ToProto(3);
+  proto_.set_prediction(v1::DIFFUSION_PREDICTION_V);
+  ExpectRejected("diffusion decoders only");
+}
+
 TEST_F(FromProtoRejects, NormaliserSizeMismatch) {
   RunningNormalizer other(kObs + 1);
   *proto_.mutable_normalizer() = other.ToProto();
@@ -401,6 +476,54 @@ TEST(DecoderTrainingTest, FlowLearnsBimodalTarget) {
   EXPECT_GT(near_minus, 0.3);
   // Order is preserved by the 1-D flow: positive latents map to the upper mode.
   EXPECT_GT((u.sign() == z.sign()).to(torch::kDouble).mean().item<double>(), 0.9);
+}
+
+// GoRL-Diff's refinement targets are pre-tanh actions of scale 3 whose
+// mean and spread depend on the state. A 10-step cosine DDIM must reproduce
+// both. Epsilon-prediction cannot: at the last index (alpha_bar = 2e-5) its
+// target hides the action in a 0.0045-sized shift, and DDIM's first step
+// multiplies the network's error by 35 (docs/learning.md). With epsilon
+// this very test measured std 2.8-5.4 for the second dimension and
+// |u| up to 53; with v, means within 0.1 and |u| below 6.6.
+TEST(DecoderTrainingTest, VDiffusionReproducesStateDependentTargetsOfScaleThree) {
+  torch::manual_seed(0);
+  v1::DecoderConfig config;
+  for (int width : {64, 64}) config.add_hidden(width);
+  config.set_steps(10);
+  config.set_diffusion_prediction(v1::DIFFUSION_PREDICTION_V);
+  auto decoder = DecoderModel::NewTrainable(v1::DECODER_KIND_DIFFUSION, 1, 2, config,
+                                            RunningNormalizer(1), MakeGenerator(1));
+  torch::optim::Adam optimizer((*decoder->net())->parameters(), torch::optim::AdamOptions(3e-3));
+  torch::Generator data = MakeGenerator(2), noise = MakeGenerator(3);
+  // State o = +-1; action = (2.5 o + 0.3 n1, -2 + (1 + 0.5 o) n2).
+  auto actions_for = [](const torch::Tensor& o, const torch::Tensor& n) {
+    return torch::stack({2.5 * o + 0.3 * n.select(1, 0), -2.0 + (1.0 + 0.5 * o) * n.select(1, 1)},
+                        /*dim=*/1);
+  };
+  const int batch = 256;
+  for (int step = 0; step < 800; ++step) {
+    const torch::Tensor o = torch::randint(0, 2, {batch}, data).to(torch::kFloat) * 2.0 - 1.0;
+    const torch::Tensor actions = actions_for(o, torch::randn({batch, 2}, data));
+    optimizer.zero_grad();
+    decoder->Loss(o.unsqueeze(1), actions, 1, noise).backward();
+    optimizer.step();
+  }
+  const int samples = 4000;
+  for (const double o : {-1.0, 1.0}) {
+    SCOPED_TRACE(o);
+    torch::Tensor u;
+    {
+      c10::InferenceMode guard;
+      u = decoder->Decode(torch::full({samples, 1}, o),
+                          torch::randn({samples, 2}, MakeGenerator(4)));
+    }
+    const torch::Tensor mean = u.mean(0), std_dev = u.std(0);
+    EXPECT_NEAR(mean[0].item<double>(), 2.5 * o, 0.2);
+    EXPECT_NEAR(mean[1].item<double>(), -2.0, 0.2);
+    EXPECT_NEAR(std_dev[0].item<double>(), 0.3, 0.15);
+    EXPECT_NEAR(std_dev[1].item<double>(), 1.0 + 0.5 * o, 0.25);
+    EXPECT_LT(u.abs().max().item<double>(), 8.0);
+  }
 }
 
 }  // namespace

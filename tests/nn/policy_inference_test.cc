@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -58,9 +59,13 @@ v1::DecoderConfig DecoderConfig(int steps) {
 }
 
 // A GoRL snapshot: trained-looking encoder (its weights perturbed so that
-// the std is not the prior's) and a random decoder of `kind`.
-v1::PolicySnapshot LatentSnapshot(v1::DecoderKind kind, LatentPolicy& encoder,
-                                  std::unique_ptr<DecoderModel>& decoder) {
+// the std is not the prior's) and a random decoder of `kind` (diffusion:
+// predicting `prediction`).
+v1::PolicySnapshot LatentSnapshot(
+    v1::DecoderKind kind, LatentPolicy& encoder, std::unique_ptr<DecoderModel>& decoder,
+    v1::DiffusionPrediction prediction = v1::DIFFUSION_PREDICTION_EPSILON) {
+  v1::DecoderConfig config = DecoderConfig(6);
+  config.set_diffusion_prediction(prediction);
   v1::PolicySnapshot snapshot;
   snapshot.set_policy_kind(v1::POLICY_KIND_LATENT);
   snapshot.set_encoder_version(7);
@@ -68,8 +73,8 @@ v1::PolicySnapshot LatentSnapshot(v1::DecoderKind kind, LatentPolicy& encoder,
   *snapshot.mutable_normalizer() = FittedNormalizer(1).ToProto();
   decoder = kind == v1::DECODER_KIND_IDENTITY
                 ? DecoderModel::Identity(kind, kObs, kAct, DecoderConfig(4))
-                : DecoderModel::NewTrainable(kind, kObs, kAct, DecoderConfig(6),
-                                             FittedNormalizer(2), MakeGenerator(3));
+                : DecoderModel::NewTrainable(kind, kObs, kAct, config, FittedNormalizer(2),
+                                             MakeGenerator(3));
   *snapshot.mutable_decoder() = decoder->ToProto(1);
   return snapshot;
 }
@@ -82,12 +87,18 @@ LatentPolicy Encoder() {
   return LatentPolicy(options, MakeGenerator(4));
 }
 
-class LatentInferenceTest : public ::testing::TestWithParam<v1::DecoderKind> {};
+struct DecoderCase {
+  v1::DecoderKind kind;
+  v1::DiffusionPrediction prediction = v1::DIFFUSION_PREDICTION_EPSILON;
+};
+
+class LatentInferenceTest : public ::testing::TestWithParam<DecoderCase> {};
 
 TEST_P(LatentInferenceTest, MatchesTheLibTorchNetworksForEverySource) {
   LatentPolicy encoder = Encoder();
   std::unique_ptr<DecoderModel> decoder;
-  const v1::PolicySnapshot snapshot = LatentSnapshot(GetParam(), encoder, decoder);
+  const v1::PolicySnapshot snapshot =
+      LatentSnapshot(GetParam().kind, encoder, decoder, GetParam().prediction);
   auto inference = PolicyInference::FromSnapshot(snapshot);
   ASSERT_TRUE(inference.ok()) << inference.status();
   EXPECT_EQ((*inference)->encoder_version(), 7);
@@ -126,9 +137,15 @@ TEST_P(LatentInferenceTest, MatchesTheLibTorchNetworksForEverySource) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllDecoders, LatentInferenceTest,
-                         ::testing::Values(v1::DECODER_KIND_IDENTITY, v1::DECODER_KIND_FLOW,
-                                           v1::DECODER_KIND_DIFFUSION));
+INSTANTIATE_TEST_SUITE_P(
+    AllDecoders, LatentInferenceTest,
+    ::testing::Values(DecoderCase{v1::DECODER_KIND_IDENTITY}, DecoderCase{v1::DECODER_KIND_FLOW},
+                      DecoderCase{v1::DECODER_KIND_DIFFUSION},
+                      DecoderCase{v1::DECODER_KIND_DIFFUSION, v1::DIFFUSION_PREDICTION_V}),
+    [](const ::testing::TestParamInfo<DecoderCase>& info) {
+      return std::string(v1::DecoderKind_Name(info.param.kind)) +
+             (info.param.prediction == v1::DIFFUSION_PREDICTION_V ? "_V" : "");
+    });
 
 TEST(LatentInferenceTest, StageZeroDiffusionDecoderUsesItsLinearSchedule) {
   LatentPolicy encoder = Encoder();
