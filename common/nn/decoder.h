@@ -116,6 +116,8 @@ class DecoderModel {
   const RunningNormalizer& normalizer() const { return normalizer_; }
   // What NormalizeObs applies, (obs - mean) * inv_std, each [1, obs] float.
   const torch::Tensor& obs_mean() const { return obs_mean_; }
+  // Diffusion only: the schedule's alpha_bar[k], k = 0..steps-1 (float64).
+  const torch::Tensor& alpha_bar() const { return alpha_bar_; }
   const torch::Tensor& obs_inv_std() const { return obs_inv_std_; }
   // Null for the identity decoder.
   Mlp* net() { return net_ ? &net_ : nullptr; }

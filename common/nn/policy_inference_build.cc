@@ -24,7 +24,7 @@ absl::Status Named(const absl::Status& status, const char* part) {
 }
 
 std::vector<double> ToVector(const torch::Tensor& tensor) {
-  const torch::Tensor c = tensor.to(torch::kDouble).contiguous();
+  const torch::Tensor c = tensor.to(torch::kCPU).to(torch::kDouble).contiguous();
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
@@ -50,9 +50,7 @@ absl::StatusOr<DecoderInference> BuildDecoder(const v1::Decoder& proto) {
   }
   dec.net = DenseMlp((*model->net())->ToDense());
   if (dec.kind == v1::DECODER_KIND_DIFFUSION) {
-    dec.alpha_bar =
-        ToVector(proto.schedule() == v1::NOISE_SCHEDULE_LINEAR ? LinearAlphaBar(dec.steps)
-                                                               : CosineAlphaBar(dec.steps));
+    dec.alpha_bar = ToVector(model->alpha_bar());
     dec.prediction = model->prediction();
   }
   // Layer 0's bias plus its time-feature rows at each step's time, with the
