@@ -8,8 +8,14 @@
 // maximum-entropy one in the whole band) puts mass on both +0.6 and -0.6,
 // which no Gaussian can. Plain C++, about 20 ns a step: the fast
 // multimodality test bed. Episodes have 100 steps and never terminate.
+//
+// twin-peaks-sharp is the same bandit with a band 20x narrower,
+// P(k = +1 | c) = clamp(0.5 + 50 c, 0, 1), |c| < 0.01: the best policy
+// switches peaks almost as a step at c = 0, sharper than a refined decoder
+// resolves (docs/learning.md, "Where GoRL's multimodality can come from").
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "envs/task_catalog.h"
 
@@ -18,11 +24,13 @@ namespace {
 
 constexpr double kPeak = 0.6;
 constexpr double kWidth = 0.15;
-constexpr double kBandSlope = 2.5;  // P(k=+1|c) ramps over |c| < 0.2
+// P(k=+1|c) ramps over |c| < 0.5 / slope: 0.2 (twin-peaks), 0.01 (-sharp).
+constexpr double kBandSlope = 2.5;
+constexpr double kSharpBandSlope = 50.0;
 
 class TwinPeaks : public Task {
  public:
-  explicit TwinPeaks(const TaskSpec& spec) : spec_(spec) {}
+  TwinPeaks(const TaskSpec& spec, double band_slope) : spec_(spec), band_slope_(band_slope) {}
 
   const TaskSpec& spec() const override { return spec_; }
 
@@ -35,7 +43,7 @@ class TwinPeaks : public Task {
   }
 
   StepOutcome Step(const float* action, float* obs) override {
-    const double p_plus = std::clamp(0.5 + kBandSlope * context_, 0.0, 1.0);
+    const double p_plus = std::clamp(0.5 + band_slope_ * context_, 0.0, 1.0);
     const double k = step_rng_.Uniform() < p_plus ? 1.0 : -1.0;
     const double d = (action[0] - kPeak * k) / kWidth;
     StepOutcome outcome;
@@ -51,6 +59,7 @@ class TwinPeaks : public Task {
   }
 
   const TaskSpec spec_;
+  const double band_slope_;
   Rng step_rng_;
   double context_ = 0.0;
 };
@@ -58,16 +67,22 @@ class TwinPeaks : public Task {
 }  // namespace
 
 void AddToyTasks(std::vector<TaskRegistration>& tasks) {
-  TaskSpec spec;
-  spec.name = "twin-peaks";
-  spec.family = "toy";
-  spec.obs_size = 1;
-  spec.action_size = 1;
-  spec.control_timestep = 1.0;
-  spec.physics_substeps = 1;
-  spec.episode_length = 100;
-  tasks.push_back(PlainTaskRegistration(
-      spec, [](const TaskSpec& s) { return std::unique_ptr<Task>(new TwinPeaks(s)); }));
+  for (const auto& [name, band_slope] :
+       {std::pair<const char*, double>{"twin-peaks", kBandSlope},
+        std::pair<const char*, double>{"twin-peaks-sharp", kSharpBandSlope}}) {
+    TaskSpec spec;
+    spec.name = name;
+    spec.family = "toy";
+    spec.obs_size = 1;
+    spec.action_size = 1;
+    spec.control_timestep = 1.0;
+    spec.physics_substeps = 1;
+    spec.episode_length = 100;
+    const double slope = band_slope;
+    tasks.push_back(PlainTaskRegistration(spec, [slope](const TaskSpec& s) {
+      return std::unique_ptr<Task>(new TwinPeaks(s, slope));
+    }));
+  }
 }
 
 }  // namespace gorl::envs

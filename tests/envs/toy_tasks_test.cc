@@ -1,4 +1,5 @@
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -35,35 +36,59 @@ TEST(TwinPeaksTest, BothPeaksPayTheSameOnAverageAndTheValleyPaysAlmostNothing) {
   EXPECT_NEAR(MeanReward(*task, 0.0f, 1000, 3), std::exp(-8.0), 1e-9);
 }
 
-TEST(TwinPeaksTest, ContextRevealsTheSignOutsideTheBand) {
-  auto task = testing::MakeTaskOrDie("twin-peaks");
+struct Band {
+  const char* task;
+  float half_width;  // P(k = +1 | c) ramps over |c| < half_width
+};
+
+class TwinPeaksBandTest : public ::testing::TestWithParam<Band> {};
+
+TEST_P(TwinPeaksBandTest, ContextRevealsTheSignOutsideTheBand) {
+  const Band band = GetParam();
+  auto task = testing::MakeTaskOrDie(band.task);
   ASSERT_NE(task, nullptr);
   Rng rng(5);
   float obs = 0.0f;
   GORL_ASSERT_OK(task->Reset(rng, &obs));
-  int plus_in_band = 0, in_band = 0;
-  for (int t = 0; t < 100000; ++t) {
+  int plus_in_band = 0, in_band = 0, plus_just_inside = 0, just_inside = 0;
+  for (int t = 0; t < 1000000; ++t) {
     const float c = obs;
     ASSERT_GE(c, -1.0f);
     ASSERT_LE(c, 1.0f);
     const float plus = 0.6f;
     const double reward = task->Step(&plus, &obs).reward;
     const bool paid = reward > 0.5;
-    if (c >= 0.2f) {
+    if (c >= band.half_width) {
       ASSERT_TRUE(paid) << c;  // k = +1 for sure
     }
-    if (c <= -0.2f) {
+    if (c <= -band.half_width) {
       ASSERT_FALSE(paid) << c;  // k = -1 for sure
     }
-    if (std::abs(c) < 0.05f) {
+    if (std::abs(c) < band.half_width / 4) {
       ++in_band;
       plus_in_band += paid;
     }
+    // Three quarters of the way out, P(k = +1) is 0.875 (0.125 on the left).
+    if (std::abs(c - 0.75f * band.half_width) < band.half_width / 8) {
+      ++just_inside;
+      plus_just_inside += paid;
+    }
   }
   // Near c = 0 the two signs are close to equally likely (0.5 +- 0.125).
-  ASSERT_GT(in_band, 1000);
-  EXPECT_NEAR(static_cast<double>(plus_in_band) / in_band, 0.5, 0.06);
+  ASSERT_GT(in_band, 1500);
+  EXPECT_NEAR(static_cast<double>(plus_in_band) / in_band, 0.5, 0.07);
+  // The band is a ramp, not a step: this is what tells the variants apart.
+  ASSERT_GT(just_inside, 800);
+  EXPECT_NEAR(static_cast<double>(plus_just_inside) / just_inside, 0.875, 0.06);
 }
+
+INSTANTIATE_TEST_SUITE_P(Variants, TwinPeaksBandTest,
+                         ::testing::Values(Band{"twin-peaks", 0.2f},
+                                           Band{"twin-peaks-sharp", 0.01f}),
+                         [](const ::testing::TestParamInfo<Band>& info) {
+                           return info.index == 0 ? std::string("TwinPeaks")
+                                                  : std::string("TwinPeaksSharp");
+                         });
 
 TEST(TwinPeaksTest, UniformRandomActionsEarnTheClosedFormMean) {
   // E_a~U(-1,1)[exp(-(a - 0.6)^2 / (2 * 0.15^2))] = 0.15 sqrt(2 pi) / 2 * P(|N| < bounds),
