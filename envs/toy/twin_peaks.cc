@@ -11,8 +11,10 @@
 //
 // twin-peaks-sharp is the same bandit with a band 20x narrower,
 // P(k = +1 | c) = clamp(0.5 + 50 c, 0, 1), |c| < 0.01: the best policy
-// switches peaks almost as a step at c = 0, sharper than a refined decoder
-// resolves (docs/learning.md, "Where GoRL's multimodality can come from").
+// switches peaks almost as a step at c = 0. It tests whether an optimum
+// sharper than a refined decoder resolves makes GoRL's policy bimodal
+// (docs/learning.md, "A sharper optimum does not sharpen the switch
+// either": PPO's own switch stays a ramp about 0.08 wide).
 #include <algorithm>
 #include <cmath>
 #include <utility>
