@@ -124,7 +124,6 @@ void PolicyInference::Decode(const float* obs_raw, int n, const float* z, float*
     const double ab = dec.alpha_bar[k], ab_prev = k > 0 ? dec.alpha_bar[k - 1] : 1.0;
     const float signal_in = static_cast<float>(std::sqrt(ab));
     const float noise_in = static_cast<float>(std::sqrt(1.0 - ab));
-    const float inv_signal = static_cast<float>(1.0 / std::sqrt(ab));
     const float signal_out = static_cast<float>(std::sqrt(ab_prev));
     const float noise_out = static_cast<float>(std::sqrt(1.0 - ab_prev));
     if (dec.prediction == v1::DIFFUSION_PREDICTION_V) {
@@ -134,12 +133,13 @@ void PolicyInference::Decode(const float* obs_raw, int n, const float* z, float*
         const float eps_hat = noise_in * x[i] + signal_in * v_hat;
         x[i] = signal_out * a0 + noise_out * eps_hat;
       }
-      continue;
-    }
-    for (size_t i = 0; i < count; ++i) {
-      const float eps_hat = net_out_[i];
-      const float a0 = (x[i] - noise_in * eps_hat) * inv_signal;
-      x[i] = signal_out * a0 + noise_out * eps_hat;
+    } else {
+      const float inv_signal = static_cast<float>(1.0 / std::sqrt(ab));
+      for (size_t i = 0; i < count; ++i) {
+        const float eps_hat = net_out_[i];
+        const float a0 = (x[i] - noise_in * eps_hat) * inv_signal;
+        x[i] = signal_out * a0 + noise_out * eps_hat;
+      }
     }
   }
 }

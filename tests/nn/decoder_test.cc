@@ -228,9 +228,10 @@ TEST(DecoderTest, ZeroVDiffusionLossIsTheVTargetEnergy) {
   const torch::Tensor eps = torch::randn({100, kAct}, replay);
   const torch::Tensor k = torch::randint(0, 10, {100}, replay, torch::kLong);
   const torch::Tensor a = actions.repeat_interleave(2, 0);
+  const torch::Tensor alpha_bar = CosineAlphaBar(10);
   double sum = 0.0;
   for (int row = 0; row < 100; ++row) {
-    const double ab = CosineAlphaBar(10)[k[row].item<int64_t>()].item<double>();
+    const double ab = alpha_bar[k[row].item<int64_t>()].item<double>();
     for (int j = 0; j < kAct; ++j) {
       const double v = std::sqrt(ab) * eps[row][j].item<double>() -
                        std::sqrt(1.0 - ab) * a[row][j].item<double>();
