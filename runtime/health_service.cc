@@ -83,15 +83,25 @@ grpc::Status HealthService::Watch(grpc::ServerContext* context,
                                   grpc::ServerWriter<HealthCheckResponse>* writer) {
   // Upstream's Watch reports an unknown service as SERVICE_UNKNOWN and
   // keeps watching it.
-  ServingStatus current =
-      statuses_.Get(request->service()).value_or(HealthCheckResponse::SERVICE_UNKNOWN);
-  while (true) {
+  const auto status_now = [&] {
+    return statuses_.Get(request->service()).value_or(HealthCheckResponse::SERVICE_UNKNOWN);
+  };
+  const auto write = [&](ServingStatus status) {
     HealthCheckResponse response;
-    response.set_status(current);
-    if (!writer->Write(response)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+    response.set_status(status);
+    return writer->Write(response);
+  };
+  ServingStatus current = status_now();
+  while (true) {
+    if (!write(current)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
     ServingStatus next = current;
     while (next == current) {
       if (statuses_.shut_down()) {
+        // Statuses are final once shut down. Shutdown may have come between
+        // two looks at them, so the watcher is told the last one (NOT_SERVING)
+        // here rather than missing it.
+        const ServingStatus last = status_now();
+        if (last != current) write(last);
         return grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
       }
       if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
