@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <set>
+#include <string>
 
 #include <glog/logging.h>
 #include <google/protobuf/util/message_differencer.h>
@@ -489,9 +491,13 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
         at_exit_ = AtExit::kPending;
       }
       std::vector<float> returns;
+      // Who trained this update, as opposed to who is connected at its end:
+      // an actor rejoining under load is briefly absent from the latter.
+      std::set<std::string> rollout_actors;
       for (const v1::Rollout& r : rollouts) {
         returns.insert(returns.end(), r.episode_returns().begin(), r.episode_returns().end());
         summary.diverged_episodes += r.diverged_episodes();
+        rollout_actors.insert(r.actor_id());
       }
       GORL_ASSIGN_OR_RETURN(PpoMetrics metrics, learner_.Update(rollouts));
       const double update_end = elapsed();
@@ -509,6 +515,7 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
                      .Add("stage", stage)
                      .Add("encoder_version", learner_.encoder_version())
                      .Add("actors", actors_.connected_actors())
+                     .Add("rollout_actors", static_cast<int64_t>(rollout_actors.size()))
                      .Add("train_return_mean", train_return)
                      .Add("policy_loss", metrics.policy_loss)
                      .Add("value_loss", metrics.value_loss)

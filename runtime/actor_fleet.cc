@@ -300,6 +300,8 @@ absl::Status ActorFleet::HandleMessage(v1::ActorMessage& message, const std::str
     case v1::ActorMessage::kRollout: {
       const absl::Status valid = CheckRollout(message.rollout(), shape_, num_envs);
       if (!valid.ok()) return refuse(valid);
+      // The session's id, checked above, not whatever the sender wrote.
+      message.mutable_rollout()->set_actor_id(message.actor_id());
       return HandleRollout(*message.mutable_rollout(), num_envs, summary, cancelled);
     }
     case v1::ActorMessage::kRefinement: {

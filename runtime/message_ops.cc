@@ -39,6 +39,7 @@ v1::Rollout SliceEnvs(const v1::Rollout& r, int first, int count) {
   out.set_unroll_length(r.unroll_length());
   out.set_obs_size(r.obs_size());
   out.set_latent_size(r.latent_size());
+  out.set_actor_id(r.actor_id());
   const int n = r.num_envs();
   CopyEnvRows(r.observations(), n, r.obs_size(), first, count, out.mutable_observations());
   CopyEnvRows(r.latents(), n, r.latent_size(), first, count, out.mutable_latents());

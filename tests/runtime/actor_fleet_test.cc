@@ -345,6 +345,7 @@ TEST_F(ActorFleetTest, RolloutsAreCheckedQueuedAndGatheredForTheCurrentVersionOn
   *message.mutable_rollout() = Rollout(4, 3);  // stale
   ASSERT_TRUE(fleet_->HandleMessage(message, "test", summary, nullptr).ok());
   *message.mutable_rollout() = Rollout(5, 3);
+  message.mutable_rollout()->set_actor_id("someone-else");
   ASSERT_TRUE(fleet_->HandleMessage(message, "test", summary, nullptr).ok());
   EXPECT_EQ(summary.rollouts_dropped(), 1);
   EXPECT_EQ(summary.rollouts_accepted(), 1);
@@ -352,6 +353,8 @@ TEST_F(ActorFleetTest, RolloutsAreCheckedQueuedAndGatheredForTheCurrentVersionOn
   ASSERT_TRUE(gathered.ok()) << gathered.status();
   ASSERT_EQ(gathered->size(), 1u);
   EXPECT_EQ((*gathered)[0].encoder_version(), 5);
+  // Credited to the session that sent it, whatever the rollout claimed.
+  EXPECT_EQ((*gathered)[0].actor_id(), "a");
   // A session nobody opened is refused.
   message.set_session(a.session() + 1000);
   EXPECT_EQ(fleet_->HandleMessage(message, "test", summary, nullptr).code(),

@@ -47,6 +47,7 @@ using ::testing::Each;
 using testing::EventRows;
 using ::testing::Ge;
 using testing::Join;
+using testing::RolloutActorsPerUpdate;
 using testing::ScrapeSample;
 using testing::StartGorl;
 using testing::WaitReadingProgress;
@@ -394,7 +395,7 @@ TEST(HostileClientTest, BrokenAndHostilePeersChangeNothingAndARealActorStillTrai
   ASSERT_TRUE(WaitReadingProgress(*learner, seconds(300))) << ReadFile(dir + "/learner.log");
   EXPECT_EQ(learner->exit_code(), 0) << ReadFile(dir + "/learner.log");
   EXPECT_FALSE(ActorsPerUpdate(dir + "/run").empty()) << ReadFile(dir + "/learner.log");
-  EXPECT_THAT(ActorsPerUpdate(dir + "/run"), Each(1));
+  EXPECT_THAT(RolloutActorsPerUpdate(dir + "/run"), Each(1));
   EXPECT_EQ(EventRows(dir + "/run", "refine").size(), 1u) << ReadFile(dir + "/learner.log");
   ASSERT_TRUE(actor->Wait(seconds(60))) << ReadFile(dir + "/actor.log");
   EXPECT_EQ(actor->exit_code(), 0) << ReadFile(dir + "/actor.log");

@@ -111,7 +111,7 @@ class LearnerRestartTest : public ::testing::Test {
 
     // The one actor there is trained every update, before and after the
     // restart (it rejoined the new learner), and exits with the run.
-    EXPECT_THAT(testing::ActorsPerUpdate(run_), ::testing::Each(1));
+    EXPECT_THAT(testing::RolloutActorsPerUpdate(run_), ::testing::Each(1));
     ASSERT_TRUE(actor_->Wait(seconds(60))) << ReadFile(dir_ + "/actor.log");
     EXPECT_EQ(actor_->exit_code(), 0);
   }

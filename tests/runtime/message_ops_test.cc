@@ -44,10 +44,12 @@ v1::Rollout MakeRollout(int steps, int envs, int obs_size, int latent_size) {
 }
 
 TEST(SliceEnvsTest, KeepsTheChosenEnvsOfEveryRow) {
-  const v1::Rollout r = MakeRollout(3, 4, 2, 1);
+  v1::Rollout r = MakeRollout(3, 4, 2, 1);
+  r.set_actor_id("actor-7");
   const v1::Rollout s = SliceEnvs(r, 1, 2);
   ASSERT_TRUE(CheckRollout(s, {2, 1}, 2).ok()) << CheckRollout(s, {2, 1}, 2);
   EXPECT_EQ(s.encoder_version(), 3);
+  EXPECT_EQ(s.actor_id(), "actor-7");
   EXPECT_FLOAT_EQ(s.observations(0), 1.0f);            // t=0, env 1, k=0
   EXPECT_FLOAT_EQ(s.observations(3), 2.1f);            // t=0, env 2, k=1
   EXPECT_FLOAT_EQ(s.observations(3 * 2 * 2), 301.0f);  // bootstrap row, env 1

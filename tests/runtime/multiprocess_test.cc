@@ -41,6 +41,7 @@ using testing::EventRows;
 using testing::Exists;
 using ::testing::HasSubstr;
 using testing::Join;
+using testing::RolloutActorsPerUpdate;
 
 using test_files::ReadFile;
 using testing::WaitReadingProgress;
@@ -178,7 +179,7 @@ TEST(MultiProcessTest, ActorRejoinsARestartedLearner) {
   EXPECT_EQ(second->exit_code(), 0) << ReadFile(dir + "/second.log");
   // The second run could only train with the survivor (the one actor there
   // is), and the survivor exits when that run is over.
-  EXPECT_THAT(ActorsPerUpdate(dir + "/second"), Each(1));
+  EXPECT_THAT(RolloutActorsPerUpdate(dir + "/second"), Each(1));
   EXPECT_FALSE(ActorsPerUpdate(dir + "/second").empty());
   ASSERT_TRUE(actor->Wait(seconds(60))) << ReadFile(dir + "/actor.log");
   EXPECT_EQ(actor->exit_code(), 0);

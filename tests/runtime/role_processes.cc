@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include <cmath>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -72,12 +73,25 @@ std::vector<std::string> EventRows(const std::string& run_dir, const std::string
   return rows;
 }
 
-std::vector<int> ActorsPerUpdate(const std::string& run_dir) {
-  std::vector<int> actors;
+namespace {
+
+std::vector<int> IntPerUpdate(const std::string& run_dir, const std::string& field) {
+  std::vector<int> values;
   for (const std::string& row : EventRows(run_dir, "update")) {
-    actors.push_back(static_cast<int>(JsonNumber(row, "actors")));
+    const double value = JsonNumber(row, field);
+    values.push_back(std::isnan(value) ? -1 : static_cast<int>(value));  // -1: absent
   }
-  return actors;
+  return values;
+}
+
+}  // namespace
+
+std::vector<int> ActorsPerUpdate(const std::string& run_dir) {
+  return IntPerUpdate(run_dir, "actors");
+}
+
+std::vector<int> RolloutActorsPerUpdate(const std::string& run_dir) {
+  return IntPerUpdate(run_dir, "rollout_actors");
 }
 
 std::optional<double> ScrapeSample(int port, const std::string& family,

@@ -38,6 +38,10 @@ std::vector<std::string> EventRows(const std::string& run_dir, const std::string
 // The "actors" field (actors connected at that update) of every update row.
 std::vector<int> ActorsPerUpdate(const std::string& run_dir);
 
+// The "rollout_actors" field (distinct actors whose rollouts made that
+// update's batch) of every update row.
+std::vector<int> RolloutActorsPerUpdate(const std::string& run_dir);
+
 // The value of the first sample of `family` on a role's metrics endpoint
 // (127.0.0.1:`port`) whose labels contain every `label="value"` string in
 // `labels`; nullopt when the scrape fails or no sample matches.
