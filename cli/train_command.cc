@@ -31,14 +31,20 @@ constexpr char kFooter[] =
     "(--in_process: every role in this one process). The configuration is the preset (or "
     "--config), then --task/--algo/--seed, then the FIELD=VALUE overrides; it is written to "
     "<run_dir>/config.textproto. --resume RUN_DIR continues an interrupted run from its "
-    "checkpoint.pb (nothing else may be set then). A --run_dir that holds a run is refused "
-    "(exit 2) unless --overwrite replaces it.\n"
+    "checkpoint.pb (nothing else may be set then). --fork RUN_DIR starts a new run (in "
+    "--run_dir) from another run's latest checkpoint with the FIELD=VALUE changes: the source is "
+    "left as it was, and the fork's metrics.jsonl holds the source's history and a fork row. A "
+    "fork may change PPO's settings, the seed, future decoders and refinements, the stage "
+    "schedule and the evaluation, not the task, algorithm, encoder or rollout shape. A "
+    "--run_dir that holds a run is refused (exit 2) unless --overwrite replaces it.\n"
     "\n"
     "Examples:\n"
     "  gorl train --preset local --algo gorl-fm --task cheetah-run --seed 0\n"
     "  gorl train --preset reference --algo gorl-diff --task walker-walk ppo.clip_epsilon=0.25\n"
     "  gorl train --in_process --algo ppo --task cheetah-run total_env_steps=100000\n"
-    "  gorl train --resume runs/cheetah-run-gorl-fm-s0-20261126-120000";
+    "  gorl train --resume runs/cheetah-run-gorl-fm-s0-20261126-120000\n"
+    "  gorl train --fork runs/cheetah-run-gorl-fm-s0-20261126-120000 --run_dir runs/ten-epochs "
+    "refine.epochs=10";
 
 int Train(const TrainFlags& flags) {
   const runtime::TrainRunOptions& options = flags.options;
@@ -47,12 +53,23 @@ int Train(const TrainFlags& flags) {
     std::fprintf(stderr, "gorl train: %s\n", std::string(checked.message()).c_str());
     return runtime::kExitUsage;
   }
+  const ConfigFlags& c = flags.config;
+  const bool config_flags = c.preset->count() > 0 || c.config->count() > 0 || c.algo->count() > 0 ||
+                            c.task->count() > 0 || c.seed->count() > 0;
+  if (!options.fork_dir.empty()) {
+    // The fork's configuration is the source's with the FIELD=VALUE changes.
+    if (config_flags || !options.resume_dir.empty()) {
+      std::fprintf(stderr,
+                   "\ngorl train: INVALID_ARGUMENT: --fork starts from the source run's "
+                   "config.textproto: give changes as FIELD=VALUE (seed=3, refine.epochs=10); "
+                   "--preset, --config, --algo, --task, --seed and --resume are not allowed "
+                   "with it\n");
+      return runtime::kExitUsage;
+    }
+  }
   if (!options.resume_dir.empty()) {
     // The resumed run must be the same run: its own config.textproto only.
-    const ConfigFlags& c = flags.config;
-    const bool other_settings = !options.config.overrides.empty() || c.preset->count() > 0 ||
-                                c.config->count() > 0 || c.algo->count() > 0 ||
-                                c.task->count() > 0 || c.seed->count() > 0 ||
+    const bool other_settings = !options.config.overrides.empty() || config_flags ||
                                 flags.run_dir->count() > 0 || options.overwrite;
     if (other_settings) {
       std::fprintf(stderr,
@@ -82,6 +99,9 @@ Command AddTrainCommand(CLI::App& gorl) {
   app->add_option("--resume", options.resume_dir,
                   "Continue the run in this directory from its checkpoint.pb and "
                   "config.textproto");
+  app->add_option("--fork", options.fork_dir,
+                  "Start a new run (in --run_dir) from this run's latest checkpoint, with the "
+                  "FIELD=VALUE changes; the source run is left as it was");
   app->add_flag("--overwrite", options.overwrite,
                 "Replace the run in --run_dir (its checkpoints, metrics, decoders and logs are "
                 "removed first); without it a directory that holds a run is refused");

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/config.h"
 
 namespace gorl::learner {
 
@@ -42,6 +43,13 @@ int StageSchedule::StageAt(int64_t env_steps) const {
     if (env_steps < StageEnd(s)) return s;
   }
   return num_stages() - 1;
+}
+
+absl::StatusOr<StageSchedule> ScheduleFor(const v1::TrainConfig& config) {
+  std::vector<double> fractions(config.stages().fractions().begin(),
+                                config.stages().fractions().end());
+  if (!HasDecoder(config.algo())) fractions = {1.0};
+  return StageSchedule::Create(config.total_env_steps(), fractions, EnvStepsPerIteration(config));
 }
 
 }  // namespace gorl::learner

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gorl/v1/config.pb.h"
 
 namespace gorl::learner {
 
@@ -35,6 +36,10 @@ class StageSchedule {
   std::vector<int64_t> iterations_;
   int64_t steps_per_iteration_;
 };
+
+// The schedule of a run: Gaussian PPO and the flow baselines have one stage;
+// GoRL splits total_env_steps by stages.fractions.
+absl::StatusOr<StageSchedule> ScheduleFor(const v1::TrainConfig& config);
 
 }  // namespace gorl::learner
 

@@ -20,6 +20,7 @@
 #include "common/seed_streams.h"
 #include "common/status_macros.h"
 #include "learner/checkpoint.h"
+#include "learner/checkpoint_position.h"
 #include "learner/stage_schedule.h"
 
 namespace gorl::learner {
@@ -42,14 +43,6 @@ double StdDev(const google::protobuf::RepeatedField<float>& values) {
 
 absl::Status WriteDecoder(const v1::Decoder& decoder, const std::string& path) {
   return WriteFileAtomically(path, decoder.SerializeAsString());
-}
-
-// Gaussian PPO has no stages; GoRL splits the budget by stages.fractions.
-absl::StatusOr<StageSchedule> ScheduleFor(const v1::TrainConfig& config) {
-  std::vector<double> fractions(config.stages().fractions().begin(),
-                                config.stages().fractions().end());
-  if (!HasDecoder(config.algo())) fractions = {1.0};
-  return StageSchedule::Create(config.total_env_steps(), fractions, EnvStepsPerIteration(config));
 }
 
 // 0 when the file does not exist.
@@ -263,10 +256,6 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Run() {
 
 absl::StatusOr<TrainingSummary> TrainingLoop::Resume(const v1::LearnerCheckpoint& checkpoint) {
   const v1::TrainConfig& config = options_.config;
-  if (checkpoint.format_version() != kCheckpointFormatVersion) {
-    return Invalid(absl::StrCat("format_version ", checkpoint.format_version(),
-                                ", this build reads version ", kCheckpointFormatVersion));
-  }
   // Any other setting would make the resumed run a different run.
   std::string differences;
   google::protobuf::util::MessageDifferencer differencer;
@@ -275,46 +264,8 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Resume(const v1::LearnerCheckpoint
     return Invalid(
         absl::StrCat("config differs from the run's config (checkpoint vs run):\n", differences));
   }
-  GORL_ASSIGN_OR_RETURN(StageSchedule schedule, ScheduleFor(config));
+  GORL_RETURN_IF_ERROR(CheckCheckpointPosition(checkpoint, config));
   const int stage = checkpoint.stage();
-  if (stage < 0 || stage > schedule.num_stages()) {
-    return Invalid(absl::StrCat("stage ", stage, " is outside 0..", schedule.num_stages()));
-  }
-  const int64_t stage_iterations = stage < schedule.num_stages() ? schedule.Iterations(stage) : 0;
-  if (checkpoint.iteration() < 0 || checkpoint.iteration() > stage_iterations) {
-    return Invalid(absl::StrCat("iteration ", checkpoint.iteration(), " is outside 0..",
-                                stage_iterations, " for stage ", stage));
-  }
-  const int64_t env_steps = (stage > 0 ? schedule.StageEnd(stage - 1) : 0) +
-                            checkpoint.iteration() * EnvStepsPerIteration(config);
-  if (checkpoint.env_steps() != env_steps) {
-    return Invalid(absl::StrCat("env_steps ", checkpoint.env_steps(), " should be ", env_steps,
-                                " at iteration ", checkpoint.iteration(), " of stage ", stage));
-  }
-  if (checkpoint.next_eval() <= checkpoint.env_steps()) {
-    return Invalid(absl::StrCat("next_eval ", checkpoint.next_eval(), " must be after env_steps ",
-                                checkpoint.env_steps()));
-  }
-  if (checkpoint.collect_env_steps() < 0 || checkpoint.diverged_episodes() < 0 ||
-      checkpoint.eval_round() < 0 || !(checkpoint.elapsed_seconds() >= 0) ||
-      checkpoint.metrics_bytes() < 0) {
-    return Invalid(
-        "collect_env_steps, diverged_episodes, eval_round, elapsed_seconds and metrics_bytes "
-        "must be >= 0");
-  }
-  if (checkpoint.decoder().kind() == v1::DECODER_KIND_UNSPECIFIED) {
-    return Invalid("decoder has no kind");
-  }
-  for (int i = 0; i < checkpoint.evaluations_size(); ++i) {
-    const v1::EvalRecord& eval = checkpoint.evaluations(i);
-    if (eval.env_steps() > checkpoint.env_steps() || eval.stage() > stage) {
-      return Invalid(absl::StrCat("evaluations[", i, "] at env step ", eval.env_steps(), " (stage ",
-                                  eval.stage(), ") is after the checkpoint"));
-    }
-  }
-  if (stage == schedule.num_stages() && checkpoint.evaluations().empty()) {
-    return Invalid("a finished run without evaluations");
-  }
   const absl::Status restored = learner_.RestoreState(checkpoint.learner());
   if (!restored.ok()) return Invalid(std::string(restored.message()));
 

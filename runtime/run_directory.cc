@@ -52,7 +52,8 @@ bool IsRunFile(const std::string& name) {
   return name == "checkpoint.pb" || name == "checkpoint.prev.pb" ||
          name == "checkpoint.pb.unreadable" || name == "metrics.jsonl" ||
          name == "final_eval.json" ||
-         (absl::StartsWith(name, "decoder_stage") && absl::EndsWith(name, ".pb"));
+         ((absl::StartsWith(name, "decoder_stage") || absl::StartsWith(name, "policy_stage")) &&
+          absl::EndsWith(name, ".pb"));
 }
 
 // Removes the earlier run's files, its temp files, config and logs.

@@ -22,7 +22,7 @@ absl::Status MakeDirs(const std::string& path);
 std::string DefaultRunDir(const v1::TrainConfig& config);
 
 // The files of a training run found in `run_dir` (checkpoints, metrics.jsonl,
-// final_eval.json, decoders), by name; empty when it holds none (or does not
+// final_eval.json, decoders, stage policies), by name; empty when it holds none (or does not
 // exist). A config.textproto alone is a prepared directory, not a run: the
 // launcher prepares the directory before its learner does.
 std::vector<std::string> RunFilesIn(const std::string& run_dir);

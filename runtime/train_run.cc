@@ -11,6 +11,7 @@
 #include "runtime/launcher.h"
 #include "runtime/progress_report.h"
 #include "runtime/run_directory.h"
+#include "runtime/run_fork.h"
 #include "runtime/shutdown_signals.h"
 #include "runtime/train_in_process.h"
 
@@ -75,10 +76,27 @@ absl::StatusOr<int> TrainResumed(const TrainRunOptions& options) {
   return TrainPrepared(options, saved.config, options.resume_dir, &saved.checkpoint);
 }
 
+absl::StatusOr<int> TrainForked(const TrainRunOptions& options) {
+  ForkOptions fork_options;
+  fork_options.source_dir = options.fork_dir;
+  fork_options.run_dir = options.run_dir;
+  fork_options.overrides = options.config.overrides;
+  fork_options.overwrite = options.overwrite;
+  GORL_ASSIGN_OR_RETURN(const ForkPlan plan, PlanFork(fork_options));
+  GORL_RETURN_IF_ERROR(envs::MakeTaskFactory(plan.fork.config.task(), options.assets).status());
+  GORL_ASSIGN_OR_RETURN(const SavedRun fork, WriteFork(plan));
+  std::fprintf(stderr, "[gorl] %s\n[gorl] forked %s at %lld env steps into %s (changes: %s)\n",
+               DescribeConfig(fork.config).c_str(), plan.source_dir.c_str(),
+               static_cast<long long>(fork.checkpoint.env_steps()), plan.run_dir.c_str(),
+               plan.changes.c_str());
+  return TrainPrepared(options, fork.config, plan.run_dir, &fork.checkpoint);
+}
+
 }  // namespace
 
 absl::StatusOr<int> RunTraining(const TrainRunOptions& options) {
   InstallShutdownSignals();
+  if (!options.fork_dir.empty()) return TrainForked(options);
   return options.resume_dir.empty() ? TrainNew(options) : TrainResumed(options);
 }
 

@@ -22,6 +22,9 @@ struct TrainRunOptions {
   // config.textproto (`config` and run_dir are then ignored: the caller
   // refuses them, since the resumed run must be the same run).
   std::string resume_dir;
+  // Or a new run in run_dir that starts from this run's latest checkpoint,
+  // with config.overrides applied to its configuration (runtime/run_fork.h).
+  std::string fork_dir;
   // A run_dir that holds a run is refused unless this is set: then the
   // earlier run's files are removed first (PrepareRunDir).
   bool overwrite = false;

@@ -166,6 +166,7 @@ tiny=(--in_process --task twin-peaks --algo ppo total_env_steps=256 rollout.num_
 mkdir -p "$tmp/old-run"
 echo '{"old": true}' > "$tmp/old-run/final_eval.json"
 echo 'old' > "$tmp/old-run/decoder_stage3.pb"
+echo 'old' > "$tmp/old-run/policy_stage3.pb"
 echo '{"event": "update", "old": true}' > "$tmp/old-run/metrics.jsonl"
 echo 'notes' > "$tmp/old-run/NOTES.txt"
 "$gorl" train "${tiny[@]}" --run_dir "$tmp/old-run" > /dev/null 2> "$tmp/err"; code=$?
@@ -182,7 +183,8 @@ check "train --resume with --overwrite exits 2" test "$?" -eq 2
 check "train --overwrite replaces the run" test "$code" -eq 0
 check "--overwrite removed the old run's files and kept others" \
   bash -c '! grep -q old "$0/metrics.jsonl" && ! grep -q old "$0/final_eval.json" &&
-    [ ! -e "$0/decoder_stage3.pb" ] && [ -e "$0/checkpoint.pb" ] && [ -e "$0/NOTES.txt" ]' \
+    [ ! -e "$0/decoder_stage3.pb" ] && [ ! -e "$0/policy_stage3.pb" ] && [ -e "$0/checkpoint.pb" ] &&
+    [ -e "$0/NOTES.txt" ]' \
   "$tmp/old-run"
 
 # gorl sample: the finished run's stage-0 policy at two observations.
@@ -244,6 +246,101 @@ check "learner --resume_if_present with a changed config exits 2 naming the fiel
   bash -c '[ "$1" -eq 2 ] && grep -q "another configuration.*ppo.clip_epsilon" "$0"' "$tmp/err" "$code"
 "$gorl" learner "${learner_tiny[@]}" --resume_if_present > /dev/null 2> "$tmp/err"
 check "learner --resume_if_present without --run_dir exits 2" test "$?" -eq 2
+
+# gorl train --fork: a new run from a stopped GoRL-FM run's checkpoint (two
+# or more iterations into stage 0) under changed settings; the source stays
+# as it was.
+src="$tmp/fork-src"
+fm_tiny=(--in_process --task twin-peaks --algo gorl-fm rollout.num_envs=8 rollout.unroll_length=8
+  ppo.batch_size=4 ppo.num_minibatches=2 encoder.critic_hidden=16 eval.episodes=1
+  refine.num_pairs=256 refine.collect_envs=8 refine.epochs=1 refine.batch_size=64
+  checkpoint_every_iterations=1)
+"$gorl" train "${fm_tiny[@]}" total_env_steps=9600 eval.every_env_steps=3200 \
+  stages.fractions=0.5,0.5 --run_dir "$src" > /dev/null 2> "$tmp/src.err" &
+pid=$!
+for _ in $(seq 3000); do
+  [ "$(cat "$src/metrics.jsonl" 2> /dev/null | grep -c '"update"')" -ge 2 ] && break
+  sleep 0.1
+done
+kill -TERM "$pid"; wait "$pid"; code=$?
+check "the fork's source stopped on SIGTERM with a checkpoint" \
+  bash -c '[ "$1" -eq 143 ] && [ -e "$0/checkpoint.pb" ]' "$src" "$code"
+updates=$(grep -c '"update"' "$src/metrics.jsonl")
+(cd "$src" && md5sum ./*) > "$tmp/src.md5"
+# Without changes a fork continues as --resume of a copy of its source does.
+cp -r "$src" "$tmp/src-copy"
+"$gorl" train --resume "$tmp/src-copy" --in_process > /dev/null 2>&1
+"$gorl" train --fork "$src" --run_dir "$tmp/fork-same" --in_process > /dev/null 2>&1; code=$?
+check "a fork without changes ends like the resumed source, row for row" \
+  /usr/bin/python3 -c '
+import json, sys
+def rows(d):
+  out = []
+  for line in open(d + "/metrics.jsonl"):
+    r = json.loads(line)
+    if r["event"] not in ("fork", "resume"):
+      out.append({k: v for k, v in r.items() if not k.endswith("seconds")})
+  return out
+a, b = rows(sys.argv[1]), rows(sys.argv[2])
+assert sys.argv[3] == "0" and len(a) > 100 and a == b, (sys.argv[3], len(a), len(b))' \
+  "$tmp/src-copy" "$tmp/fork-same" "$code"
+# 64 env steps per iteration: two stages of updates + 4 iterations each.
+fork_total=$((128 * (updates + 4)))
+"$gorl" train --fork "$src" --run_dir "$tmp/fork" --in_process total_env_steps=$fork_total \
+  refine.epochs=2 seed=5 > "$tmp/out" 2> "$tmp/err"; code=$?
+check "train --fork runs the fork to its end" \
+  bash -c '[ "$1" -eq 0 ] && [ -e "$0/final_eval.json" ] && [ -e "$0/decoder_stage1.pb" ]' \
+  "$tmp/fork" "$code"
+check "the fork says what it forked and what changed" \
+  grep -q "forked .*fork-src at [0-9]* env steps into .*fork (changes: .*seed: 0 -> 5" "$tmp/err"
+check "the fork's metrics are the source's history, a fork row, then its own training" \
+  /usr/bin/python3 -c '
+import json, sys
+src = open(sys.argv[1] + "/metrics.jsonl").read().splitlines()
+fork = [json.loads(l) for l in open(sys.argv[2] + "/metrics.jsonl")]
+at = [i for i, r in enumerate(fork) if r["event"] == "fork"]
+assert len(at) == 1, at
+head = open(sys.argv[2] + "/metrics.jsonl").read().splitlines()[:at[0]]
+assert head == src[:len(head)] and len(head) >= 2, (len(head), len(src))
+row = fork[at[0]]
+assert row["changes"].split("; ") == [
+    "refine.epochs: 1 -> 2", "seed: 0 -> 5", "total_env_steps: 9600 -> " + sys.argv[3]], row
+after = fork[at[0] + 1:]
+steps = [r["env_steps"] for r in after if r["event"] == "update"]
+assert steps[0] == row["env_steps"] + 64 and steps[-1] == int(sys.argv[3]), steps
+assert any(r["event"] == "refine" for r in after)
+assert any(r["event"] == "update" and r["stage"] == 1 for r in after)' \
+  "$src" "$tmp/fork" "$fork_total"
+check "the fork's config holds the changes" \
+  bash -c 'grep -q "epochs: 2" "$0" && grep -q "^seed: 5" "$0"' "$tmp/fork/config.textproto"
+check "the fork left its source as it was" \
+  bash -c 'cd "$0" && md5sum --quiet -c "$1" && [ "$(ls | wc -l)" -eq "$(wc -l < "$1")" ]' \
+  "$src" "$tmp/src.md5"
+# FIELD=VALUE:the field the refusal names.
+for case in task=cartpole-balance:task encoder.hidden=8:encoder \
+  rollout.unroll_length=4:rollout ppo.normalize_observations=false:ppo.normalize_observations; do
+  "$gorl" train --fork "$src" --run_dir "$tmp/fork-bad" "${case%%:*}" > /dev/null 2> "$tmp/err"
+  code=$?
+  check "train --fork ${case%%:*} exits 2 naming ${case##*:} and writes nothing" \
+    bash -c '[ "$1" -eq 2 ] && grep -q "a fork cannot change $2:" "$0" && [ ! -e "$3" ]' \
+    "$tmp/err" "$code" "${case##*:}" "$tmp/fork-bad"
+done
+"$gorl" train --fork "$src" --run_dir "$tmp/fork-bad" total_env_steps=64 > /dev/null 2> "$tmp/err"
+code=$?
+check "train --fork with a schedule that ends before the checkpoint exits 2 and writes nothing" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "schedule does not fit the checkpoint.*iteration [0-9]* is outside" "$0" &&
+    [ ! -e "$2" ]' "$tmp/err" "$code" "$tmp/fork-bad"
+"$gorl" train --fork "$src" --run_dir "$src" refine.epochs=2 > /dev/null 2> "$tmp/err"; code=$?
+check "train --fork into its source exits 2 and names --resume" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "is the source run.*--resume" "$0"' "$tmp/err" "$code"
+"$gorl" train --fork "$src" --run_dir "$tmp/fork" refine.epochs=2 > /dev/null 2> "$tmp/err"
+check "train --fork into a directory that holds a run exits 2" test "$?" -eq 2
+"$gorl" train --fork "$src" --seed 3 --run_dir "$tmp/fork-bad" > /dev/null 2> "$tmp/err"
+code=$?
+check "train --fork with --seed exits 2 and says to write seed=N" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "seed=3" "$0"' "$tmp/err" "$code"
+"$gorl" train --fork "$tmp/no-run" --run_dir "$tmp/fork-bad" > /dev/null 2> "$tmp/err"
+check "train --fork of a directory without a run exits 2" test "$?" -eq 2
 
 # A diverging update (learning rate 1e3, the reported reproduction) stops the
 # run with an error naming the metric instead of hanging; its checkpoint (the

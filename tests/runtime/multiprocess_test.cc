@@ -112,6 +112,7 @@ TEST(MultiProcessTest, TrainingSurvivesAnActorKilledMidRun) {
   ASSERT_NE(learner, nullptr);
   const std::string learner_address = AwaitListening(*learner);
   std::vector<std::unique_ptr<Child>> actors;
+  actors.reserve(2);
   for (int i = 0; i < 2; ++i) {
     actors.push_back(Start(Join({"actor", "--insecure", "--learner=" + learner_address,
                                  absl::StrCat("--actor_id=actor-", i), "--actor_envs=4"},
