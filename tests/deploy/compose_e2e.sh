@@ -128,7 +128,9 @@ value_equals() { [ "$("$1")" = "$2" ]; }
 learner_targets() { targets_up gorl-learner; }
 refiner_targets() { targets_up gorl-refiner; }
 actor_targets() { targets_up gorl-actor; }
-container_id() { "${compose[@]}" ps -q "$1" | head -1; }
+# awk, not head: head exits at the first line and, under pipefail, the
+# SIGPIPE of a writer with more lines to give would fail the test.
+container_id() { "${compose[@]}" ps -q "$1" | awk 'NR == 1'; }
 inspect() { "$docker_cmd" inspect -f "$1" "$2"; }
 
 # --- 1. Targets up, steps rising.
@@ -144,7 +146,7 @@ wait_for "gorl_env_steps_total rising (past $before)" 120 \
   value_at_least steps_received $(( ${before%.*} + 2 * steps_per_iteration ))
 
 # --- 2. An actor killed: training goes on.
-victim="$("${compose[@]}" ps -q actor | head -1)"
+victim="$(container_id actor)"
 "$docker_cmd" kill "$victim" >/dev/null
 log "killed actor ${victim:0:12}"
 wait_for "the learner sees 1 actor" 120 value_equals connected 1
