@@ -133,6 +133,13 @@ absl::Status CopyIfPresent(const std::string& from_dir, const std::string& to_di
   return absl::OkStatus();
 }
 
+// The source as an absolute path: the fork row outlives the working directory.
+std::string SourcePath(const std::string& dir) {
+  std::error_code error;
+  const fs::path absolute = fs::absolute(dir, error);
+  return error ? dir : absolute.lexically_normal().string();
+}
+
 bool SameDirectory(const std::string& a, const std::string& b) {
   std::error_code error;
   return fs::exists(b, error) && fs::equivalent(a, b, error);
@@ -212,7 +219,7 @@ absl::StatusOr<SavedRun> WriteFork(const ForkPlan& plan) {
   }
   const JsonRow row = JsonRow()
                           .Add("event", "fork")
-                          .Add("source", plan.source_dir)
+                          .Add("source", SourcePath(plan.source_dir))
                           .Add("env_steps", source.env_steps())
                           .Add("stage", source.stage())
                           .Add("changes", plan.changes);

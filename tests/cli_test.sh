@@ -311,6 +311,13 @@ assert steps[0] == row["env_steps"] + 64 and steps[-1] == int(sys.argv[3]), step
 assert any(r["event"] == "refine" for r in after)
 assert any(r["event"] == "update" and r["stage"] == 1 for r in after)' \
   "$src" "$tmp/fork" "$fork_total"
+"$gorl" report "$tmp/fork" --out "$tmp/fork-report" --densities 0 > /dev/null 2>&1
+check "the report names the fork's source and where it forked" /usr/bin/python3 -c '
+import json, sys
+run = json.load(open(sys.argv[1] + "/summary.json"))["runs"][0]
+fork = [json.loads(l) for l in open(sys.argv[2] + "/metrics.jsonl") if "\"fork\"" in l][0]
+assert run["forked_from"] == {"source": sys.argv[3], "env_steps": fork["env_steps"]}, run
+assert run["resumes"] == 0, run' "$tmp/fork-report" "$tmp/fork" "$src"
 check "the fork's config holds the changes" \
   bash -c 'grep -q "epochs: 2" "$0" && grep -q "^seed: 5" "$0"' "$tmp/fork/config.textproto"
 check "the fork left its source as it was" \

@@ -188,6 +188,18 @@ def rewind_and_deduplicate(rows):
     return [r for i, r in enumerate(kept) if last[(r["event"], r.get("env_steps"))] == i]
 
 
+def count_resumes(raw):
+    """Resume rows, but not the one that starts a fork (it follows the fork row)."""
+    return sum(1 for i, r in enumerate(raw)
+               if r["event"] == "resume" and not (i > 0 and raw[i - 1]["event"] == "fork"))
+
+
+def fork_origin(raw):
+    """(source dir, env steps) of the last fork row (a fork of a fork has two), else None."""
+    forks = [r for r in raw if r["event"] == "fork" and isinstance(r.get("source"), str)]
+    return (forks[-1]["source"], forks[-1].get("env_steps")) if forks else None
+
+
 def finite(value):
     return isinstance(value, (int, float)) and math.isfinite(value)
 
@@ -211,6 +223,7 @@ class Run:
     refines: list           # refine rows, by stage
     stage_ends: list        # stage_end rows, by stage
     resumes: int
+    forked_from: object     # (source dir, env steps) of a `gorl train --fork` run, else None
     bad_lines: int
     progress_env_steps: int  # the furthest env_steps any row reached
     progress_wall_seconds: float  # and its active wall time
@@ -336,7 +349,7 @@ def load_run(run_dir):
         num_stages=len(fields.get("stages.fractions", ())),
         fields=fields, evals=evals, refines=by("refine", "stage"),
         stage_ends=by("stage_end", "stage"),
-        resumes=sum(r["event"] == "resume" for r in raw), bad_lines=bad,
+        resumes=count_resumes(raw), forked_from=fork_origin(raw), bad_lines=bad,
         progress_env_steps=int(max(r["env_steps"] for r in rows if finite(r.get("env_steps")))),
         progress_wall_seconds=max(r["wall_seconds"] for r in rows
                                   if finite(r.get("wall_seconds"))),
@@ -777,6 +790,8 @@ def run_summary(run):
             "final_return": ret, "final_return_std": std, "final_stochastic_return": stochastic,
             "final_env_steps": steps, "wall_seconds": run.wall_seconds,
             "resumes": run.resumes, "unparsable_lines": run.bad_lines,
+            "forked_from": ({"source": run.forked_from[0], "env_steps": run.forked_from[1]}
+                            if run.forked_from else None),
             "boundaries": [boundary_summary(r) for r in run.refines]}
 
 
@@ -843,6 +858,10 @@ def write_markdown(path, tasks, runs, table, skipped, figures, figure_notes):
         status = "finished" if run.finished else \
             f"unfinished at {run.progress_env_steps:,} env steps (of {run.total_env_steps:,})"
         notes = []
+        if run.forked_from:
+            source, steps = run.forked_from
+            at = f" at {steps / 1e6:.2f}M env steps" if finite(steps) else ""
+            notes.append(f"forked from `{source}`{at}")
         if run.resumes:
             notes.append(f"resumed {run.resumes}×")
         if run.bad_lines:
