@@ -7,6 +7,15 @@ void AddAssetsFlag(CLI::App& command, std::string& assets) {
                      "Model assets root holding dm_control/ and gym/ (default: $GORL_ASSETS)");
 }
 
+void AddStartTimeoutFlag(CLI::App& command, int& seconds) {
+  command
+      .add_option("--start_timeout", seconds,
+                  "Seconds each role (refiner, learner, actor) has to start listening before the "
+                  "run fails; raise it on a machine busy with other jobs")
+      ->check(CLI::Range(1, 24 * 3600))
+      ->capture_default_str();
+}
+
 void AddJsonFlag(CLI::App& command, bool& json) {
   command.add_flag("--json", json, "Print machine-readable JSON instead of text");
 }

@@ -18,6 +18,9 @@ namespace gorl::cli {
 // --assets (model files; "" means $GORL_ASSETS).
 void AddAssetsFlag(CLI::App& command, std::string& assets);
 
+// --start_timeout: seconds a launched role has to start listening.
+void AddStartTimeoutFlag(CLI::App& command, int& seconds);
+
 // --json.
 void AddJsonFlag(CLI::App& command, bool& json);
 

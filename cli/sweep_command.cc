@@ -19,7 +19,9 @@ constexpr char kFooter[] =
     "Each run is a `gorl train` process in <dir>/<task>-<algo>-s<seed> (its log next to it, "
     "<dir>/<task>-<algo>-s<seed>.log; its final result on stdout). Running the same command "
     "again skips the finished runs and resumes the stopped ones from their checkpoints; a run "
-    "directory holding another configuration is refused before anything starts. Ctrl-C (or "
+    "directory holding another configuration is refused before anything starts, except a run "
+    "whose preset has changed since it started (a newer gorl) in fields the command does not "
+    "set: it continues with its own configuration. Ctrl-C (or "
     "SIGTERM) stops the running runs with a checkpoint. When every run has finished, the sweep "
     "writes `gorl report <dir> --out <dir>/report`.\n"
     "\n"
@@ -65,6 +67,7 @@ Command AddSweepCommand(CLI::App& gorl) {
                 "Each run in one process (`gorl train --in_process`)");
   app->add_option("--actors", options->actors,
                   "Actor processes per run (0: `gorl train`'s default)");
+  AddStartTimeoutFlag(*app, options->start_timeout_s);
   app->add_flag("!--no_report", options->report, "Do not write the report at the end");
   AddAssetsFlag(*app, options->assets);
   app->footer(kFooter);

@@ -112,6 +112,7 @@ Command AddTrainCommand(CLI::App& gorl) {
   app->add_option("--metrics_port", options.metrics_port,
                   "Serve the roles' Prometheus metrics from this port on: the learner here, the "
                   "refiner on the next port and actor i on port + 2 + i (0: not served)");
+  AddStartTimeoutFlag(*app, options.start_timeout_s);
   AddAssetsFlag(*app, options.assets);
   app->footer(kFooter);
   return {app, [flags] { return Train(*flags); }};

@@ -10,12 +10,13 @@
 #include <limits>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <glog/logging.h>
-#include <google/protobuf/util/message_differencer.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
+#include "common/config_diff.h"
 #include "common/metrics_log.h"
 #include "common/seed_streams.h"
 #include "common/status_macros.h"
@@ -257,12 +258,10 @@ absl::StatusOr<TrainingSummary> TrainingLoop::Run() {
 absl::StatusOr<TrainingSummary> TrainingLoop::Resume(const v1::LearnerCheckpoint& checkpoint) {
   const v1::TrainConfig& config = options_.config;
   // Any other setting would make the resumed run a different run.
-  std::string differences;
-  google::protobuf::util::MessageDifferencer differencer;
-  differencer.ReportDifferencesToString(&differences);
-  if (!differencer.Compare(checkpoint.config(), config)) {
-    return Invalid(
-        absl::StrCat("config differs from the run's config (checkpoint vs run):\n", differences));
+  if (const std::vector<ConfigChange> changes = ConfigChanges(checkpoint.config(), config);
+      !changes.empty()) {
+    return Invalid(absl::StrCat("config differs from the run's config (checkpoint -> run): ",
+                                FormatConfigChanges(changes)));
   }
   GORL_RETURN_IF_ERROR(CheckCheckpointPosition(checkpoint, config));
   const int stage = checkpoint.stage();

@@ -31,6 +31,7 @@
 #include "runtime/role_lines.h"
 #include "runtime/run_directory.h"
 #include "runtime/shutdown_signals.h"
+#include "runtime/status_line.h"
 #include "runtime/subprocess.h"
 
 namespace gorl::runtime {
@@ -38,8 +39,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A role has this long to start listening (loading LibTorch takes a second).
-constexpr std::chrono::seconds kStartTimeout(60);
 // SIGTERM to SIGKILL.
 constexpr std::chrono::seconds kGrace(15);
 // Restarts per refiner / actor slot before the launcher gives up on it.
@@ -109,7 +108,7 @@ class Launcher {
   std::string tls_dir_;  // "" with Unix sockets
   Role refiner_, learner_;
   std::vector<Role> actors_;
-  bool progress_shown_ = false;
+  StatusLine progress_;  // the learner's progress
 };
 
 std::vector<std::string> Launcher::MetricsArgs(int offset) const {
@@ -163,7 +162,8 @@ absl::Status Launcher::Start(Role& role) {
 }
 
 absl::StatusOr<std::string> Launcher::AwaitListening(Role& role) {
-  const auto deadline = Clock::now() + kStartTimeout;
+  const std::chrono::seconds timeout(options_.start_timeout_s);
+  const auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
     if (ShutdownSignalReceived() != 0) return absl::CancelledError("interrupted");
     std::optional<std::string> line = role.child->ReadLine(std::chrono::milliseconds(200));
@@ -179,8 +179,9 @@ absl::StatusOr<std::string> Launcher::AwaitListening(Role& role) {
                                                  LogTail(role, 15)));
     }
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat(role.name, " did not start listening within ", kStartTimeout.count(), " s"));
+  return absl::DeadlineExceededError(absl::StrCat(
+      role.name, " did not start listening within ", timeout.count(),
+      " s (a machine busy with other jobs? raise --start_timeout; see ", LogPath(role), ")"));
 }
 
 void Launcher::Supervise(Role& role) {
@@ -190,13 +191,15 @@ void Launcher::Supervise(Role& role) {
     return;
   }
   if (role.restarts >= kMaxRestarts) {
-    std::fprintf(stderr, "\n[gorl] %s exited with code %d again; not restarting it (see %s)\n",
+    progress_.Break();
+    std::fprintf(stderr, "[gorl] %s exited with code %d again; not restarting it (see %s)\n",
                  role.name.c_str(), role.child->exit_code(), LogPath(role).c_str());
     role.given_up = true;
     return;
   }
   ++role.restarts;
-  std::fprintf(stderr, "\n[gorl] %s exited with code %d; restarting it (%d/%d, see %s)\n",
+  progress_.Break();
+  std::fprintf(stderr, "[gorl] %s exited with code %d; restarting it (%d/%d, see %s)\n",
                role.name.c_str(), role.child->exit_code(), role.restarts, kMaxRestarts,
                LogPath(role).c_str());
   const absl::Status started = Start(role);
@@ -211,8 +214,7 @@ void Launcher::HandleLearnerLine(const std::string& line) {
   if (options_.quiet) return;
   const std::optional<learner::Progress> progress = ProgressFromLine(line);
   if (!progress.has_value()) return;
-  PrintProgress(*progress);
-  progress_shown_ = true;
+  progress_.Show(FormatProgress(*progress));
 }
 
 void Launcher::StopAll() {
@@ -253,7 +255,8 @@ int Launcher::Run() {
     return kExitFailure;
   }
   auto fail = [&](const absl::Status& status) {
-    std::fprintf(stderr, "\ngorl train: %s\n", status.ToString().c_str());
+    progress_.Break();
+    std::fprintf(stderr, "gorl train: %s\n", status.ToString().c_str());
     StopAll();
     return ShutdownSignalReceived() != 0 ? 128 + ShutdownSignalReceived() : kExitFailure;
   };
@@ -360,7 +363,8 @@ int Launcher::Run() {
 
   while (!learner_.child->Poll()) {
     if (ShutdownSignalReceived() != 0) {
-      std::fprintf(stderr, "\n[gorl] stopping every role\n");
+      progress_.Break();
+      std::fprintf(stderr, "[gorl] stopping every role\n");
       StopAll();
       return 128 + ShutdownSignalReceived();
     }
@@ -378,7 +382,7 @@ int Launcher::Run() {
   while (std::optional<std::string> line = learner_.child->ReadLine(std::chrono::seconds(1))) {
     HandleLearnerLine(*line);
   }
-  if (progress_shown_) std::fprintf(stderr, "\n");
+  progress_.Break();
   StopAll();
   const int code = learner_.child->exit_code();
   if (code != kExitOk) {

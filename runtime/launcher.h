@@ -30,6 +30,8 @@
 
 namespace gorl::runtime {
 
+inline constexpr int kDefaultStartTimeoutSeconds = 120;
+
 struct LaunchOptions {
   v1::TrainConfig config;
   // Exists and holds config.textproto.
@@ -40,6 +42,10 @@ struct LaunchOptions {
   // Learner on this port, refiner on +1, actor i on +2+i; 0: not served.
   int metrics_port = 0;
   std::string assets;
+  // How long a role has to start listening before the run fails. Loading
+  // LibTorch and a checkpoint takes seconds on an idle machine and minutes
+  // on one starved by other jobs; the bound catches a role that hangs.
+  int start_timeout_s = kDefaultStartTimeoutSeconds;
   // No start-up line, progress line or result on stdout (`gorl bench
   // train`, which times runs; the result is in <run_dir>/final_eval.json).
   // Failures are still reported on stderr.

@@ -30,6 +30,7 @@
 #include "runtime/role_lines.h"
 #include "runtime/run_directory.h"
 #include "runtime/shutdown_signals.h"
+#include "runtime/status_line.h"
 
 namespace gorl::runtime {
 namespace {
@@ -190,6 +191,7 @@ absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
     metrics->SetUpdatesSinceCheckpoint(0);
     metrics->SetLastCheckpointTimestamp(absl::ToUnixMicros(absl::Now()) * 1e-6);
   };
+  StatusLine progress_line;
   loop_options.on_progress = [&](const learner::Progress& p) {
     PublishProgress(p, *metrics);
     metrics->SetRunEnvSteps(static_cast<double>(p.env_steps));
@@ -198,7 +200,7 @@ absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
     if (json) {
       PrintProgressLine(p);
     } else {
-      PrintProgress(p);
+      progress_line.Show(FormatProgress(p));
     }
   };
   loop_options.on_start = [&](int64_t env_steps) {
@@ -211,7 +213,7 @@ absl::Status RunLearnerRole(const LearnerRoleOptions& options) {
   learner::TrainingLoop loop(loop_options, *ppo, actors, refiner);
   absl::StatusOr<learner::TrainingSummary> summary =
       run.checkpoint.has_value() ? loop.Resume(*run.checkpoint) : loop.Run();
-  if (!json) std::fprintf(stderr, "\n");
+  progress_line.Break();
   OnShutdownSignal(nullptr);
   health.Shutdown();  // the run is over (or failed): NOT_SERVING until exit
 

@@ -9,16 +9,14 @@
 
 namespace gorl::runtime {
 
-void PrintProgress(const learner::Progress& p) {
+std::string FormatProgress(const learner::Progress& p) {
   const double eta =
       p.steps_per_second > 0 ? (p.total_env_steps - p.env_steps) / p.steps_per_second : 0.0;
-  std::fprintf(
-      stderr, "\r[gorl] %lld/%lld env steps  %.0f steps/s  stage %d/%d  eval %s  ETA %s   ",
-      static_cast<long long>(p.env_steps), static_cast<long long>(p.total_env_steps),
-      p.steps_per_second, p.stage + 1, p.num_stages,
+  return absl::StrFormat(
+      "[gorl] %d/%d env steps  %.0f steps/s  stage %d/%d  eval %s  ETA %s", p.env_steps,
+      p.total_env_steps, p.steps_per_second, p.stage + 1, p.num_stages,
       std::isnan(p.last_eval_return) ? "-" : absl::StrFormat("%.1f", p.last_eval_return).c_str(),
-      absl::StrFormat("%dm%02ds", static_cast<int>(eta) / 60, static_cast<int>(eta) % 60).c_str());
-  std::fflush(stderr);
+      absl::StrFormat("%dm%02ds", static_cast<int>(eta) / 60, static_cast<int>(eta) % 60));
 }
 
 JsonRow FinalResult(const v1::TrainConfig& config, const learner::TrainingSummary& summary) {

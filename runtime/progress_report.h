@@ -1,5 +1,5 @@
-// What a training run shows a person: the one-line progress display on
-// stderr and the final result (stdout and <run_dir>/final_eval.json). The
+// What a training run shows a person: the progress status line on stderr
+// and the final result (stdout and <run_dir>/final_eval.json). The
 // in-process driver, the learner and the launcher print them the same way.
 #ifndef GORL_RUNTIME_PROGRESS_REPORT_H_
 #define GORL_RUNTIME_PROGRESS_REPORT_H_
@@ -12,9 +12,9 @@
 
 namespace gorl::runtime {
 
-// "[gorl] N/M env steps  S steps/s  stage k/K  eval R  ETA XmYYs" on
-// stderr, rewritten in place (\r); the caller ends it with a newline.
-void PrintProgress(const learner::Progress& progress);
+// "[gorl] N/M env steps  S steps/s  stage k/K  eval R  ETA XmYYs", the
+// status a StatusLine shows.
+std::string FormatProgress(const learner::Progress& progress);
 
 // The final result: task, algo, seed, env steps, wall time and the final
 // evaluation's returns.

@@ -11,13 +11,12 @@
 #include <system_error>
 
 #include <glog/logging.h>
-#include <google/protobuf/util/message_differencer.h>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/config.h"
+#include "common/config_diff.h"
 #include "common/status_macros.h"
 #include "learner/checkpoint.h"
 
@@ -132,15 +131,13 @@ absl::StatusOr<std::optional<SavedRun>> LoadSavedRunIfPresent(const std::string&
                                                               const v1::TrainConfig& config) {
   if (!HasCheckpoint(run_dir)) return std::nullopt;
   GORL_ASSIGN_OR_RETURN(SavedRun saved, LoadSavedRun(run_dir));
-  std::string differences;
-  google::protobuf::util::MessageDifferencer differencer;
-  differencer.ReportDifferencesToString(&differences);
-  if (!differencer.Compare(saved.config, config)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "run directory ", run_dir,
-        " holds a run started with another configuration (saved -> now: ",
-        absl::StripAsciiWhitespace(differences), "): restore the configuration, or start a ",
-        "new run with another --run_dir or --overwrite"));
+  if (const std::vector<ConfigChange> changes = ConfigChanges(saved.config, config);
+      !changes.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("run directory ", run_dir,
+                     " holds a run started with another configuration (saved -> now: ",
+                     FormatConfigChanges(changes), "): restore the configuration, or start a ",
+                     "new run with another --run_dir or --overwrite"));
   }
   return std::optional<SavedRun>(std::move(saved));
 }

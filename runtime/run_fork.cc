@@ -2,17 +2,13 @@
 
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <system_error>
 #include <vector>
-
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/text_format.h>
-#include <google/protobuf/util/message_differencer.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/config.h"
+#include "common/config_diff.h"
 #include "common/metrics_log.h"
 #include "common/status_macros.h"
 #include "learner/checkpoint.h"
@@ -22,19 +18,6 @@ namespace gorl::runtime {
 namespace {
 
 namespace fs = std::filesystem;
-using google::protobuf::FieldDescriptor;
-
-// `config` with every top-level field but `field` cleared.
-v1::TrainConfig OnlyField(const v1::TrainConfig& config, const FieldDescriptor* field) {
-  v1::TrainConfig only = config;
-  const google::protobuf::Reflection* reflection = only.GetReflection();
-  std::vector<const FieldDescriptor*> present;
-  reflection->ListFields(only, &present);
-  for (const FieldDescriptor* other : present) {
-    if (other != field) reflection->ClearField(&only, other);
-  }
-  return only;
-}
 
 bool Forkable(const std::string& name) {
   for (const std::string& allowed : ForkableFields()) {
@@ -44,67 +27,21 @@ bool Forkable(const std::string& name) {
 }
 
 // InvalidArgument naming the fields that differ and may not.
-absl::Status CheckForkable(const v1::TrainConfig& source, const v1::TrainConfig& fork) {
+absl::Status CheckForkable(const std::vector<ConfigChange>& changes) {
   std::vector<std::string> refused;
-  const google::protobuf::Descriptor* descriptor = v1::TrainConfig::descriptor();
-  for (int i = 0; i < descriptor->field_count(); ++i) {
-    const FieldDescriptor* field = descriptor->field(i);
-    if (Forkable(field->name())) continue;
-    if (!google::protobuf::util::MessageDifferencer::Equals(OnlyField(source, field),
-                                                            OnlyField(fork, field))) {
-      refused.push_back(field->name());
-    }
-  }
-  // PPO's settings may change, but the checkpoint's observation normaliser
-  // exists only when the run normalised.
-  if (source.ppo().normalize_observations() != fork.ppo().normalize_observations()) {
-    refused.push_back("ppo.normalize_observations");
+  for (const ConfigChange& change : changes) {
+    std::string field = change.path.substr(0, change.path.find('.'));
+    // PPO's settings may change, but the checkpoint's observation normaliser
+    // exists only when the run normalised.
+    if (change.path == "ppo.normalize_observations") field = change.path;
+    if (Forkable(field)) continue;
+    if (refused.empty() || refused.back() != field) refused.push_back(field);
   }
   if (refused.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
       "a fork cannot change ", absl::StrJoin(refused, ", "),
       ": the checkpoint's weights and data were made with them (a fork may change ",
       absl::StrJoin(ForkableFields(), ", "), ", and ppo.* except normalize_observations)"));
-}
-
-// Every leaf field of `message` as "path.to.field" -> its value in text
-// format (a repeated field as "a,b,c", the override syntax; "(none)" when
-// empty), unset fields at their defaults.
-void Flatten(const google::protobuf::Message& message, const std::string& prefix,
-             std::map<std::string, std::string>& out) {
-  const google::protobuf::Descriptor* descriptor = message.GetDescriptor();
-  const google::protobuf::Reflection* reflection = message.GetReflection();
-  for (int i = 0; i < descriptor->field_count(); ++i) {
-    const FieldDescriptor* field = descriptor->field(i);
-    const std::string path = prefix + field->name();
-    std::string value;
-    if (field->is_repeated()) {
-      std::vector<std::string> items;
-      for (int j = 0; j < reflection->FieldSize(message, field); ++j) {
-        google::protobuf::TextFormat::PrintFieldValueToString(message, field, j, &value);
-        items.push_back(value);
-      }
-      out[path] = items.empty() ? "(none)" : absl::StrJoin(items, ",");
-    } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      Flatten(reflection->GetMessage(message, field), path + ".", out);
-    } else {
-      google::protobuf::TextFormat::PrintFieldValueToString(message, field, -1, &value);
-      out[path] = value;
-    }
-  }
-}
-
-// "refine.epochs: 60 -> 10; seed: 0 -> 3" ("none" when equal).
-std::string Changes(const v1::TrainConfig& source, const v1::TrainConfig& fork) {
-  std::map<std::string, std::string> before, after;
-  Flatten(source, "", before);
-  Flatten(fork, "", after);
-  std::vector<std::string> changes;
-  for (const auto& [path, value] : before) {
-    const std::string& now = after[path];
-    if (now != value) changes.push_back(absl::StrCat(path, ": ", value, " -> ", now));
-  }
-  return changes.empty() ? "none" : absl::StrJoin(changes, "; ");
 }
 
 absl::StatusOr<std::string> ReadPrefix(const std::string& path, int64_t bytes) {
@@ -174,7 +111,8 @@ absl::StatusOr<ForkPlan> PlanFork(const ForkOptions& options) {
     GORL_RETURN_IF_ERROR(ApplyOverride(assignment, config));
   }
   GORL_RETURN_IF_ERROR(ValidateConfig(config));
-  GORL_RETURN_IF_ERROR(CheckForkable(plan.source.config, config));
+  const std::vector<ConfigChange> changes = ConfigChanges(plan.source.config, config);
+  GORL_RETURN_IF_ERROR(CheckForkable(changes));
   const v1::LearnerCheckpoint& checkpoint = plan.source.checkpoint;
   if (const absl::Status fits = learner::CheckCheckpointPosition(checkpoint, config); !fits.ok()) {
     return absl::InvalidArgumentError(
@@ -188,7 +126,7 @@ absl::StatusOr<ForkPlan> PlanFork(const ForkOptions& options) {
     plan.fork.checkpoint.set_next_eval((checkpoint.env_steps() / every + 1) * every);
   }
   *plan.fork.checkpoint.mutable_config() = config;
-  plan.changes = Changes(plan.source.config, config);
+  plan.changes = FormatConfigChanges(changes);
   plan.run_dir = options.run_dir.empty() ? DefaultRunDir(config) : options.run_dir;
   if (SameDirectory(options.source_dir, plan.run_dir)) {
     return absl::FailedPreconditionError(

@@ -8,18 +8,23 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "common/config_diff.h"
+#include "common/metrics_log.h"
 #include "common/status_macros.h"
 #include "runtime/exit_codes.h"
 #include "runtime/run_directory.h"
 #include "runtime/shutdown_signals.h"
+#include "runtime/status_line.h"
 #include "runtime/subprocess.h"
 
 namespace gorl::runtime {
@@ -61,30 +66,114 @@ std::string FormatDuration(double seconds) {
 struct Cell {
   SweepRun run;
   int64_t total_env_steps = 0;
-  bool resume = false;     // it has a checkpoint of the same configuration
+  bool resume = false;     // it has a checkpoint to continue from
   bool overwrite = false;  // it holds files of a run that never checkpointed
+  // When the preset changed since the run started: what changed (saved ->
+  // now). The run continues with its own configuration.
+  std::string preset_drift;
   std::unique_ptr<Child> child;
   enum class State { kPending, kRunning, kFinished, kFailed, kStopped } state = State::kPending;
 };
 
-// Refuses a directory that holds a run of another configuration, and says
-// how each cell starts.
-absl::Status Inspect(Cell& cell) {
-  cell.total_env_steps = cell.run.built.total_env_steps();
-  absl::StatusOr<std::optional<SavedRun>> saved =
-      LoadSavedRunIfPresent(cell.run.dir, cell.run.built);
-  if (!saved.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(cell.run.dir, " holds a run of another configuration (",
-                     saved.status().message(), "); use a new sweep directory"));
+// <run_dir>/sweep_cell.json: the command the sweep started the run with
+// (its preset or config file and its overrides; the task, algo and seed are
+// the cell's), so that a rerun can tell a changed command from a preset that
+// changed under an unchanged one.
+std::string CellFile(const SweepRun& run) { return run.dir + "/sweep_cell.json"; }
+
+std::string CellCommand(const ConfigSource& config) {
+  return JsonRow()
+      .Add("preset", config.config_file.empty() ? config.preset : "")
+      .Add("config_file", config.config_file)
+      .Add("overrides", absl::StrJoin(config.overrides, " "))
+      .ToString();
+}
+
+std::optional<std::string> StartedWith(const SweepRun& run) {
+  std::ifstream in(CellFile(run));
+  std::string line;
+  if (!in || !std::getline(in, line)) return std::nullopt;
+  return line;
+}
+
+// Whether every change lies outside what the command sets (the grid's
+// task, algo and seed, and the overrides) of a built-in preset: a preset can
+// change only with gorl itself, while an edited --config file is the user's.
+bool OnlyPresetFields(const SweepRun& run, const std::vector<ConfigChange>& changes) {
+  if (!run.config.config_file.empty()) return false;
+  std::vector<std::string> commanded = OverriddenPaths(run.config.overrides);
+  commanded.insert(commanded.end(), {"preset", "task", "algo", "seed"});
+  for (const ConfigChange& change : changes) {
+    for (const std::string& field : commanded) {
+      if (PathWithin(change.path, field)) return false;
+    }
   }
-  if (Finished(cell.run.dir)) {
+  return true;
+}
+
+// For a saved run whose configuration differs from the one the sweep builds
+// for it now (`changes`, saved -> now): the changes, when the sweep started
+// it with this same command and only the preset changed since (a newer
+// gorl); else FailedPrecondition: a changed grid is a new sweep.
+absl::StatusOr<std::string> PresetDrift(const SweepRun& run,
+                                        const std::vector<ConfigChange>& changes) {
+  const std::string refusal = absl::StrCat(
+      run.dir,
+      " holds a run of another configuration (saved -> now: ", FormatConfigChanges(changes), ")");
+  const std::optional<std::string> started_with = StartedWith(run);
+  if (!started_with.has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(refusal,
+                     "; use a new sweep directory, or, if only the preset changed since the run "
+                     "started (a newer gorl), continue the run alone with `gorl train --resume ",
+                     run.dir, "`"));
+  }
+  const std::string now = CellCommand(run.config);
+  if (*started_with != now) {
+    return absl::FailedPreconditionError(absl::StrCat(refusal, ": the sweep started it with ",
+                                                      *started_with, ", this command gives ", now,
+                                                      "; use a new sweep directory"));
+  }
+  if (!OnlyPresetFields(run, changes)) {
+    return absl::FailedPreconditionError(absl::StrCat(refusal, "; use a new sweep directory"));
+  }
+  return FormatConfigChanges(changes);
+}
+
+// Says how each cell starts, and refuses a directory that holds a run of
+// another configuration.
+absl::Status Inspect(Cell& cell) {
+  const std::string& dir = cell.run.dir;
+  cell.total_env_steps = cell.run.built.total_env_steps();
+  if (HasCheckpoint(dir)) {
+    absl::StatusOr<SavedRun> saved = LoadSavedRun(dir);
+    if (!saved.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          dir, " holds a run that cannot be continued (", saved.status().message(), ")"));
+    }
+    const std::vector<ConfigChange> changes = ConfigChanges(saved->config, cell.run.built);
+    if (!changes.empty()) {
+      GORL_ASSIGN_OR_RETURN(cell.preset_drift, PresetDrift(cell.run, changes));
+    }
+    cell.total_env_steps = saved->config.total_env_steps();
+  }
+  if (Finished(dir)) {
     cell.state = Cell::State::kFinished;
-  } else if (saved->has_value()) {
+  } else if (HasCheckpoint(dir)) {
     cell.resume = true;
   } else {
-    cell.overwrite = !RunFilesIn(cell.run.dir).empty();
+    cell.overwrite = !RunFilesIn(dir).empty();
   }
+  return absl::OkStatus();
+}
+
+// Records the command a fresh cell starts with (CellFile).
+absl::Status WriteCellFile(const Cell& cell) {
+  GORL_RETURN_IF_ERROR(MakeDirs(cell.run.dir));
+  std::ofstream out(CellFile(cell.run), std::ios::trunc);
+  out << CellCommand(cell.run.config) << "\n";
+  out.close();
+  if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", CellFile(cell.run)));
   return absl::OkStatus();
 }
 
@@ -106,6 +195,9 @@ std::vector<std::string> TrainArgs(const std::string& self, const Cell& cell,
   }
   if (options.in_process) args.push_back("--in_process");
   if (options.actors > 0) args.insert(args.end(), {"--actors", absl::StrCat(options.actors)});
+  if (!options.in_process) {
+    args.insert(args.end(), {"--start_timeout", absl::StrCat(options.start_timeout_s)});
+  }
   if (!options.assets.empty()) args.insert(args.end(), {"--assets", options.assets});
   if (!cell.resume) {
     for (const std::string& word : cell.run.config.overrides) args.push_back(word);
@@ -124,12 +216,20 @@ class Sweep {
     std::fprintf(stderr, "[sweep] %zu runs in %s: %d finished already, up to %d at once\n",
                  cells_.size(), options_.dir.c_str(), Count(Cell::State::kFinished),
                  options_.parallel);
+    for (const Cell& cell : cells_) {
+      if (cell.preset_drift.empty() || cell.state == Cell::State::kFinished) continue;
+      std::fprintf(stderr,
+                   "[sweep] %s: the %s preset has changed since this run started (saved -> now: "
+                   "%s); the run keeps its own configuration (%s/config.textproto)\n",
+                   cell.run.name.c_str(), cell.run.built.preset().c_str(),
+                   cell.preset_drift.c_str(), cell.run.dir.c_str());
+    }
     while (true) {
       if (ShutdownSignalReceived() != 0) return Stop();
       Reap();
       StartPending();
       if (Count(Cell::State::kRunning) == 0) break;
-      PrintProgress(false);
+      ShowProgress(false);
       // Woken early when a child exits.
       for (Cell& cell : cells_) {
         if (cell.state == Cell::State::kRunning) {
@@ -138,8 +238,8 @@ class Sweep {
         }
       }
     }
-    PrintProgress(true);
-    std::fprintf(stderr, "\n");
+    ShowProgress(true);
+    status_.Break();
     const int failed = Count(Cell::State::kFailed);
     if (failed > 0) {
       std::fprintf(stderr, "[sweep] %d of %zu runs failed (see their logs); rerun to retry them\n",
@@ -164,19 +264,30 @@ class Sweep {
     for (Cell& cell : cells_) {
       if (Count(Cell::State::kRunning) >= options_.parallel) return;
       if (cell.state != Cell::State::kPending) continue;
+      if (!cell.resume) {
+        if (const absl::Status written = WriteCellFile(cell); !written.ok()) {
+          status_.Break();
+          std::fprintf(stderr, "[sweep] %s: cannot start: %s\n", cell.run.name.c_str(),
+                       written.ToString().c_str());
+          cell.state = Cell::State::kFailed;
+          continue;
+        }
+      }
       ChildOptions child;
       child.argv = TrainArgs(self_, cell, options_);
       child.stderr_path = cell.run.dir + ".log";
       absl::StatusOr<std::unique_ptr<Child>> spawned = Child::Spawn(child);
       if (!spawned.ok()) {
-        std::fprintf(stderr, "\n[sweep] %s: cannot start: %s\n", cell.run.name.c_str(),
+        status_.Break();
+        std::fprintf(stderr, "[sweep] %s: cannot start: %s\n", cell.run.name.c_str(),
                      spawned.status().ToString().c_str());
         cell.state = Cell::State::kFailed;
         continue;
       }
       cell.child = std::move(*spawned);
       cell.state = Cell::State::kRunning;
-      std::fprintf(stderr, "\n[sweep] %s %s (log %s.log)\n", cell.resume ? "resuming" : "starting",
+      status_.Break();
+      std::fprintf(stderr, "[sweep] %s %s (log %s.log)\n", cell.resume ? "resuming" : "starting",
                    cell.run.name.c_str(), cell.run.dir.c_str());
     }
   }
@@ -187,10 +298,12 @@ class Sweep {
       const int code = cell.child->exit_code();
       if (code == kExitOk && Finished(cell.run.dir)) {
         cell.state = Cell::State::kFinished;
-        std::fprintf(stderr, "\n[sweep] %s finished\n", cell.run.name.c_str());
+        status_.Break();
+        std::fprintf(stderr, "[sweep] %s finished\n", cell.run.name.c_str());
       } else {
         cell.state = Cell::State::kFailed;
-        std::fprintf(stderr, "\n[sweep] %s failed (exit %d); see %s.log\n", cell.run.name.c_str(),
+        status_.Break();
+        std::fprintf(stderr, "[sweep] %s failed (exit %d); see %s.log\n", cell.run.name.c_str(),
                      code, cell.run.dir.c_str());
       }
     }
@@ -198,7 +311,8 @@ class Sweep {
 
   int Stop() {
     const int signal = ShutdownSignalReceived();
-    std::fprintf(stderr, "\n[sweep] stopping the running runs (each writes its checkpoint)\n");
+    status_.Break();
+    std::fprintf(stderr, "[sweep] stopping the running runs (each writes its checkpoint)\n");
     for (Cell& cell : cells_) {
       if (cell.state == Cell::State::kRunning) cell.child->Signal(SIGTERM);
     }
@@ -214,12 +328,10 @@ class Sweep {
     return 128 + signal;
   }
 
-  // One line, rewritten in place: runs done, the running ones with their
-  // env steps, and the ETA from this sweep's own pace.
-  void PrintProgress(bool force) {
+  // The status line: runs done, the running ones with their env steps, and
+  // the ETA from this sweep's own pace.
+  void ShowProgress(bool force) {
     const absl::Time now = absl::Now();
-    if (!force && now - last_progress_ < kProgressEvery) return;
-    last_progress_ = now;
     int64_t done_steps = 0;
     int64_t total_steps = 0;
     std::string running;
@@ -236,9 +348,10 @@ class Sweep {
     const double pace = seconds > 0 ? (done_steps - steps_at_start_) / seconds : 0.0;
     const std::string eta =
         pace > 0 ? FormatDuration(static_cast<double>(total_steps - done_steps) / pace) : "-";
-    std::fprintf(stderr, "\r[sweep] %d/%zu done  running:%s  ETA %s   ",
-                 Count(Cell::State::kFinished), cells_.size(),
-                 running.empty() ? " -" : running.c_str(), eta.c_str());
+    status_.Show(
+        absl::StrFormat("[sweep] %d/%zu done  running:%s  ETA %s", Count(Cell::State::kFinished),
+                        cells_.size(), running.empty() ? " -" : running, eta),
+        force);
   }
 
   int Report() {
@@ -264,7 +377,7 @@ class Sweep {
   const std::string self_;
   int64_t steps_at_start_ = 0;
   absl::Time started_;
-  absl::Time last_progress_ = absl::InfinitePast();
+  StatusLine status_{kProgressEvery};
 };
 
 }  // namespace

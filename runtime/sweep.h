@@ -6,7 +6,11 @@
 // Running the same sweep again skips the finished runs (final_eval.json),
 // resumes the stopped ones from their checkpoints and starts the rest; a
 // run whose saved configuration differs from the one the sweep would give it
-// now is refused before anything starts (a changed grid is a new sweep).
+// now is refused before anything starts (a changed grid is a new sweep),
+// unless the sweep started it with the same command (recorded in
+// <run_dir>/sweep_cell.json) and only the built-in preset changed since, in
+// fields the command does not set (a newer gorl): that run continues with
+// its own configuration, and the sweep says what changed.
 // SIGINT / SIGTERM stop every running run with a checkpoint (the children
 // get SIGTERM, as `gorl train` handles it) and the sweep exits 128 + signal.
 // At the end, `gorl report` over the sweep directory.
@@ -19,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "gorl/v1/config.pb.h"
+#include "runtime/launcher.h"
 #include "runtime/run_config.h"
 
 namespace gorl::runtime {
@@ -35,6 +40,7 @@ struct SweepOptions {
   // Passed to each `gorl train`.
   bool in_process = false;
   int actors = 0;
+  int start_timeout_s = kDefaultStartTimeoutSeconds;
   std::string assets;
   // `gorl report <dir> --out <dir>/report` at the end (when every run
   // finished).

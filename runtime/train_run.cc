@@ -13,6 +13,7 @@
 #include "runtime/run_directory.h"
 #include "runtime/run_fork.h"
 #include "runtime/shutdown_signals.h"
+#include "runtime/status_line.h"
 #include "runtime/train_in_process.h"
 
 namespace gorl::runtime {
@@ -29,6 +30,7 @@ int TrainPrepared(const TrainRunOptions& options, const v1::TrainConfig& config,
     launch.resume = checkpoint != nullptr;
     launch.actors = options.actors > 0 ? options.actors : DefaultActorCount();
     launch.metrics_port = options.metrics_port;
+    launch.start_timeout_s = options.start_timeout_s;
     launch.assets = options.assets;
     return RunLauncher(launch);
   }
@@ -37,12 +39,17 @@ int TrainPrepared(const TrainRunOptions& options, const v1::TrainConfig& config,
   // SIGINT / SIGTERM: the run stops at the next unroll (or refinement
   // minibatch) and leaves a checkpoint, as the launcher's learner does.
   std::atomic<bool> stop{false};
+  StatusLine progress;
   OnShutdownSignal([&stop](int) { stop = true; });
   absl::StatusOr<TrainResult> run =
-      factory.ok() ? TrainInProcess(config, **factory, run_dir, PrintProgress, checkpoint, &stop)
-                   : absl::StatusOr<TrainResult>(factory.status());
+      factory.ok()
+          ? TrainInProcess(
+                config, **factory, run_dir,
+                [&progress](const learner::Progress& p) { progress.Show(FormatProgress(p)); },
+                checkpoint, &stop)
+          : absl::StatusOr<TrainResult>(factory.status());
   OnShutdownSignal(nullptr);
-  std::fprintf(stderr, "\n");
+  progress.Break();
   if (ShutdownSignalReceived() != 0 && run.status().code() == absl::StatusCode::kCancelled) {
     std::fprintf(stderr, "[gorl] stopped; `gorl train --resume %s` continues the run\n",
                  run_dir.c_str());

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "runtime/launcher.h"
 #include "runtime/run_config.h"
 
 namespace gorl::runtime {
@@ -34,6 +35,7 @@ struct TrainRunOptions {
   // of the roles' metrics ports (0 = none served).
   int actors = 0;
   int metrics_port = 0;
+  int start_timeout_s = kDefaultStartTimeoutSeconds;  // LaunchOptions::start_timeout_s
 };
 
 // An error when the run cannot start (a bad configuration, an unknown task,

@@ -112,6 +112,10 @@ check "tasks --preset exits 2 naming tasks and --preset" \
 cat "$tmp/err" >> "$tmp/all_output"
 check "a malformed flag value exits 2 naming the flag" \
   bash -c '[ "$1" -eq 2 ] && grep -q "^gorl eval: .*--episodes" "$0"' "$tmp/err" "$code"
+"$gorl" train --start_timeout 0 > /dev/null 2> "$tmp/err"; code=$?
+cat "$tmp/err" >> "$tmp/all_output"
+check "train --start_timeout 0 exits 2 naming the flag" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "^gorl train: --start_timeout: Value 0 not in range 1 to 86400" "$0"' "$tmp/err" "$code"
 "$gorl" frobnicate > /dev/null 2> "$tmp/err"
 cat "$tmp/err" >> "$tmp/all_output"
 check "unknown command is named" grep -q "unknown command 'frobnicate'" "$tmp/err"

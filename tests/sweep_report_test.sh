@@ -2,7 +2,8 @@
 # `gorl sweep` and `gorl report` end to end, on two small real twin-peaks
 # runs (Gaussian PPO and a 2-stage GoRL-FM, in process): the sweep is
 # interrupted (SIGINT) once its first run has checkpointed, rerun, and must
-# resume that run rather than restart it; then the report it writes must
+# resume that run rather than restart it (and keep its own configuration
+# when only the preset changed under it); then the report it writes must
 # hold real PNGs and a table equal to the runs' own final evaluations.
 # Every wait is on files the runs write, bounded by a deadline.
 # Usage: tests/sweep_report_test.sh path/to/gorl
@@ -11,7 +12,7 @@ gorl="$1"
 python=${GORL_PYTHON:-/usr/bin/python3}
 # shellcheck source=tests/check.sh
 source "$(dirname "$0")/check.sh"
-tmp=$(mktemp -d); trap 'kill "${sweep_pid:-}" 2>/dev/null; rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d); trap 'kill "${sweep_pid:-}" "${fork_pid:-}" 2>/dev/null; rm -rf "$tmp"' EXIT
 # wait_for SECONDS CONDITION-COMMAND...: polls the condition; 1 at the deadline.
 wait_for() {
   local deadline=$((SECONDS + $1)); shift
@@ -60,10 +61,30 @@ check "a sweep with another configuration is refused (exit 2, got $code)" test "
 check "the refusal names the run directory" grep -q "twin-peaks-ppo-s0 holds a run of another configuration" "$tmp/mismatch.err"
 check "the refused sweep left the run as it was" test "$(updates_in "$first")" -eq "$stopped_at"
 
+# A newer gorl whose preset changed under an unchanged command: the run
+# continues with its own configuration. The drift is made by forking the
+# stopped run with one setting the command does not set (ppo.entropy_cost),
+# as an older preset would have given it.
+check "the sweep recorded the command it started the run with" grep -q '"overrides": "total_env_steps=150000' "$first/sweep_cell.json"
+mv "$first" "$tmp/before_drift"
+"$gorl" train --fork "$tmp/before_drift" --run_dir "$first" --in_process ppo.entropy_cost=0.0123 \
+  > /dev/null 2> "$tmp/fork.err" &
+fork_pid=$!
+forked() { grep -q '"event": "fork"' "$first/metrics.jsonl" 2>/dev/null && [ -f "$first/checkpoint.pb" ]; }
+check "the drifted copy of the run is written" wait_for 120 forked
+kill -INT "$fork_pid"; wait "$fork_pid"
+"${sweep[@]}" > /dev/null 2> "$tmp/unrecorded.err"; code=$?
+check "a drifted run the sweep has no record of is refused (exit 2, got $code)" test "$code" -eq 2
+check "... with the command that continues it" grep -q "continue the run alone with \`gorl train --resume $first\`" "$tmp/unrecorded.err"
+cp "$tmp/before_drift/sweep_cell.json" "$first/"
+
 "${sweep[@]}" > "$tmp/sweep2.out" 2> "$tmp/sweep2.err"; code=$?
 check "the rerun finishes the sweep (exit 0, got $code)" test "$code" -eq 0
+check "the rerun names what the preset changed" grep -q "twin-peaks-ppo-s0: the local preset has changed since this run started (saved -> now: ppo.entropy_cost: 0.0123 -> " "$tmp/sweep2.err"
+check "the drifted run kept its own configuration" grep -q "entropy_cost: 0.0123" "$first/config.textproto"
 check "both runs finished" test -f "$first/final_eval.json" -a -f "$second/final_eval.json"
 check "the interrupted run was resumed, not restarted" grep -q '"event": "resume"' "$first/metrics.jsonl"
+resumes=$(grep -c '"event": "resume"' "$first/metrics.jsonl")
 check "its first rows were kept" test "$(head -n 1 "$first/metrics.jsonl")" = "$(cat "$tmp/first_row")"
 reached_total() {  # within two iterations of 150k (each stage rounds to whole iterations)
   "$python" -c 'import json, sys; sys.exit(abs(json.load(open(sys.argv[1]))["env_steps"] - 150000) > 5120)' "$1"
@@ -72,7 +93,7 @@ check "the finished run reached its total" reached_total "$first/final_eval.json
 
 "${sweep[@]}" --no_report > /dev/null 2> "$tmp/sweep3.err"; code=$?
 check "a finished sweep reruns as a no-op (exit 0)" test "$code" -eq 0
-check "... starting nothing" test "$(grep -c '"event": "resume"' "$first/metrics.jsonl")" -eq 1
+check "... starting nothing" test "$(grep -c '"event": "resume"' "$first/metrics.jsonl")" -eq "$resumes"
 
 # The report the sweep wrote at its end.
 report="$sweep_dir/report"
