@@ -109,7 +109,7 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& byt
   const std::string tmp = path + ".tmp";
   GORL_RETURN_IF_ERROR(WriteDurableTemp(tmp, bytes));
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const absl::Status status = ErrnoError("cannot rename to", path);
+    absl::Status status = ErrnoError("cannot rename to", path);
     unlink(tmp.c_str());
     return status;
   }
@@ -127,19 +127,20 @@ absl::Status SaveRunCheckpoint(v1::LearnerCheckpoint checkpoint, const std::stri
   // A crash between the two renames leaves only checkpoint.prev.pb, which
   // LoadRunCheckpoint falls back to.
   if (std::rename(path.c_str(), previous.c_str()) != 0 && errno != ENOENT) {
-    const absl::Status status = ErrnoError("cannot rename to", previous);
+    absl::Status status = ErrnoError("cannot rename to", previous);
     unlink(tmp.c_str());
     return status;
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const absl::Status status = ErrnoError("cannot rename to", path);
+    absl::Status status = ErrnoError("cannot rename to", path);
     unlink(tmp.c_str());
     return status;
   }
   return SyncDirectoryOf(path);
 }
 
-absl::StatusOr<v1::LearnerCheckpoint> LoadRunCheckpoint(const std::string& run_dir) {
+absl::StatusOr<v1::LearnerCheckpoint> LoadRunCheckpoint(const std::string& run_dir,
+                                                        UnreadableLatest unreadable) {
   absl::StatusOr<v1::LearnerCheckpoint> latest = ReadCheckpoint(CheckpointPath(run_dir));
   if (latest.ok()) return latest;
   absl::StatusOr<v1::LearnerCheckpoint> previous = ReadCheckpoint(PreviousCheckpointPath(run_dir));
@@ -152,7 +153,8 @@ absl::StatusOr<v1::LearnerCheckpoint> LoadRunCheckpoint(const std::string& run_d
   // An unreadable latest is set aside (kept for inspection): left in place,
   // the next save would rotate it over the good previous checkpoint.
   const std::string latest_path = CheckpointPath(run_dir);
-  if (latest.status().code() != absl::StatusCode::kNotFound) {
+  if (unreadable == UnreadableLatest::kSetAside &&
+      latest.status().code() != absl::StatusCode::kNotFound) {
     const std::string aside = latest_path + ".unreadable";
     if (std::rename(latest_path.c_str(), aside.c_str()) != 0) {
       return ErrnoError("cannot set the unreadable checkpoint aside as", aside);

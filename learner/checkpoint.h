@@ -38,11 +38,20 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& byt
 // files stay as they were and no temp file is left.
 absl::Status SaveRunCheckpoint(v1::LearnerCheckpoint checkpoint, const std::string& run_dir);
 
+// What loading does with an unreadable latest checkpoint.
+enum class UnreadableLatest {
+  // Renames it checkpoint.pb.unreadable, so that the next save of the run
+  // that continues keeps the good previous checkpoint (--resume).
+  kSetAside,
+  // Leaves the run directory as it is: for readers that do not continue
+  // the run (a fork of it, a sweep inspecting it), which may be running.
+  kLeave,
+};
+
 // The run's latest checkpoint, or (with a warning) the previous one when
-// the latest is missing or unreadable; an unreadable latest is renamed to
-// checkpoint.pb.unreadable, so that the next save keeps the previous one.
-// The latest's error when neither loads.
-absl::StatusOr<v1::LearnerCheckpoint> LoadRunCheckpoint(const std::string& run_dir);
+// the latest is missing or unreadable. The latest's error when neither loads.
+absl::StatusOr<v1::LearnerCheckpoint> LoadRunCheckpoint(
+    const std::string& run_dir, UnreadableLatest unreadable = UnreadableLatest::kSetAside);
 
 // Stamps the format version and checksum and writes `checkpoint` to `path`.
 absl::Status WriteCheckpoint(v1::LearnerCheckpoint checkpoint, const std::string& path);

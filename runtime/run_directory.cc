@@ -113,11 +113,12 @@ absl::Status PrepareRunDir(const v1::TrainConfig& config, const std::string& run
   return absl::OkStatus();
 }
 
-absl::StatusOr<SavedRun> LoadSavedRun(const std::string& run_dir) {
+absl::StatusOr<SavedRun> LoadSavedRun(const std::string& run_dir,
+                                      learner::UnreadableLatest unreadable) {
   SavedRun run;
   GORL_ASSIGN_OR_RETURN(run.config, LoadPreset(run_dir + "/config.textproto"));
   GORL_RETURN_IF_ERROR(ValidateConfig(run.config));
-  GORL_ASSIGN_OR_RETURN(run.checkpoint, learner::LoadRunCheckpoint(run_dir));
+  GORL_ASSIGN_OR_RETURN(run.checkpoint, learner::LoadRunCheckpoint(run_dir, unreadable));
   return run;
 }
 

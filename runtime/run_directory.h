@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "gorl/v1/checkpoint.pb.h"
 #include "gorl/v1/config.pb.h"
+#include "learner/checkpoint.h"
 
 namespace gorl::runtime {
 
@@ -42,7 +43,11 @@ struct SavedRun {
   v1::LearnerCheckpoint checkpoint;
 };
 
-absl::StatusOr<SavedRun> LoadSavedRun(const std::string& run_dir);
+// `unreadable`: see learner::LoadRunCheckpoint (kLeave for a reader that does
+// not continue the run).
+absl::StatusOr<SavedRun> LoadSavedRun(
+    const std::string& run_dir,
+    learner::UnreadableLatest unreadable = learner::UnreadableLatest::kSetAside);
 
 // Whether `run_dir` holds a checkpoint (the latest or the previous one) to
 // continue from.

@@ -104,7 +104,9 @@ absl::StatusOr<ForkPlan> PlanFork(const ForkOptions& options) {
   ForkPlan plan;
   plan.source_dir = options.source_dir;
   plan.overwrite = options.overwrite;
-  GORL_ASSIGN_OR_RETURN(plan.source, LoadSavedRun(options.source_dir));
+  // The source is only read: it may be running, and it is not this run.
+  GORL_ASSIGN_OR_RETURN(plan.source,
+                        LoadSavedRun(options.source_dir, learner::UnreadableLatest::kLeave));
   plan.fork = plan.source;
   v1::TrainConfig& config = plan.fork.config;
   for (const std::string& assignment : options.overrides) {

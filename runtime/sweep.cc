@@ -21,6 +21,7 @@
 #include "common/config_diff.h"
 #include "common/metrics_log.h"
 #include "common/status_macros.h"
+#include "learner/checkpoint.h"
 #include "runtime/exit_codes.h"
 #include "runtime/run_directory.h"
 #include "runtime/shutdown_signals.h"
@@ -146,7 +147,8 @@ absl::Status Inspect(Cell& cell) {
   const std::string& dir = cell.run.dir;
   cell.total_env_steps = cell.run.built.total_env_steps();
   if (HasCheckpoint(dir)) {
-    absl::StatusOr<SavedRun> saved = LoadSavedRun(dir);
+    // Only looked at here: `gorl train --resume` sets an unreadable latest aside.
+    absl::StatusOr<SavedRun> saved = LoadSavedRun(dir, learner::UnreadableLatest::kLeave);
     if (!saved.ok()) {
       return absl::FailedPreconditionError(absl::StrCat(
           dir, " holds a run that cannot be continued (", saved.status().message(), ")"));

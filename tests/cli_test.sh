@@ -352,6 +352,23 @@ check "train --fork with --seed exits 2 and says to write seed=N" \
   bash -c '[ "$1" -eq 2 ] && grep -q "seed=3" "$0"' "$tmp/err" "$code"
 "$gorl" train --fork "$tmp/no-run" --run_dir "$tmp/fork-bad" > /dev/null 2> "$tmp/err"
 check "train --fork of a directory without a run exits 2" test "$?" -eq 2
+# A source whose latest checkpoint is damaged: the fork starts from the
+# previous one and leaves the source's files as they are.
+cp -r "$src" "$tmp/src-damaged"
+printf 'garbage' > "$tmp/src-damaged/checkpoint.pb"
+(cd "$tmp/src-damaged" && md5sum ./*) > "$tmp/damaged.md5"
+"$gorl" train --fork "$tmp/src-damaged" --run_dir "$tmp/fork-damaged" --in_process \
+  total_env_steps=$fork_total > /dev/null 2> "$tmp/err"; code=$?
+fork_at() {  # the env steps of RUN_DIR's fork row
+  /usr/bin/python3 -c 'import json, sys
+print([json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl") if "\"fork\"" in l][0]["env_steps"])' "$1"
+}
+check "a fork of a source with a damaged latest checkpoint runs from the previous one" \
+  bash -c '[ "$0" -eq 0 ] && [ "$1" -lt "$2" ]' "$code" "$(fork_at "$tmp/fork-damaged")" \
+  "$(fork_at "$tmp/fork")"
+check "... and leaves the damaged source as it was" \
+  bash -c 'cd "$0" && md5sum --quiet -c "$1" && [ "$(ls | wc -l)" -eq "$(wc -l < "$1")" ]' \
+  "$tmp/src-damaged" "$tmp/damaged.md5"
 
 # A diverging update (learning rate 1e3, the reported reproduction) stops the
 # run with an error naming the metric instead of hanging; its checkpoint (the

@@ -696,6 +696,11 @@ TEST(CheckpointFilesTest, LoadFallsBackToThePreviousWhenTheLatestIsUnreadable) {
   ASSERT_EQ(std::remove(CheckpointPath(dir).c_str()), 0);
   GORL_ASSERT_OK_AND_ASSIGN(loaded, LoadRunCheckpoint(dir));
   EXPECT_EQ(loaded.iteration(), 1);
+  // A reader that does not continue the run leaves the damaged latest in place.
+  std::ofstream(CheckpointPath(dir), std::ios::binary | std::ios::trunc) << "garbage";
+  GORL_ASSERT_OK_AND_ASSIGN(loaded, LoadRunCheckpoint(dir, UnreadableLatest::kLeave));
+  EXPECT_EQ(loaded.iteration(), 1);
+  EXPECT_EQ(test_files::ReadFile(CheckpointPath(dir)), "garbage");
   // Both unreadable: the error names the files.
   std::ofstream(CheckpointPath(dir), std::ios::binary | std::ios::trunc) << "garbage";
   std::ofstream(PreviousCheckpointPath(dir), std::ios::binary | std::ios::trunc) << "garbage";
