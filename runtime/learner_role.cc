@@ -29,6 +29,7 @@
 #include "runtime/progress_report.h"
 #include "runtime/role_lines.h"
 #include "runtime/run_directory.h"
+#include "runtime/run_lock.h"
 #include "runtime/shutdown_signals.h"
 #include "runtime/status_line.h"
 
@@ -42,6 +43,7 @@ struct LearnerRun {
   v1::TrainConfig config;
   std::string run_dir;
   std::optional<v1::LearnerCheckpoint> checkpoint;
+  std::optional<RunLock> lock;  // run_dir's, for the role's whole life
 };
 
 absl::StatusOr<LearnerRun> OpenRun(const LearnerRoleOptions& options) {
@@ -53,6 +55,7 @@ absl::StatusOr<LearnerRun> OpenRun(const LearnerRoleOptions& options) {
     if (options.overwrite) {
       return absl::InvalidArgumentError("--resume continues a run; --overwrite would remove it");
     }
+    GORL_ASSIGN_OR_RETURN(run.lock, RunLock::Acquire(options.resume_dir));
     GORL_ASSIGN_OR_RETURN(SavedRun saved, LoadSavedRun(options.resume_dir));
     run.config = std::move(saved.config);
     run.run_dir = options.resume_dir;
@@ -61,6 +64,7 @@ absl::StatusOr<LearnerRun> OpenRun(const LearnerRoleOptions& options) {
   }
   GORL_ASSIGN_OR_RETURN(run.config, BuildTrainConfig(options.config));
   run.run_dir = options.run_dir.empty() ? DefaultRunDir(run.config) : options.run_dir;
+  GORL_ASSIGN_OR_RETURN(run.lock, RunLock::Acquire(run.run_dir, /*create=*/true));
   if (options.resume_if_present) {
     if (options.run_dir.empty() || options.overwrite) {
       return absl::InvalidArgumentError(

@@ -24,6 +24,7 @@
 #include "learner/checkpoint.h"
 #include "runtime/exit_codes.h"
 #include "runtime/run_directory.h"
+#include "runtime/run_lock.h"
 #include "runtime/shutdown_signals.h"
 #include "runtime/status_line.h"
 #include "runtime/subprocess.h"
@@ -146,6 +147,14 @@ absl::StatusOr<std::string> PresetDrift(const SweepRun& run,
 absl::Status Inspect(Cell& cell) {
   const std::string& dir = cell.run.dir;
   cell.total_env_steps = cell.run.built.total_env_steps();
+  if (!RunFilesIn(dir).empty()) {
+    // A run that another process is training (another sweep, a `gorl train
+    // --resume`) is refused before anything starts.
+    if (absl::StatusOr<RunLock> probe = RunLock::Acquire(dir);
+        !probe.ok() && probe.status().code() == absl::StatusCode::kFailedPrecondition) {
+      return probe.status();
+    }
+  }
   if (HasCheckpoint(dir)) {
     // Only looked at here: `gorl train --resume` sets an unreadable latest aside.
     absl::StatusOr<SavedRun> saved = LoadSavedRun(dir, learner::UnreadableLatest::kLeave);

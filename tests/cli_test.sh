@@ -5,7 +5,7 @@ set -u
 gorl="$1"
 # shellcheck source=tests/check.sh
 source "$(dirname "$0")/check.sh"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d); trap 'kill "${busy_pid:-}" 2> /dev/null; rm -rf "$tmp"' EXIT
 
 "$gorl" tasks --json > "$tmp/tasks.json"
 check "tasks --json lists 19 benchmark tasks and the two twin-peaks" \
@@ -259,6 +259,26 @@ fm_tiny=(--in_process --task twin-peaks --algo gorl-fm rollout.num_envs=8 rollou
   ppo.batch_size=4 ppo.num_minibatches=2 encoder.critic_hidden=16 eval.episodes=1
   refine.num_pairs=256 refine.collect_envs=8 refine.epochs=1 refine.batch_size=64
   checkpoint_every_iterations=1)
+# One writer per run directory: a second one is refused while the run trains
+# (a run far too long to end during the checks).
+busy="$tmp/busy-run"
+"$gorl" train "${fm_tiny[@]}" total_env_steps=100000000 --run_dir "$busy" > /dev/null 2>&1 &
+busy_pid=$!
+for _ in $(seq 3000); do
+  grep -q '"update"' "$busy/metrics.jsonl" 2> /dev/null && break
+  sleep 0.1
+done
+"$gorl" train --resume "$busy" --in_process > /dev/null 2> "$tmp/err"; code=$?
+check "--resume of a run that is training exits 2 naming the process" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "is in use by another gorl process (pid $2)" "$0"' \
+  "$tmp/err" "$code" "$busy_pid"
+"$gorl" train "${fm_tiny[@]}" --run_dir "$busy" --overwrite > /dev/null 2> "$tmp/err"; code=$?
+check "--overwrite of a run that is training exits 2 and removes nothing" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "in use" "$0" && [ -e "$2/metrics.jsonl" ]' \
+  "$tmp/err" "$code" "$busy"
+kill -TERM "$busy_pid"; wait "$busy_pid"; code=$?; busy_pid=
+check "... and the run it refused to touch stopped normally (143)" test "$code" -eq 143
+
 "$gorl" train "${fm_tiny[@]}" total_env_steps=9600 eval.every_env_steps=3200 \
   stages.fractions=0.5,0.5 --run_dir "$src" > /dev/null 2> "$tmp/src.err" &
 pid=$!
