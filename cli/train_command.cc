@@ -99,9 +99,16 @@ Command AddTrainCommand(CLI::App& gorl) {
   app->add_option("--resume", options.resume_dir,
                   "Continue the run in this directory from its checkpoint.pb and "
                   "config.textproto");
-  app->add_option("--fork", options.fork_dir,
-                  "Start a new run (in --run_dir) from this run's latest checkpoint, with the "
-                  "FIELD=VALUE changes; the source run is left as it was");
+  CLI::Option* fork =
+      app->add_option("--fork", options.fork_dir,
+                      "Start a new run (in --run_dir) from this run's latest checkpoint, with the "
+                      "FIELD=VALUE changes; the source run is left as it was");
+  app->add_option("--boundary", options.fork_boundary,
+                  "With --fork: start from the checkpoint the source kept just before boundary "
+                  "K's refinement (the end of stage K) instead of its latest, to redo that "
+                  "refinement under the changes")
+      ->check(CLI::NonNegativeNumber)
+      ->needs(fork);
   app->add_flag("--overwrite", options.overwrite,
                 "Replace the run in --run_dir (its checkpoints, metrics, decoders and logs are "
                 "removed first); without it a directory that holds a run is refused");

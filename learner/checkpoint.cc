@@ -54,6 +54,10 @@ std::string PreviousCheckpointPath(const std::string& run_dir) {
   return run_dir + "/checkpoint.prev.pb";
 }
 
+std::string BoundaryCheckpointPath(const std::string& run_dir, int stage) {
+  return absl::StrCat(run_dir, "/checkpoint_boundary", stage, ".pb");
+}
+
 namespace {
 
 // Writes `bytes` to `tmp` and makes them durable (fsync). On any failure

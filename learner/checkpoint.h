@@ -29,6 +29,11 @@ std::string CheckpointPath(const std::string& run_dir);
 // The previous checkpoint of a run directory (checkpoint.prev.pb).
 std::string PreviousCheckpointPath(const std::string& run_dir);
 
+// The position just before boundary `stage`'s refinement (the end of stage
+// `stage`), kept for the whole run: checkpoint_boundary<stage>.pb, what
+// `gorl train --fork SRC --boundary K` starts from to redo that refinement.
+std::string BoundaryCheckpointPath(const std::string& run_dir, int stage);
+
 // Replaces `path` with `bytes` atomically (see above). A failed write (a
 // full disk) leaves `path` as it was and no temp file behind.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& bytes);

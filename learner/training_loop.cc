@@ -323,6 +323,15 @@ absl::Status TrainingLoop::SaveCheckpoint(const Position& position, double elaps
   return absl::OkStatus();
 }
 
+absl::Status TrainingLoop::SaveBoundaryCheckpoint(const Position& position, double elapsed) const {
+  const v1::LearnerCheckpoint checkpoint = MakeCheckpoint(position, elapsed);
+  GORL_RETURN_IF_ERROR(
+      WriteCheckpoint(checkpoint, BoundaryCheckpointPath(options_.run_dir, position.stage)));
+  GORL_RETURN_IF_ERROR(SaveRunCheckpoint(checkpoint, options_.run_dir));
+  if (options_.on_checkpoint) options_.on_checkpoint();
+  return absl::OkStatus();
+}
+
 void TrainingLoop::EnterPhase(const char* phase) const {
   if (options_.on_phase) options_.on_phase(phase);
 }
@@ -518,12 +527,19 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
                                          : std::numeric_limits<double>::quiet_NaN();
         options_.on_progress(progress);
       }
-      // A stage end without refinement is checkpointed just below; one
-      // before a (long) refinement is worth a checkpoint of its own.
+      // A stage end without refinement is checkpointed just below. One
+      // before a refinement always is, and kept: a cancelled (long)
+      // refinement resumes from it, and a fork redoes the refinement
+      // from it under other settings.
       const int64_t done = summary.env_steps / steps_per_iteration;
+      const bool boundary = stage_end && refine;
       const bool save =
-          checkpoint_every > 0 && done % checkpoint_every == 0 && (!stage_end || refine);
-      if (save) GORL_RETURN_IF_ERROR(SaveCheckpoint(pos, elapsed()));
+          boundary || (checkpoint_every > 0 && done % checkpoint_every == 0 && !stage_end);
+      if (boundary) {
+        GORL_RETURN_IF_ERROR(SaveBoundaryCheckpoint(pos, elapsed()));
+      } else if (save) {
+        GORL_RETURN_IF_ERROR(SaveCheckpoint(pos, elapsed()));
+      }
       at_exit_ = save ? AtExit::kNothing : AtExit::kPosition;
       pending_checkpoint_.Clear();
     }

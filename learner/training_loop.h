@@ -161,6 +161,8 @@ class TrainingLoop {
                                             const std::function<double()>& elapsed);
   v1::LearnerCheckpoint MakeCheckpoint(const Position& position, double elapsed) const;
   absl::Status SaveCheckpoint(const Position& position, double elapsed) const;
+  // SaveCheckpoint, and a copy kept as BoundaryCheckpointPath(position.stage).
+  absl::Status SaveBoundaryCheckpoint(const Position& position, double elapsed) const;
   // Tells options_.on_phase, if set.
   void EnterPhase(const char* phase) const;
   // Deterministic and (if `stochastic`) stochastic returns of `snapshot`

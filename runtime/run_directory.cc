@@ -51,7 +51,8 @@ bool IsRunFile(const std::string& name) {
   return name == "checkpoint.pb" || name == "checkpoint.prev.pb" ||
          name == "checkpoint.pb.unreadable" || name == "metrics.jsonl" ||
          name == "final_eval.json" ||
-         ((absl::StartsWith(name, "decoder_stage") || absl::StartsWith(name, "policy_stage")) &&
+         ((absl::StartsWith(name, "decoder_stage") || absl::StartsWith(name, "policy_stage") ||
+           absl::StartsWith(name, "checkpoint_boundary")) &&
           absl::EndsWith(name, ".pb"));
 }
 

@@ -44,6 +44,27 @@ absl::Status CheckForkable(const std::vector<ConfigChange>& changes) {
       absl::StrJoin(ForkableFields(), ", "), ", and ppo.* except normalize_observations)"));
 }
 
+// The checkpoint kept before boundary `boundary`: NotFound naming the
+// boundaries the source has kept when it has not reached that one.
+absl::StatusOr<v1::LearnerCheckpoint> LoadBoundaryCheckpoint(const std::string& source_dir,
+                                                             int boundary) {
+  absl::StatusOr<v1::LearnerCheckpoint> checkpoint =
+      learner::ReadCheckpoint(learner::BoundaryCheckpointPath(source_dir, boundary));
+  if (checkpoint.ok() || checkpoint.status().code() != absl::StatusCode::kNotFound) {
+    return checkpoint;
+  }
+  std::vector<std::string> kept;
+  for (int k = 0; fs::exists(learner::BoundaryCheckpointPath(source_dir, k)); ++k) {
+    kept.push_back(absl::StrCat(k));
+  }
+  return absl::NotFoundError(absl::StrCat(
+      source_dir, " has no checkpoint before boundary ", boundary, " (",
+      kept.empty() ? std::string("it has kept none: no refinement has started yet, or the run "
+                                 "predates boundary checkpoints")
+                   : absl::StrCat("it has kept boundaries ", absl::StrJoin(kept, ", ")),
+      ")"));
+}
+
 absl::StatusOr<std::string> ReadPrefix(const std::string& path, int64_t bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
@@ -107,6 +128,10 @@ absl::StatusOr<ForkPlan> PlanFork(const ForkOptions& options) {
   // The source is only read: it may be running, and it is not this run.
   GORL_ASSIGN_OR_RETURN(plan.source,
                         LoadSavedRun(options.source_dir, learner::UnreadableLatest::kLeave));
+  if (options.boundary >= 0) {
+    GORL_ASSIGN_OR_RETURN(plan.source.checkpoint,
+                          LoadBoundaryCheckpoint(options.source_dir, options.boundary));
+  }
   plan.fork = plan.source;
   v1::TrainConfig& config = plan.fork.config;
   for (const std::string& assignment : options.overrides) {

@@ -28,6 +28,9 @@ const std::vector<std::string>& ForkableFields();
 
 struct ForkOptions {
   std::string source_dir;
+  // Start from the checkpoint kept just before this boundary's refinement
+  // (learner::BoundaryCheckpointPath) instead of the latest; -1: the latest.
+  int boundary = -1;
   std::string run_dir;                 // "" = DefaultRunDir of the fork's config
   std::vector<std::string> overrides;  // path.to.field=value, applied in order
   bool overwrite = false;              // replace a run in run_dir (PrepareRunDir)

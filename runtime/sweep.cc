@@ -37,6 +37,7 @@ namespace {
 // bounds a hung child, not a slow one.
 constexpr auto kStopGrace = std::chrono::minutes(10);
 constexpr absl::Duration kProgressEvery = absl::Seconds(2);
+constexpr absl::Duration kPaceWarmUp = absl::Minutes(5);
 
 bool FileExists(const std::string& path) { return std::ifstream(path).good(); }
 
@@ -356,7 +357,11 @@ class Sweep {
       }
     }
     const double seconds = absl::ToDoubleSeconds(now - started_);
-    const double pace = seconds > 0 ? (done_steps - steps_at_start_) / seconds : 0.0;
+    // The first minutes are start-up (roles loading, resumed runs' first
+    // iteration): a pace measured over them would promise days.
+    const double pace = seconds >= absl::ToDoubleSeconds(kPaceWarmUp)
+                            ? (done_steps - steps_at_start_) / seconds
+                            : 0;
     const std::string eta =
         pace > 0 ? FormatDuration(static_cast<double>(total_steps - done_steps) / pace) : "-";
     status_.Show(

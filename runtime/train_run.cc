@@ -94,6 +94,7 @@ absl::StatusOr<int> TrainResumed(const TrainRunOptions& options) {
 absl::StatusOr<int> TrainForked(const TrainRunOptions& options) {
   ForkOptions fork_options;
   fork_options.source_dir = options.fork_dir;
+  fork_options.boundary = options.fork_boundary;
   fork_options.run_dir = options.run_dir;
   fork_options.overrides = options.config.overrides;
   fork_options.overwrite = options.overwrite;

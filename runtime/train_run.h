@@ -26,6 +26,7 @@ struct TrainRunOptions {
   // Or a new run in run_dir that starts from this run's latest checkpoint,
   // with config.overrides applied to its configuration (runtime/run_fork.h).
   std::string fork_dir;
+  int fork_boundary = -1;  // ForkOptions::boundary
   // A run_dir that holds a run is refused unless this is set: then the
   // earlier run's files are removed first (PrepareRunDir).
   bool overwrite = false;

@@ -344,6 +344,34 @@ assert run["forked_from"] == {"source": sys.argv[3], "env_steps": fork["env_step
 assert run["resumes"] == 0, run' "$tmp/fork-report" "$tmp/fork" "$src"
 check "the fork's config holds the changes" \
   bash -c 'grep -q "epochs: 2" "$0" && grep -q "^seed: 5" "$0"' "$tmp/fork/config.textproto"
+# The position before each refinement is kept: a fork from it redoes that
+# boundary, and without changes redoes the refinement exactly (in process;
+# the next stage's unrolls differ, as after any resume: env states are not
+# checkpointed).
+check "a run keeps the checkpoint before its refinement" test -s "$tmp/fork/checkpoint_boundary0.pb"
+"$gorl" train --fork "$tmp/fork" --boundary 0 --run_dir "$tmp/fork-b0" --in_process \
+  > /dev/null 2>&1; code=$?
+check "a fork from boundary 0 without changes redoes the refinement row for row, then finishes" \
+  /usr/bin/python3 -c '
+import json, os, sys
+def rows(d):
+  return [{k: v for k, v in r.items() if not k.endswith("seconds")}
+          for r in map(json.loads, open(d + "/metrics.jsonl")) if r["event"] not in ("fork", "resume")]
+a, b = rows(sys.argv[1]), rows(sys.argv[2])
+end = [i for i, r in enumerate(a) if r["event"] == "refine"][0] + 1
+forks = [r for r in map(json.loads, open(sys.argv[2] + "/metrics.jsonl")) if r["event"] == "fork"]
+assert sys.argv[3] == "0" and os.path.exists(sys.argv[2] + "/final_eval.json"), sys.argv[3]
+assert a[:end] == b[:end] and "decoder_val_loss" in b[end - 1], (end, a[end - 1], b[end - 1])
+assert forks[-1]["env_steps"] == a[end - 1]["env_steps"], (forks[-1], a[end - 1])' \
+  "$tmp/fork" "$tmp/fork-b0" "$code"
+"$gorl" train --fork "$tmp/fork" --boundary 1 --run_dir "$tmp/fork-bad" > /dev/null 2> "$tmp/err"
+code=$?
+check "a fork from a boundary the source has not kept exits 2 naming the kept ones" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "no checkpoint before boundary 1 (it has kept boundaries 0)" "$0" &&
+    [ ! -e "$2" ]' "$tmp/err" "$code" "$tmp/fork-bad"
+"$gorl" train --boundary 0 > /dev/null 2> "$tmp/err"; code=$?
+check "--boundary without --fork exits 2" \
+  bash -c '[ "$1" -eq 2 ] && grep -q "boundary requires --fork" "$0"' "$tmp/err" "$code"
 check "the fork left its source as it was" \
   bash -c 'cd "$0" && md5sum --quiet -c "$1" && [ "$(ls | wc -l)" -eq "$(wc -l < "$1")" ]' \
   "$src" "$tmp/src.md5"
