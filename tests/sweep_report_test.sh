@@ -122,6 +122,25 @@ check "the table's PPO return is the run's final evaluation" table_matches ppo "
 check "the table's GoRL-FM return is the run's final evaluation" table_matches gorl-fm "$second/final_eval.json"
 check "summary.md has the results table" grep -q '| twin-peaks | gorl-fm |' "$report/summary.md"
 
+# Two PPO seeds whose configs differ only in a section PPO never reads (a preset
+# that gained a decoder field between them) are one experiment of two seeds;
+# a difference PPO reads makes two.
+other_seed="$tmp/twin-peaks-ppo-s1"
+cp -r "$first" "$other_seed"
+sed -i '/^seed:/d; s/^\(  steps: \)[0-9]*/\17/' "$other_seed/config.textproto"
+echo "seed: 1" >> "$other_seed/config.textproto"
+seeds_of_ppo() {  # seeds_of_ppo DIR...: prints "n variant" of the twin-peaks PPO rows
+  "$gorl" report "$@" --out "$tmp/report-seeds" --densities 0 > /dev/null 2>&1
+  "$python" -c 'import json, sys
+rows = [r for r in json.load(open(sys.argv[1]))["table"] if r["algo"] == "ppo"]
+print(" ".join("%d:%s" % (r["n_seeds"], r["variant"] or "-") for r in rows))' "$tmp/report-seeds/summary.json"
+}
+check "seeds differing only in a field PPO does not read are one experiment" \
+  test "$(seeds_of_ppo "$first" "$other_seed")" = "2:-"
+sed -i 's/^\(  learning_rate: \).*/\10.0123/' "$other_seed/config.textproto"
+check "... and a field PPO reads makes two" \
+  test "$(seeds_of_ppo "$first" "$other_seed" | wc -w)" -eq 2
+
 # A directory that is not a run is named, and the report covers the rest.
 mkdir -p "$tmp/junk" && echo 'not a config' > "$tmp/junk/config.textproto"
 "$gorl" report "$first" "$tmp/junk" --out "$tmp/report2" --densities 0 > /dev/null 2> "$tmp/report2.err"

@@ -390,15 +390,32 @@ def describe(values):
     return "default" if values is None else ",".join(values)
 
 
+# Config sections (or fields) an algorithm never reads: a difference there (a preset that gained
+# `decoder.diffusion_prediction` between two PPO seeds) does not make another experiment.
+UNREAD_FIELDS = {
+    "ppo": ("decoder", "refine", "fpo", "dppo"),
+    "gorl-fm": ("decoder.diffusion_prediction", "fpo", "dppo"),
+    "gorl-diff": ("fpo", "dppo"),
+    "fpo": ("decoder", "refine", "dppo"),
+    "dppo": ("decoder", "refine", "fpo"),
+}
+
+
+def read_by(algo, key):
+    return not any(key == f or key.startswith(f + ".") for f in UNREAD_FIELDS.get(algo, ()))
+
+
 def assign_variants(runs):
-    """Runs of one task and algorithm whose configs differ (beyond seed and operational
-    settings) are different experiments: name each by the fields that differ, so that
-    curves and tables never average, say, a clipped and an unclipped run as two seeds."""
+    """Runs of one task and algorithm whose configs differ (beyond seed, operational settings
+    and fields the algorithm does not read) are different experiments: name each by the fields
+    that differ, so that curves and tables never average, say, a clipped and an unclipped run
+    as two seeds."""
     groups = {}
     for run in runs:
         groups.setdefault((run.task, run.algo), []).append(run)
-    for group in groups.values():
-        keys = sorted(set().union(*(r.fields for r in group)) - OPERATIONAL_FIELDS)
+    for (_, algo), group in groups.items():
+        keys = sorted(k for k in set().union(*(r.fields for r in group)) - OPERATIONAL_FIELDS
+                      if read_by(algo, k))
         differing = [k for k in keys if len({r.fields.get(k) for r in group}) > 1]
         for run in group:
             text = ", ".join(f"{k}={describe(run.fields.get(k))}" for k in differing)
