@@ -9,6 +9,8 @@
 #include <string>
 #include <utility>
 
+#include <glog/logging.h>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -39,6 +41,13 @@ absl::StatusOr<RunLock> RunLock::Acquire(const std::string& run_dir, bool create
   }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int error = errno;
+    if (error == ENOLCK || error == EOPNOTSUPP) {
+      // A file system without locks (some network mounts): the run goes on,
+      // as it did before locks existed, without the guard.
+      LOG(WARNING) << "cannot lock " << path << " (" << std::strerror(error)
+                   << "): this file system does not enforce one writer per run directory";
+      return RunLock(fd);
+    }
     const std::string holder = HolderPid(fd);
     close(fd);
     if (error != EWOULDBLOCK) {
