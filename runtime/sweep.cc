@@ -148,7 +148,9 @@ absl::StatusOr<std::string> PresetDrift(const SweepRun& run,
 absl::Status Inspect(Cell& cell) {
   const std::string& dir = cell.run.dir;
   cell.total_env_steps = cell.run.built.total_env_steps();
-  if (!RunFilesIn(dir).empty()) {
+  const bool has_run_files = !RunFilesIn(dir).empty();
+  const bool has_checkpoint = HasCheckpoint(dir);
+  if (has_run_files) {
     // A run that another process is training (another sweep, a `gorl train
     // --resume`) is refused before anything starts.
     if (absl::StatusOr<RunLock> probe = RunLock::Acquire(dir);
@@ -156,7 +158,7 @@ absl::Status Inspect(Cell& cell) {
       return probe.status();
     }
   }
-  if (HasCheckpoint(dir)) {
+  if (has_checkpoint) {
     // Only looked at here: `gorl train --resume` sets an unreadable latest aside.
     absl::StatusOr<SavedRun> saved = LoadSavedRun(dir, learner::UnreadableLatest::kLeave);
     if (!saved.ok()) {
@@ -171,10 +173,10 @@ absl::Status Inspect(Cell& cell) {
   }
   if (Finished(dir)) {
     cell.state = Cell::State::kFinished;
-  } else if (HasCheckpoint(dir)) {
+  } else if (has_checkpoint) {
     cell.resume = true;
   } else {
-    cell.overwrite = !RunFilesIn(dir).empty();
+    cell.overwrite = has_run_files;
   }
   return absl::OkStatus();
 }
