@@ -121,6 +121,63 @@ EOF
 check "the table's PPO return is the run's final evaluation" table_matches ppo "$first/final_eval.json"
 check "the table's GoRL-FM return is the run's final evaluation" table_matches gorl-fm "$second/final_eval.json"
 check "summary.md has the results table" grep -q '| twin-peaks | gorl-fm |' "$report/summary.md"
+wall_ratio_matches() {  # GoRL-FM's wall / PPO's, from the two final_eval.json files
+  "$python" - "$report/summary.json" "$first/final_eval.json" "$second/final_eval.json" <<'EOF'
+import json, sys
+table = json.load(open(sys.argv[1]))["table"]
+ppo, fm = (json.load(open(p))["wall_seconds"] for p in sys.argv[2:])
+row = next(r for r in table if r["algo"] == "gorl-fm")
+sys.exit(0 if abs(row["wall_vs_ppo"] - fm / ppo) < 1e-9 else 1)
+EOF
+}
+check "the table's wall / PPO's is the runs' own wall-clock ratio" wall_ratio_matches
+tally_matches() {  # the fidelity tally counts the GoRL-FM run's refine rows and their ratios
+  "$python" - "$report/summary.json" "$second/metrics.jsonl" <<'EOF'
+import json, sys
+tally = json.load(open(sys.argv[1]))["fidelity_goal"]
+rows = [json.loads(l) for l in open(sys.argv[2]) if '"event": "refine"' in l]
+ratios = [r["refined_stochastic_return"] / r["collecting_stochastic_return"] for r in rows]
+sys.exit(0 if len(tally) == 1 and tally[0]["boundaries"] == len(rows) == 1 and
+         tally[0]["at_goal"] == sum(x >= 0.95 for x in ratios) else 1)
+EOF
+}
+check "the fidelity tally counts the run's boundaries and those at the goal" tally_matches
+
+# The archive keeps what the report reads, without checkpoints, and the report
+# reads it as it reads the runs.
+archive_runs=("$python" "$(dirname "$0")/../tools/report/archive_runs.py")
+archive="$tmp/archive"
+"${archive_runs[@]}" --policies "$archive" "$sweep_dir" > /dev/null 2> "$tmp/archive.err"; code=$?
+check "archiving the sweep succeeds (got $code)" test "$code" -eq 0
+check "... names the sweep's report directory as no run" grep -q "not archived: $report" "$tmp/archive.err"
+check "the archive keeps the gzipped metrics and the policies" \
+  test -f "$archive/twin-peaks-gorl-fm-s0/metrics.jsonl.gz" -a -f "$archive/twin-peaks-gorl-fm-s0/policy_stage1.pb"
+check "... and no checkpoint" test -z "$(find "$archive" -name 'checkpoint*')"
+"$gorl" report "$archive" --out "$tmp/report-archive" --densities 0 > /dev/null 2>&1; code=$?
+check "a report over the archive succeeds (got $code)" test "$code" -eq 0
+report_tables_equal() {
+  "$python" -c 'import json, sys
+a, b = (json.load(open(p))["table"] for p in sys.argv[1:])
+sys.exit(0 if a == b and len(a) == 2 else 1)' "$report/summary.json" "$tmp/report-archive/summary.json"
+}
+check "... with the same table as the report over the runs" report_tables_equal
+tree_digest() { (cd "$archive" && find . -type f | sort | xargs sha256sum); }
+before=$(tree_digest)
+"${archive_runs[@]}" --policies "$archive" "$sweep_dir" > /dev/null 2>&1
+check "archiving the same runs again changes no byte" test "$(tree_digest)" = "$before"
+echo "seed: 7" >> "$archive/twin-peaks-ppo-s0/config.textproto"  # seed 0 has no line
+before=$(tree_digest)
+"${archive_runs[@]}" "$archive" "$first" > /dev/null 2> "$tmp/conflict.err"; code=$?
+check "a run of another configuration under the same name is refused (exit 1, got $code)" test "$code" -eq 1
+check "... naming the archived run" grep -q "$archive/twin-peaks-ppo-s0 holds a run of another configuration" "$tmp/conflict.err"
+check "... and leaving it as it was" test "$(tree_digest)" = "$before"
+damaged="$tmp/damaged-archive/twin-peaks-gorl-fm-s0"
+mkdir -p "$damaged" && cp "$archive/twin-peaks-gorl-fm-s0/config.textproto" "$damaged/"
+head -c 300 "$archive/twin-peaks-gorl-fm-s0/metrics.jsonl.gz" > "$damaged/metrics.jsonl.gz"
+"$gorl" report "$first" "$damaged" --out "$tmp/report-damaged" --densities 0 > /dev/null 2> "$tmp/damaged.err"
+code=$?
+check "a truncated archived metrics file does not stop the report (got $code)" test "$code" -eq 0
+check "... which names it" grep -q "skipping $damaged: metrics.jsonl unreadable" "$tmp/damaged.err"
 
 # Two PPO seeds whose configs differ only in a section PPO never reads (a preset
 # that gained a decoder field between them) are one experiment of two seeds;

@@ -12,6 +12,7 @@ The outputs depend only on the inputs: no timestamps, no unseeded randomness, so
 import argparse
 import functools
 import glob
+import gzip
 import json
 import math
 import os
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -155,11 +157,24 @@ def algo_name(value):
 # ---------------------------------------------------------------------------------------------
 # metrics.jsonl and final_eval.json
 
+METRICS_NAMES = ("metrics.jsonl", "metrics.jsonl.gz")  # a run directory, an archived run
+
+
+def metrics_path(run_dir):
+    """The run's metrics.jsonl, or the gzipped copy an archived run keeps (archive_runs.py)."""
+    for name in METRICS_NAMES:
+        path = os.path.join(run_dir, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
 def read_jsonl(path):
-    """Rows of a metrics.jsonl and the number of lines that did not parse (a run killed
-    mid-write leaves a truncated last line)."""
+    """Rows of a metrics.jsonl (or .jsonl.gz) and the number of lines that did not parse (a
+    run killed mid-write leaves a truncated last line)."""
     rows, bad, last_bad = [], 0, False
-    with open(path, encoding="utf-8", errors="replace") as f:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
         for line in f:
             if not line.strip():
                 continue
@@ -320,12 +335,12 @@ def policy_files(run_dir):
 
 def load_run(run_dir):
     fields = load_config(run_dir)
-    metrics = os.path.join(run_dir, "metrics.jsonl")
-    if not os.path.isfile(metrics):
+    metrics = metrics_path(run_dir)
+    if metrics is None:
         raise Unusable("no metrics.jsonl")
     try:
         raw, bad, last_bad = read_jsonl(metrics)
-    except OSError as e:
+    except (OSError, EOFError, zlib.error) as e:  # zlib, EOF: a damaged .gz
         raise Unusable(f"metrics.jsonl unreadable: {e}")
     if bad:
         where = "the last line is truncated" if last_bad and bad == 1 else f"{bad} bad line(s)"
@@ -366,7 +381,7 @@ def candidate_dirs(paths):
         path = os.path.normpath(path)
         # metrics.jsonl or checkpoint.pb without a config: a broken run, not a sweep
         if any(os.path.isfile(os.path.join(path, name))
-               for name in ("config.textproto", "metrics.jsonl", "checkpoint.pb")):
+               for name in ("config.textproto", "checkpoint.pb") + METRICS_NAMES):
             dirs.append(path)
             continue
         subdirs = sorted(e.path for e in os.scandir(path)
@@ -830,6 +845,35 @@ def table_row(task, group):
             "paper_seeds": PAPER_SEEDS.get(task, 5) if task in PAPER else None}
 
 
+def add_wall_vs_ppo(table):
+    """Each row's mean wall-clock over PPO's on the same task (PPO without a variant), the
+    cost the paper states as GoRL's 1.87x; None where the task has no such PPO row."""
+    ppo = {row["task"]: row["wall_minutes_mean"] for row in table
+           if row["algo"] == "ppo" and not row["variant"]}
+    for row in table:
+        base = ppo.get(row["task"])
+        row["wall_vs_ppo"] = row["wall_minutes_mean"] / base if base else None
+
+
+def fidelity_tally(runs):
+    """Per task and algorithm (label): boundaries measured and how many met the goal."""
+    tally = {}
+    for run in runs:
+        for r in run.refines:
+            ratio = boundary_ratio(r)
+            if ratio is None:
+                continue
+            entry = tally.setdefault((run.task, run.label), {
+                "task": run.task, "algo": run.algo, "variant": run.variant, "seeds": [],
+                "boundaries": 0, "at_goal": 0, "lowest_ratio": ratio})
+            if run.seed not in entry["seeds"]:
+                entry["seeds"].append(run.seed)
+            entry["boundaries"] += 1
+            entry["at_goal"] += ratio >= FIDELITY_GOAL
+            entry["lowest_ratio"] = min(entry["lowest_ratio"], ratio)
+    return list(tally.values())
+
+
 def millions(steps):
     return f"{steps / 1e6:.2f}M"
 
@@ -860,14 +904,15 @@ def write_markdown(path, tasks, runs, table, skipped, figures, figure_notes):
              "`return_mean` for a finished run, else the run's last eval row (flagged). ± is the "
              "population standard deviation (ddof=0) of the per-seed final returns.", "",
              "| task | algo | final return (mean ± std, n seeds) | env steps | wall (min) "
-             "| paper, 180M steps |", "|---|---|---|---|---|---|"]
+             "| wall / PPO's | paper, 180M steps |", "|---|---|---|---|---|---|---|"]
     for row in table:
         group = tasks[row["task"]][row_label(row)]
         paper = "—" if row["paper_180M"] is None else str(row["paper_180M"])
         if row["paper_seeds"] == 3:
             paper += " (3 seeds)"
         lines.append(f"| {row['task']} | {row_label(row)} | {final_cell(row, group)} | "
-                     f"{steps_cell(row)} | {row['wall_minutes_mean']:.1f} | {paper} |")
+                     f"{steps_cell(row)} | {row['wall_minutes_mean']:.1f} | "
+                     f"{fmt(row['wall_vs_ppo'], 2)} | {paper} |")
     lines += fidelity_markdown(runs)
     lines += ["", "## Runs", "", "| dir | task | algo | seed | status | final return | wall (min) "
               "| notes |", "|---|---|---|---|---|---|---|---|"]
@@ -907,6 +952,9 @@ def fidelity_markdown(runs):
              f"update) against the policy that collected its data; the goal is a ratio of at "
              f"least {FIDELITY_GOAL}. Sliced W2 of the actions to the collecting policy's: new "
              "decoder fed the prior / fed the fresh encoder / sampling floor.", "",
+             *(f"- {t['task']}, {row_label(t)}: {t['at_goal']} of {t['boundaries']} boundaries "
+               f"at or above {FIDELITY_GOAL} (seeds {', '.join(map(str, sorted(t['seeds'])))}; "
+               f"lowest ratio {t['lowest_ratio']:.3f})" for t in fidelity_tally(runs)), "",
              "| task | algo | seed | boundary | env steps | collecting → refined | ratio "
              "| sliced W2 prior / fresh / floor | refine (s) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -990,7 +1038,9 @@ def main(argv):
                 figures.append((name, f"{task}, {label}: action densities per stage"))
     table = [table_row(task, group) for task, groups in tasks.items()
              for group in groups.values()]
-    summary = {"runs": [run_summary(r) for r in runs], "table": table, "skipped": skipped,
+    add_wall_vs_ppo(table)
+    summary = {"runs": [run_summary(r) for r in runs], "table": table,
+               "fidelity_goal": fidelity_tally(runs), "skipped": skipped,
                "densities_failed": density_failures}
     with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(clean(summary), f, indent=1, ensure_ascii=False)
