@@ -388,6 +388,8 @@ absl::Status ValidateRefineConfig(const v1::DecoderConfig& d, const v1::RefineCo
                 f.fidelity_samples(), "must be >= 2 when refine.fidelity_states > 0");
   check.Require(f.target_clip() >= 0 && std::isfinite(f.target_clip()), "refine.target_clip",
                 f.target_clip(), "must be >= 0 and finite (0: targets not clamped)");
+  check.Require(f.fidelity_episodes() >= 0, "refine.fidelity_episodes", f.fidelity_episodes(),
+                "must be >= 0 (0: eval.episodes)");
   return check.status();
 }
 
@@ -451,6 +453,10 @@ int64_t EnvStepsPerIteration(const v1::TrainConfig& c) {
   return int64_t{c.ppo().batch_size()} * c.ppo().num_minibatches() * c.rollout().unroll_length();
 }
 
+int FidelityEpisodes(const v1::TrainConfig& c) {
+  return c.refine().fidelity_episodes() > 0 ? c.refine().fidelity_episodes() : c.eval().episodes();
+}
+
 std::string DescribeConfig(const v1::TrainConfig& c) {
   const v1::PpoConfig& p = c.ppo();
   std::string out = absl::StrCat(
@@ -492,7 +498,7 @@ std::string DescribeConfig(const v1::TrainConfig& c) {
         c.refine().batch_size(), ", inputs ", EnumUserName(c.refine().inputs()), ", targets ",
         c.refine().target_clip() > 0 ? absl::StrCat("clamped to +-", c.refine().target_clip())
                                      : std::string("unclamped"),
-        "\n");
+        "; hand-over evaluated over ", FidelityEpisodes(c), " episodes\n");
   }
   absl::StrAppend(&out, "  eval: ", c.eval().episodes(), " episodes every ",
                   c.eval().every_env_steps(), " env steps");

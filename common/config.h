@@ -115,6 +115,10 @@ std::string DescribeConfig(const v1::TrainConfig& config);
 // Env steps that one PPO iteration consumes: batch_size x num_minibatches x unroll_length.
 int64_t EnvStepsPerIteration(const v1::TrainConfig& config);
 
+// Episodes of each evaluation at a refinement's hand-over:
+// refine.fidelity_episodes, or eval.episodes when it is 0.
+int FidelityEpisodes(const v1::TrainConfig& config);
+
 }  // namespace gorl
 
 #endif  // GORL_COMMON_CONFIG_H_

@@ -105,7 +105,8 @@ v1::PolicySnapshot TrainingLoop::MakeSnapshot(v1::ActorMode mode) const {
 }
 
 absl::StatusOr<EvalPoint> TrainingLoop::Evaluate(const v1::PolicySnapshot& snapshot,
-                                                 int64_t env_steps, int stage, bool stochastic) {
+                                                 int64_t env_steps, int stage, bool stochastic,
+                                                 int episodes) {
   const v1::TrainConfig& config = options_.config;
   v1::PolicySnapshot eval_snapshot = snapshot;
   eval_snapshot.set_mode(v1::ACTOR_MODE_EVAL);
@@ -113,17 +114,17 @@ absl::StatusOr<EvalPoint> TrainingLoop::Evaluate(const v1::PolicySnapshot& snaps
   // The same evaluation seeds every time, so curves compare policies, not luck.
   const uint64_t seed = SeedFor(config.seed(), SeedStream::kEval);
   ++eval_round_;
-  GORL_ASSIGN_OR_RETURN(v1::EvalReport deterministic,
-                        actors_.Evaluate(config.eval().episodes(), true, seed));
+  GORL_ASSIGN_OR_RETURN(v1::EvalReport deterministic, actors_.Evaluate(episodes, true, seed));
   EvalPoint point;
   point.env_steps = env_steps;
   point.stage = stage;
+  point.episodes = deterministic.episode_returns_size();
   point.deterministic_mean = Mean(deterministic.episode_returns());
   point.deterministic_std = StdDev(deterministic.episode_returns());
   point.stochastic_mean = std::numeric_limits<double>::quiet_NaN();
   if (stochastic) {
     GORL_ASSIGN_OR_RETURN(v1::EvalReport stochastic_report,
-                          actors_.Evaluate(config.eval().episodes(), false, seed));
+                          actors_.Evaluate(episodes, false, seed));
     point.stochastic_mean = Mean(stochastic_report.episode_returns());
   }
   return point;
@@ -183,10 +184,14 @@ absl::Status TrainingLoop::RefineAfterStage(Position& pos, MetricsLog& log,
         report.fidelity,
         MeasureRefinementFidelity(collect_snapshot, next, held_out_obs, fidelity_options));
   }
+  // Both over the same start states, and over more episodes than the
+  // curve's evaluations: the goal is a ratio of the two (config.proto).
+  const int episodes = FidelityEpisodes(config);
   GORL_ASSIGN_OR_RETURN(EvalPoint before, Evaluate(collect_snapshot, report.env_steps, stage,
-                                                   /*stochastic=*/true));
+                                                   /*stochastic=*/true, episodes));
   GORL_ASSIGN_OR_RETURN(EvalPoint after, Evaluate(next, report.env_steps, stage + 1,
-                                                  /*stochastic=*/true));
+                                                  /*stochastic=*/true, episodes));
+  report.eval_episodes = before.episodes;
   report.collecting_stochastic = before.stochastic_mean;
   report.collecting_deterministic = before.deterministic_mean;
   report.refined_stochastic = after.stochastic_mean;
@@ -229,6 +234,7 @@ absl::Status TrainingLoop::RefineAfterStage(Position& pos, MetricsLog& log,
                 .Add("collecting_deterministic_return", report.collecting_deterministic)
                 .Add("refined_stochastic_return", report.refined_stochastic)
                 .Add("refined_deterministic_return", report.refined_deterministic)
+                .Add("fidelity_eval_episodes", report.eval_episodes)
                 .Add("fidelity_states", f.states)
                 .Add("fidelity_samples", f.samples)
                 .Add("fidelity_sw_prior", f.prior.sliced_wasserstein)
@@ -493,8 +499,9 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
         const v1::PolicySnapshot snapshot = MakeSnapshot(v1::ACTOR_MODE_EVAL);
         EnterPhase("evaluate");
         const double eval_start = elapsed();
-        GORL_ASSIGN_OR_RETURN(EvalPoint point, Evaluate(snapshot, summary.env_steps, stage,
-                                                        config.eval().stochastic()));
+        GORL_ASSIGN_OR_RETURN(EvalPoint point,
+                              Evaluate(snapshot, summary.env_steps, stage,
+                                       config.eval().stochastic(), config.eval().episodes()));
         eval_seconds = elapsed() - eval_start;
         log_eval(point, "eval", eval_seconds);
         if (point.deterministic_mean > pos.best_return) {

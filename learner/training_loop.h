@@ -74,6 +74,7 @@ struct RefinementReport {
   TargetStats targets;          // the decoder's training targets (pre-tanh actions)
   double collecting_stochastic = 0.0, collecting_deterministic = 0.0;
   double refined_stochastic = 0.0, refined_deterministic = 0.0;
+  int eval_episodes = 0;  // of each of the four returns above (refine.fidelity_episodes)
   std::vector<double> validation_losses;  // the decoder's, per epoch
   double collect_seconds = 0.0, refine_seconds = 0.0, fidelity_seconds = 0.0;
 };
@@ -84,6 +85,7 @@ struct EvalPoint {
   double deterministic_mean = 0.0;
   double deterministic_std = 0.0;
   double stochastic_mean = 0.0;  // NaN when stochastic evaluation is off
+  int episodes = 0;
 };
 
 struct TrainingSummary {
@@ -166,9 +168,9 @@ class TrainingLoop {
   // Tells options_.on_phase, if set.
   void EnterPhase(const char* phase) const;
   // Deterministic and (if `stochastic`) stochastic returns of `snapshot`
-  // over the run's evaluation episodes.
+  // over `episodes` episodes, from the same start states every time.
   absl::StatusOr<EvalPoint> Evaluate(const v1::PolicySnapshot& snapshot, int64_t env_steps,
-                                     int stage, bool stochastic);
+                                     int stage, bool stochastic, int episodes);
   // The refinement at the end of `pos.stage`: collect with the stage's
   // chosen policy, train a new decoder, measure the hand-over, swap the
   // decoder in. Logs an "refine" row and tells options_.on_refinement.

@@ -186,14 +186,26 @@ other_seed="$tmp/twin-peaks-ppo-s1"
 cp -r "$first" "$other_seed"
 sed -i '/^seed:/d; s/^\(  steps: \)[0-9]*/\17/' "$other_seed/config.textproto"
 echo "seed: 1" >> "$other_seed/config.textproto"
-seeds_of_ppo() {  # seeds_of_ppo DIR...: prints "n variant" of the twin-peaks PPO rows
+seeds_of() {  # seeds_of ALGO DIR...: prints "n:variant" of the twin-peaks ALGO rows
+  local algo=$1; shift
   "$gorl" report "$@" --out "$tmp/report-seeds" --densities 0 > /dev/null 2>&1
   "$python" -c 'import json, sys
-rows = [r for r in json.load(open(sys.argv[1]))["table"] if r["algo"] == "ppo"]
-print(" ".join("%d:%s" % (r["n_seeds"], r["variant"] or "-") for r in rows))' "$tmp/report-seeds/summary.json"
+rows = [r for r in json.load(open(sys.argv[1]))["table"] if r["algo"] == sys.argv[2]]
+print(" ".join("%d:%s" % (r["n_seeds"], r["variant"] or "-") for r in rows))' \
+    "$tmp/report-seeds/summary.json" "$algo"
 }
+seeds_of_ppo() { seeds_of ppo "$@"; }
 check "seeds differing only in a field PPO does not read are one experiment" \
   test "$(seeds_of_ppo "$first" "$other_seed")" = "2:-"
+# GoRL-FM reads the refinement's settings, but not the episodes that only
+# measure its hand-over.
+other_fm="$tmp/twin-peaks-gorl-fm-s1"
+cp -r "$second" "$other_fm"
+sed -i '/^seed:/d; s/^\(  fidelity_samples: .*\)$/\1\n  fidelity_episodes: 64/' "$other_fm/config.textproto"
+echo "seed: 1" >> "$other_fm/config.textproto"
+check "the copy asks for 64 hand-over episodes" grep -q "^  fidelity_episodes: 64" "$other_fm/config.textproto"
+check "... and is a second seed of the same GoRL-FM experiment" \
+  test "$(seeds_of gorl-fm "$second" "$other_fm")" = "2:-"
 sed -i 's/^\(  learning_rate: \).*/\10.0123/' "$other_seed/config.textproto"
 check "... and a field PPO reads makes two" \
   test "$(seeds_of_ppo "$first" "$other_seed" | wc -w)" -eq 2

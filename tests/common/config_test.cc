@@ -114,6 +114,15 @@ TEST(ConfigTest, ValidationRejectsOutOfRangeValuesByName) {
   GORL_ASSERT_OK(ApplyOverride("refine.fidelity_samples=1", config));
   EXPECT_THAT(ValidateConfig(config),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("refine.fidelity_samples")));
+  config = *LoadPreset("local");
+  GORL_ASSERT_OK(ApplyOverride("refine.fidelity_episodes=-1", config));
+  EXPECT_THAT(ValidateConfig(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("refine.fidelity_episodes")));
+  // 0 falls back to eval.episodes; the local preset evaluates its hand-overs over more.
+  config = *LoadPreset("local");
+  EXPECT_EQ(FidelityEpisodes(config), 64);
+  GORL_ASSERT_OK(ApplyOverride("refine.fidelity_episodes=0", config));
+  EXPECT_EQ(FidelityEpisodes(config), config.eval().episodes());
   for (const char* clip :
        {"refine.target_clip=-1", "refine.target_clip=nan", "refine.target_clip=inf"}) {
     config = *LoadPreset("local");

@@ -340,6 +340,8 @@ TEST(TrainingLoopTest, MeasuresTheFidelityOfEveryRefinement) {
   config.mutable_refine()->set_num_pairs(40);
   config.mutable_refine()->set_fidelity_states(4);
   config.mutable_refine()->set_fidelity_samples(8);
+  // The hand-over's evaluations over 5 episodes, the stage's over eval.episodes (3).
+  config.mutable_refine()->set_fidelity_episodes(5);
   LoopRun run;
   RunLoop(config, "fidelity", run);
   GORL_ASSERT_OK(run.summary);
@@ -356,11 +358,12 @@ TEST(TrainingLoopTest, MeasuresTheFidelityOfEveryRefinement) {
     EXPECT_TRUE(std::isfinite(r.fidelity.prior.sliced_wasserstein));
     EXPECT_TRUE(std::isfinite(r.fidelity.fresh_encoder.mean_error));
     // RecordingActors scores the evaluations in call order: the stage's
-    // own two, then the collecting policy (an even call: 100 + index, + 1
-    // for the mean of 3 episodes 0, 1, 2), then the refined one (odd: index + 1).
+    // own two, then the collecting policy (an even call: 100 + index, + 2
+    // for the mean of 5 episodes 0..4), then the refined one (odd: index + 1).
     const int first = 4 * stage + 2;
-    EXPECT_DOUBLE_EQ(r.collecting_deterministic, 100 + first + 1);
-    EXPECT_DOUBLE_EQ(r.refined_deterministic, first + 1 + 1);
+    EXPECT_EQ(r.eval_episodes, 5);
+    EXPECT_DOUBLE_EQ(r.collecting_deterministic, 100 + first + 2);
+    EXPECT_DOUBLE_EQ(r.refined_deterministic, first + 1 + 2);
     EXPECT_EQ(r.validation_losses, (std::vector<double>{0.9, 0.7, 0.5 / (stage + 1)}));
     // The targets' statistics come from the collected actions (not zeros).
     EXPECT_GT(r.targets.abs_mean, 0.0);
@@ -379,7 +382,8 @@ TEST(TrainingLoopTest, MeasuresTheFidelityOfEveryRefinement) {
          {"decoder_val_curve\": [0.899999976, 0.699999988", "\"fidelity_states\": 4",
           "\"fidelity_sw_prior\": ", "\"fidelity_sw_floor\": ",
           "\"collecting_stochastic_return\": ", "\"refined_stochastic_return\": ",
-          "\"fidelity_seconds\": ", "\"target_abs_p99\": ", "\"target_saturated_fraction\": "}) {
+          "\"fidelity_seconds\": ", "\"target_abs_p99\": ", "\"target_saturated_fraction\": ",
+          "\"fidelity_eval_episodes\": 5"}) {
       EXPECT_NE(line.find(key), std::string::npos) << key << " in " << line;
     }
   }

@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gorl_report  # noqa: E402  (the report's own reader decides what a usable run is)
 
 PROG = "archive_runs.py"
+gorl_report.PROG = PROG  # the reader's warnings (a truncated line, ...) name this tool
 KEPT_AS_IS = ("config.textproto", "final_eval.json", "sweep_cell.json")
 
 
@@ -114,9 +115,12 @@ def main(argv):
     dest = os.path.normpath(args.dest)
     if any(os.path.normpath(p) == dest for p in args.paths):
         parser.error(f"{dest} is both the archive and a run to archive")
-    runs, skipped = gorl_report.load_runs(args.paths)
-    for entry in skipped:
-        warn(f"not archived: {entry['dir']} ({entry['reason']})")
+    runs = []
+    for run_dir in gorl_report.candidate_dirs(args.paths):
+        try:
+            runs.append(gorl_report.load_run(run_dir))
+        except gorl_report.Unusable as e:
+            warn(f"not archived: {run_dir} ({e})")
     if not runs:
         warn("no usable run to archive")
         return 1

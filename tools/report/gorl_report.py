@@ -57,10 +57,11 @@ PAPER = {
 }
 PAPER_SEEDS = {"humanoid-stand": 3, "humanoid-run": 3}
 
-# Settings that change how a run was executed, not what it learned: runs that differ only in
-# these are the same experiment.
+# Settings that change how a run was executed or measured, not what it learned: runs that
+# differ only in these are the same experiment. (The hand-over's evaluations run on envs and a
+# random stream of their own, so their episode count leaves training untouched.)
 OPERATIONAL_FIELDS = {"seed", "learner_threads", "checkpoint_every_iterations", "device",
-                      "rollout.num_threads"}
+                      "rollout.num_threads", "refine.fidelity_episodes"}
 
 
 def warn(message):
@@ -955,8 +956,8 @@ def fidelity_markdown(runs):
              *(f"- {t['task']}, {row_label(t)}: {t['at_goal']} of {t['boundaries']} boundaries "
                f"at or above {FIDELITY_GOAL} (seeds {', '.join(map(str, sorted(t['seeds'])))}; "
                f"lowest ratio {t['lowest_ratio']:.3f})" for t in fidelity_tally(runs)), "",
-             "| task | algo | seed | boundary | env steps | collecting → refined | ratio "
-             "| sliced W2 prior / fresh / floor | refine (s) |",
+             "| task | algo | seed | boundary | env steps | collecting → refined (episodes) "
+             "| ratio | sliced W2 prior / fresh / floor | refine (s) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for run, r in rows:
         ratio = boundary_ratio(r)
@@ -965,10 +966,17 @@ def fidelity_markdown(runs):
         lines.append(
             f"| {run.task} | {run.label} | {run.seed} | {r['stage']} → {r['stage'] + 1} | "
             f"{millions(r.get('env_steps', 0))} | {fmt(r.get('collecting_stochastic_return'), 1)}"
-            f" → {fmt(r.get('refined_stochastic_return'), 1)} | "
+            f" → {fmt(r.get('refined_stochastic_return'), 1)} ({hand_over_episodes(run, r)}) | "
             f"{fmt(ratio, 3)}{'' if ratio is None or ratio >= FIDELITY_GOAL else ' (below goal)'}"
             f" | {w2} | {fmt(r.get('refine_seconds'), 0)} |")
     return lines
+
+
+def hand_over_episodes(run, row):
+    """Episodes of the boundary's evaluations: logged since refine.fidelity_episodes existed,
+    before that always eval.episodes."""
+    logged = row.get("fidelity_eval_episodes")
+    return int(logged) if finite(logged) else top_int(run.fields, "eval.episodes")
 
 
 def fmt(value, digits):
