@@ -115,12 +115,7 @@ def main(argv):
     dest = os.path.normpath(args.dest)
     if any(os.path.normpath(p) == dest for p in args.paths):
         parser.error(f"{dest} is both the archive and a run to archive")
-    runs = []
-    for run_dir in gorl_report.candidate_dirs(args.paths):
-        try:
-            runs.append(gorl_report.load_run(run_dir))
-        except gorl_report.Unusable as e:
-            warn(f"not archived: {run_dir} ({e})")
+    runs, _ = gorl_report.load_runs(args.paths)  # names each directory it skips
     if not runs:
         warn("no usable run to archive")
         return 1

@@ -894,7 +894,7 @@ def steps_cell(row):
     return millions(high) if low == high else f"{millions(low)}–{millions(high)}"
 
 
-def write_markdown(path, tasks, runs, table, skipped, figures, figure_notes):
+def write_markdown(path, tasks, runs, table, tally, skipped, figures, figure_notes):
     most = max(r.final[3] for r in runs)
     least = min(r.final[3] for r in runs)
     lines = ["# GoRL report", "",
@@ -914,7 +914,7 @@ def write_markdown(path, tasks, runs, table, skipped, figures, figure_notes):
         lines.append(f"| {row['task']} | {row_label(row)} | {final_cell(row, group)} | "
                      f"{steps_cell(row)} | {row['wall_minutes_mean']:.1f} | "
                      f"{fmt(row['wall_vs_ppo'], 2)} | {paper} |")
-    lines += fidelity_markdown(runs)
+    lines += fidelity_markdown(runs, tally)
     lines += ["", "## Runs", "", "| dir | task | algo | seed | status | final return | wall (min) "
               "| notes |", "|---|---|---|---|---|---|---|---|"]
     for run in runs:
@@ -944,7 +944,7 @@ def row_label(row):
     return f"{row['algo']} ({row['variant']})" if row["variant"] else row["algo"]
 
 
-def fidelity_markdown(runs):
+def fidelity_markdown(runs, tally):
     rows = [(run, r) for run in runs for r in run.refines]
     if not rows:
         return []
@@ -955,7 +955,7 @@ def fidelity_markdown(runs):
              "decoder fed the prior / fed the fresh encoder / sampling floor.", "",
              *(f"- {t['task']}, {row_label(t)}: {t['at_goal']} of {t['boundaries']} boundaries "
                f"at or above {FIDELITY_GOAL} (seeds {', '.join(map(str, sorted(t['seeds'])))}; "
-               f"lowest ratio {t['lowest_ratio']:.3f})" for t in fidelity_tally(runs)), "",
+               f"lowest ratio {t['lowest_ratio']:.3f})" for t in tally), "",
              "| task | algo | seed | boundary | env steps | collecting → refined (episodes) "
              "| ratio | sliced W2 prior / fresh / floor | refine (s) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -1047,8 +1047,9 @@ def main(argv):
     table = [table_row(task, group) for task, groups in tasks.items()
              for group in groups.values()]
     add_wall_vs_ppo(table)
+    tally = fidelity_tally(runs)
     summary = {"runs": [run_summary(r) for r in runs], "table": table,
-               "fidelity_goal": fidelity_tally(runs), "skipped": skipped,
+               "fidelity_goal": tally, "skipped": skipped,
                "densities_failed": density_failures}
     with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(clean(summary), f, indent=1, ensure_ascii=False)
@@ -1056,8 +1057,8 @@ def main(argv):
     notes = [f"No action densities for `{f['dir']}`: {f['reason']}" for f in density_failures]
     if not args.gorl or args.densities == 0:
         notes.append("No action densities: they need --gorl and --densities > 0.")
-    write_markdown(os.path.join(args.out, "summary.md"), tasks, runs, table, skipped, figures,
-                   notes)
+    write_markdown(os.path.join(args.out, "summary.md"), tasks, runs, table, tally, skipped,
+                   figures, notes)
     print(f"{PROG}: {len(runs)} run(s), {len(skipped)} skipped; wrote {args.out}/summary.md")
     return 0
 
