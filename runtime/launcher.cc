@@ -151,6 +151,7 @@ std::vector<std::string> Launcher::SecurityArgs(const std::string& name) const {
 absl::Status Launcher::Start(Role& role) {
   ChildOptions child;
   child.argv = {binary_};
+  child.executable = kThisExecutable;
   child.argv.insert(child.argv.end(), role.args.begin(), role.args.end());
   child.env = role.env;
   child.capture_stdout = role.capture_stdout;

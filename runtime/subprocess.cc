@@ -12,7 +12,9 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 extern char** environ;
 
@@ -23,6 +25,7 @@ using Clock = std::chrono::steady_clock;
 
 std::vector<char*> CStrings(std::vector<std::string>& strings) {
   std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
   for (std::string& s : strings) pointers.push_back(s.data());
   pointers.push_back(nullptr);
   return pointers;
@@ -35,6 +38,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::Spawn(const ChildOptions& options)
   // Everything the child needs is prepared before fork: between fork and
   // exec only async-signal-safe calls are allowed (no allocation).
   std::vector<std::string> argv = options.argv;
+  const std::string executable = options.executable.empty() ? argv[0] : options.executable;
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
   env.insert(env.end(), options.env.begin(), options.env.end());
@@ -72,7 +76,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::Spawn(const ChildOptions& options)
     if (getppid() != parent) _exit(127);  // the parent died before prctl
     if (pipe_fds[1] >= 0) dup2(pipe_fds[1], STDOUT_FILENO);
     if (stderr_fd >= 0) dup2(stderr_fd, STDERR_FILENO);
-    execve(argv_c[0], argv_c.data(), env_c.data());
+    execve(executable.c_str(), argv_c.data(), env_c.data());
     _exit(127);
   }
   if (stderr_fd >= 0) close(stderr_fd);
@@ -153,7 +157,10 @@ absl::StatusOr<std::string> SelfExecutable() {
   char path[4096];
   const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
   if (n <= 0) return absl::UnavailableError("cannot read /proc/self/exe");
-  return std::string(path, static_cast<size_t>(n));
+  std::string self(path, static_cast<size_t>(n));
+  constexpr absl::string_view kDeleted = " (deleted)";
+  if (absl::EndsWith(self, kDeleted)) self.resize(self.size() - kDeleted.size());
+  return self;
 }
 
 }  // namespace gorl::runtime

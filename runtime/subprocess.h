@@ -17,8 +17,14 @@
 
 namespace gorl::runtime {
 
+// Exec'd in a child, the very binary its parent runs, even after a rebuild
+// or an upgrade replaced the file at the parent's path: a sweep's later runs
+// and a run's restarted roles stay the version that started them.
+inline constexpr char kThisExecutable[] = "/proc/self/exe";
+
 struct ChildOptions {
   std::vector<std::string> argv;  // argv[0] is the program path
+  std::string executable;         // the file to exec ("" = argv[0]), e.g. kThisExecutable
   std::vector<std::string> env;   // extra KEY=VALUE entries
   bool capture_stdout = false;    // read it with ReadLine
   std::string stderr_path;        // append stderr there ("" = inherit)
@@ -61,7 +67,10 @@ class Child {
   int exit_code_ = -1;
 };
 
-// The path of the running executable (/proc/self/exe).
+// The path of the running executable (/proc/self/exe's target), also once
+// that file was replaced (the kernel then appends " (deleted)", dropped
+// here): the place to show in argv[0] and to find files installed beside
+// it. To run this same binary again, exec kThisExecutable.
 absl::StatusOr<std::string> SelfExecutable();
 
 }  // namespace gorl::runtime

@@ -289,6 +289,7 @@ class Sweep {
       }
       ChildOptions child;
       child.argv = TrainArgs(self_, cell, options_);
+      child.executable = kThisExecutable;
       child.stderr_path = cell.run.dir + ".log";
       absl::StatusOr<std::unique_ptr<Child>> spawned = Child::Spawn(child);
       if (!spawned.ok()) {
@@ -375,6 +376,7 @@ class Sweep {
   int Report() {
     ChildOptions child;
     child.argv = {self_, "report", options_.dir, "--out", options_.dir + "/report"};
+    child.executable = kThisExecutable;
     if (!options_.assets.empty()) {
       child.argv.insert(child.argv.end(), {"--assets", options_.assets});
     }

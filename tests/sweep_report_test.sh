@@ -78,8 +78,24 @@ check "a drifted run the sweep has no record of is refused (exit 2, got $code)" 
 check "... with the command that continues it" grep -q "continue the run alone with \`gorl train --resume $first\`" "$tmp/unrecorded.err"
 cp "$tmp/before_drift/sweep_cell.json" "$first/"
 
-"${sweep[@]}" > "$tmp/sweep2.out" 2> "$tmp/sweep2.err"; code=$?
+# A rebuild during a sweep writes a new file at the binary's path; the
+# sweep's later runs must still run the binary the sweep started as. The
+# rerun runs from a copy, which is replaced, once the first run has resumed,
+# by a wrapper that leaves a mark when asked to train.
+cp "$gorl" "$tmp/gorl"
+"$tmp/gorl" "${sweep[@]:1}" > "$tmp/sweep2.out" 2> "$tmp/sweep2.err" &
+sweep_pid=$!
+resumed() { grep -q '"event": "resume"' "$first/metrics.jsonl"; }
+check "the rerun resumes the first run" wait_for 300 resumed
+printf '#!/bin/sh\n[ "$1" = train ] && touch "%s"\nexec "%s" "$@"\n' "$tmp/rebuilt_trained" "$gorl" \
+  > "$tmp/gorl.rebuilt"
+chmod +x "$tmp/gorl.rebuilt"
+mv -f "$tmp/gorl.rebuilt" "$tmp/gorl"
+check "... and the binary was replaced before the second run started" test ! -f "$second/metrics.jsonl"
+wait "$sweep_pid"; code=$?
+sweep_pid=
 check "the rerun finishes the sweep (exit 0, got $code)" test "$code" -eq 0
+check "the run started after the rebuild ran the binary the sweep started as" test ! -f "$tmp/rebuilt_trained"
 check "the rerun names what the preset changed" grep -q "twin-peaks-ppo-s0: the local preset has changed since this run started (saved -> now: ppo.entropy_cost: 0.0123 -> " "$tmp/sweep2.err"
 check "the drifted run kept its own configuration" grep -q "entropy_cost: 0.0123" "$first/config.textproto"
 check "both runs finished" test -f "$first/final_eval.json" -a -f "$second/final_eval.json"

@@ -5,6 +5,7 @@
 
 int main(int argc, char** argv) {
   gorl::TuneMalloc();
+  gorl::FlushDenormalsToZero();
   testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }
