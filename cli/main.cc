@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/usage.h"
+#include "common/build_info.h"
 #include "common/process_init.h"
 #include "runtime/exit_codes.h"
 
@@ -68,6 +69,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   help->add_option("command", help_topic, "A command, e.g. train or bench envs")->default_str("");
   help->footer("Examples:\n  gorl help\n  gorl help train\n  gorl help bench envs");
 
+  bool print_version = false;
+  gorl_app.add_flag("--version", print_version,
+                    "Print this build's version (git describe of its checkout) and exit");
   gorl_app.footer(kExamples);  // after the subcommands: they would inherit it
 
   if (argc < 2) {
@@ -84,6 +88,10 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   }
   if (const int code = gorl::cli::CheckLeftovers(gorl_app); code != gorl::runtime::kExitOk) {
     return code;
+  }
+  if (print_version) {
+    std::printf("gorl %s\n", gorl::BuildVersion());
+    return gorl::runtime::kExitOk;
   }
   if (help->parsed()) return gorl::cli::PrintHelpFor(gorl_app, help_topic);
   for (const Command& command : commands) {

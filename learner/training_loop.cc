@@ -15,6 +15,7 @@
 #include <glog/logging.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/build_info.h"
 #include "common/config.h"
 #include "common/config_diff.h"
 #include "common/metrics_log.h"
@@ -28,6 +29,14 @@ namespace gorl::learner {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The machine a run session ran on ("" when unknown), for its start and
+// resume rows: a result's wall-clock means little without it.
+std::string HostName() {
+  char name[256] = {0};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
 
 double Mean(const google::protobuf::RepeatedField<float>& values) {
   double sum = 0;
@@ -390,6 +399,14 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
                         MetricsLog::Open(options_.run_dir + "/metrics.jsonl"));
   if (!resumed) {
     GORL_RETURN_IF_ERROR(WriteDecoder(decoder_, options_.run_dir + "/decoder_stage0.pb"));
+    // Which build ran the run, on which machine (before the first
+    // checkpoint, so that a resume keeps the row).
+    log->Write(JsonRow()
+                   .Add("event", "start")
+                   .Add("env_steps", pos.summary.env_steps)
+                   .Add("wall_seconds", elapsed())
+                   .Add("gorl_version", BuildVersion())
+                   .Add("host", HostName()));
     // The start is a position too: a run that fails or is killed before its
     // first periodic checkpoint (a first update that diverges) can be
     // resumed, and its directory reads as a run.
@@ -402,7 +419,9 @@ absl::StatusOr<TrainingSummary> TrainingLoop::RunStages(Position& pos, bool resu
                    .Add("env_steps", pos.summary.env_steps)
                    .Add("wall_seconds", elapsed())
                    .Add("stage", pos.stage)
-                   .Add("iteration", pos.iteration));
+                   .Add("iteration", pos.iteration)
+                   .Add("gorl_version", BuildVersion())
+                   .Add("host", HostName()));
   }
   if (options_.on_start) options_.on_start(pos.summary.env_steps);
 

@@ -34,6 +34,17 @@ check "missing assets directory is named" grep -q '/nonexistent' "$tmp/err"
 
 "$gorl" eval --task twin-peaks --policy greedy > /dev/null 2> "$tmp/err"; code=$?
 check "unknown policy exits 2" test "$code" -eq 2
+# The build names itself: in a checkout, a commit of this repository
+# (git describe --always --dirty).
+version=$("$gorl" --version); code=$?
+check "--version exits 0 (got $code)" test "$code" -eq 0
+check "--version prints 'gorl VERSION' (got '$version')" test "${version#gorl }" != "$version" -a -n "${version#gorl }"
+root="$(dirname "$0")/.."
+if git -C "$root" rev-parse --git-dir > /dev/null 2>&1; then
+  commit=${version#gorl }
+  commit=${commit%-dirty}
+  check "... and in a checkout it is one of its commits ($commit)" git -C "$root" cat-file -e "${commit}^{commit}"
+fi
 "$gorl" frobnicate > /dev/null 2>&1; code=$?
 check "unknown command exits 2" test "$code" -eq 2
 

@@ -147,6 +147,15 @@ sys.exit(0 if abs(row["wall_vs_ppo"] - fm / ppo) < 1e-9 else 1)
 EOF
 }
 check "the table's wall / PPO's is the runs' own wall-clock ratio" wall_ratio_matches
+builds_match() {  # every run names the one build that ran all its sessions
+  "$python" - "$report/summary.json" "$("$gorl" --version)" <<'EOF'
+import json, sys
+runs, version = json.load(open(sys.argv[1]))["runs"], sys.argv[2].removeprefix("gorl ")
+sys.exit(0 if len(runs) == 2 and all(r["gorl_builds"] == [version] for r in runs) else 1)
+EOF
+}
+check "the report names the build that ran each run" builds_match
+check "... in summary.md too" grep -q "gorl \`$("$gorl" --version | cut -d' ' -f2)\`" "$report/summary.md"
 tally_matches() {  # the fidelity tally counts the GoRL-FM run's refine rows and their ratios
   "$python" - "$report/summary.json" "$second/metrics.jsonl" <<'EOF'
 import json, sys

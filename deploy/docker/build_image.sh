@@ -45,9 +45,12 @@ if [ "$target" = runtime-prebuilt ]; then
   cp "$here/runtime-packages.txt" "$context/deploy/docker/"
 fi
 
+# The context holds no .git: the builder stage gets the version from here
+# (a prebuilt binary already carries its own).
+version="$(git -C "$root" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)"
 start=$(date +%s)
 DOCKER_BUILDKIT=1 "$docker_cmd" build --file "$here/Dockerfile" --target "$target" \
-  --build-arg GORL_TORCH="$torch" --tag "$tag" "$context"
+  --build-arg GORL_TORCH="$torch" --build-arg GORL_VERSION="$version" --tag "$tag" "$context"
 echo "built $tag ($target) in $(( $(date +%s) - start )) s:" \
   "$("$docker_cmd" image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}')" >&2
 

@@ -19,7 +19,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/build_info.h"
 #include "learner/ppo_learner.h"
 #include "learner/training_loop.h"
 #include "tests/learner/fake_roles.h"
@@ -447,6 +449,12 @@ TEST_P(ResumeTest, ResumedRunEndsLikeTheUninterruptedOne) {
   EXPECT_EQ(CountLines(with_resume, absl::StrCat("{\"event\": \"resume\", \"env_steps\": ",
                                                  checkpoint.env_steps(), ",")),
             1);
+  // The run's first row and the resume row name the build that ran each
+  // session, and the machine.
+  EXPECT_TRUE(absl::StartsWith(with_resume, "{\"event\": \"start\", \"env_steps\": 0, "))
+      << with_resume.substr(0, 200);
+  EXPECT_EQ(CountLines(with_resume, absl::StrCat("\"gorl_version\": \"", BuildVersion(), "\"")), 2);
+  EXPECT_EQ(CountLines(with_resume, "\"host\": \""), 2);
   static const std::regex kResumeRow(R"re(\{"event": "resume"[^\n]*\n)re");
   const std::string metrics = std::regex_replace(with_resume, kResumeRow, "");
   EXPECT_EQ(CountLines(metrics, "\"event\": \"update\""), 6);

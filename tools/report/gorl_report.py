@@ -210,6 +210,17 @@ def count_resumes(raw):
                if r["event"] == "resume" and not (i > 0 and raw[i - 1]["event"] == "fork"))
 
 
+def build_versions(raw):
+    """The gorl builds that ran the run's sessions (the start and resume rows' `gorl_version`), in
+    order of first use; empty for a run from before builds were recorded (2026-12-03)."""
+    seen = []
+    for r in raw:
+        version = r.get("gorl_version") if r["event"] in ("start", "resume") else None
+        if isinstance(version, str) and version and version not in seen:
+            seen.append(version)
+    return seen
+
+
 def fork_origin(raw):
     """(source dir, env steps) of the last fork row (a fork of a fork has two), else None."""
     forks = [r for r in raw if r["event"] == "fork" and isinstance(r.get("source"), str)]
@@ -245,6 +256,7 @@ class Run:
     progress_wall_seconds: float  # and its active wall time
     final_eval: dict = None  # final_eval.json, only when the run finished
     policies: list = field(default_factory=list)  # [(stage, path)], by stage
+    builds: list = field(default_factory=list)    # gorl versions that ran it (build_versions)
     variant: str = ""        # which config fields tell this run apart from its (task, algo) peers
 
     @property
@@ -369,7 +381,8 @@ def load_run(run_dir):
         progress_env_steps=int(max(r["env_steps"] for r in rows if finite(r.get("env_steps")))),
         progress_wall_seconds=max(r["wall_seconds"] for r in rows
                                   if finite(r.get("wall_seconds"))),
-        final_eval=load_final_eval(run_dir), policies=policy_files(run_dir))
+        final_eval=load_final_eval(run_dir), policies=policy_files(run_dir),
+        builds=build_versions(raw))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -822,7 +835,7 @@ def run_summary(run):
             "total_env_steps": run.total_env_steps, "finished": run.finished,
             "final_return": ret, "final_return_std": std, "final_stochastic_return": stochastic,
             "final_env_steps": steps, "wall_seconds": run.wall_seconds,
-            "resumes": run.resumes, "unparsable_lines": run.bad_lines,
+            "resumes": run.resumes, "unparsable_lines": run.bad_lines, "gorl_builds": run.builds,
             "forked_from": ({"source": run.forked_from[0], "env_steps": run.forked_from[1]}
                             if run.forked_from else None),
             "boundaries": [boundary_summary(r) for r in run.refines]}
@@ -929,6 +942,8 @@ def write_markdown(path, tasks, runs, table, tally, skipped, figures, figure_not
             notes.append(f"resumed {run.resumes}×")
         if run.bad_lines:
             notes.append(f"{run.bad_lines} unparsable line(s) skipped")
+        if run.builds:
+            notes.append("gorl " + ", then ".join(f"`{b}`" for b in run.builds))
         lines.append(f"| `{run.dir}` | {run.task} | {run.label} | {run.seed} | {status} | "
                      f"{run.final[0]:.1f} | {run.wall_seconds / 60:.1f} | {'; '.join(notes)} |")
     lines += ["", "## Skipped directories", ""]
