@@ -22,6 +22,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/build_info.h"
 
 namespace gorl {
 namespace {
@@ -203,6 +204,19 @@ RoleMetrics::Impl::Impl(const std::string& role, const std::string& instance) {
                 .Register(*registry)
                 .Add(series_labels, buckets);
   };
+
+  // Prometheus' "which build is this" convention: a constant 1 whose label
+  // names the build, so a query joins on it and an alert sees mixed builds
+  // (deploy/prometheus/rules.yml, GorlMixedBuilds).
+  Labels build_labels = series_labels;
+  build_labels.emplace("version", BuildVersion());
+  prometheus::BuildGauge()
+      .Name("gorl_build_info")
+      .Help("1, labelled with this process's gorl build (git describe; gorl --version).")
+      .Labels(constant)
+      .Register(*registry)
+      .Add(build_labels)
+      .Set(1);
 
   env_steps = counter("gorl_env_steps_total", "Environment steps taken.");
   episodes = counter("gorl_episodes_total", "Episodes finished.");

@@ -64,6 +64,7 @@ class RoleMetrics {
   void DeclareAuthFailureReasons(const std::vector<std::string>& reasons);
 
   // --- gauges (last value) ---
+  // gorl_build_info{version} is 1 from the start (common/build_info.h).
   void SetStepsPerSecond(double v);  // gorl_env_steps_per_second
   // gorl_heartbeat_timestamp_seconds := now (unix time): the role's main
   // loop is alive (`gorl health --metrics` checks its age).

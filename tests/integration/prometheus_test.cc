@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/build_info.h"
 #include "common/metrics.h"
 #include "tests/common/http_get.h"
 #include "tests/integration/prometheus_harness.h"
@@ -116,6 +117,21 @@ TEST_F(PrometheusScrapeTest, EnvStepsOfEveryRoleArrive) {
     const std::string instance = role.instance.empty() ? (*addresses_)[i] : role.instance;
     EXPECT_EQ(found->labels.at("instance"), instance);
     EXPECT_EQ(found->labels.count("exported_instance"), 0u);
+  }
+}
+
+// Every role exports gorl_build_info{version} = 1, naming its build (the
+// roles are the gorl binary of this build, as this test is).
+TEST_F(PrometheusScrapeTest, EveryRoleNamesItsBuild) {
+  auto samples = harness_->QueryUntil(
+      "gorl_build_info",
+      [](const std::vector<PromSample>& s) { return s.size() == Roles().size(); },
+      absl::Seconds(90));
+  ASSERT_TRUE(samples.ok()) << samples.status();
+  for (const PromSample& sample : *samples) {
+    SCOPED_TRACE(sample.labels.at("role"));
+    EXPECT_EQ(sample.value, 1.0);
+    EXPECT_EQ(sample.labels.at("version"), BuildVersion());
   }
 }
 
