@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/build_info.h"
 #include "tests/common/http_get.h"
 #include "tests/status_matchers.h"
 
@@ -145,7 +146,7 @@ TEST(RoleMetricsTest, NamesFollowPrometheusConventions) {
     if (words[1] == "TYPE") types[words[2]] = words[3];
     if (words[1] == "HELP") helped.push_back(words[2]);
   }
-  EXPECT_EQ(types.size(), 40u);
+  EXPECT_EQ(types.size(), 41u);
   EXPECT_EQ(helped.size(), types.size());
   int counters = 0, gauges = 0, histograms = 0;
   for (const auto& [name, type] : types) {
@@ -165,8 +166,12 @@ TEST(RoleMetricsTest, NamesFollowPrometheusConventions) {
     }
   }
   EXPECT_EQ(counters, 9);
-  EXPECT_EQ(gauges, 29);
+  EXPECT_EQ(gauges, 30);
   EXPECT_EQ(histograms, 2);
+  // The build's info series: 1, labelled with this build's version.
+  EXPECT_THAT(ScrapeLines(port),
+              Contains(absl::StrCat("gorl_build_info{role=\"refiner\",version=\"", BuildVersion(),
+                                    "\"} 1")));
 }
 
 TEST(RoleMetricsTest, PortInUseIsAnErrorNotACrash) {
