@@ -131,10 +131,12 @@ absl::StatusOr<EvalPoint> TrainingLoop::Evaluate(const v1::PolicySnapshot& snaps
   point.deterministic_mean = Mean(deterministic.episode_returns());
   point.deterministic_std = StdDev(deterministic.episode_returns());
   point.stochastic_mean = std::numeric_limits<double>::quiet_NaN();
+  point.stochastic_std = std::numeric_limits<double>::quiet_NaN();
   if (stochastic) {
     GORL_ASSIGN_OR_RETURN(v1::EvalReport stochastic_report,
                           actors_.Evaluate(episodes, false, seed));
     point.stochastic_mean = Mean(stochastic_report.episode_returns());
+    point.stochastic_std = StdDev(stochastic_report.episode_returns());
   }
   return point;
 }
@@ -204,6 +206,8 @@ absl::Status TrainingLoop::RefineAfterStage(Position& pos, MetricsLog& log,
   report.collecting_stochastic = before.stochastic_mean;
   report.collecting_deterministic = before.deterministic_mean;
   report.refined_stochastic = after.stochastic_mean;
+  report.collecting_stochastic_std = before.stochastic_std;
+  report.refined_stochastic_std = after.stochastic_std;
   report.refined_deterministic = after.deterministic_mean;
   report.validation_losses = outcome.validation_losses;
   report.collect_seconds = refine_start - collect_start;
@@ -243,6 +247,8 @@ absl::Status TrainingLoop::RefineAfterStage(Position& pos, MetricsLog& log,
                 .Add("collecting_deterministic_return", report.collecting_deterministic)
                 .Add("refined_stochastic_return", report.refined_stochastic)
                 .Add("refined_deterministic_return", report.refined_deterministic)
+                .Add("collecting_stochastic_return_std", report.collecting_stochastic_std)
+                .Add("refined_stochastic_return_std", report.refined_stochastic_std)
                 .Add("fidelity_eval_episodes", report.eval_episodes)
                 .Add("fidelity_states", f.states)
                 .Add("fidelity_samples", f.samples)

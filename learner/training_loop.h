@@ -74,6 +74,9 @@ struct RefinementReport {
   TargetStats targets;          // the decoder's training targets (pre-tanh actions)
   double collecting_stochastic = 0.0, collecting_deterministic = 0.0;
   double refined_stochastic = 0.0, refined_deterministic = 0.0;
+  // The episodes' spread behind the two stochastic means: whether a ratio
+  // below the goal is a loss or noise (the report's 95% interval).
+  double collecting_stochastic_std = 0.0, refined_stochastic_std = 0.0;
   int eval_episodes = 0;  // of each of the four returns above (refine.fidelity_episodes)
   std::vector<double> validation_losses;  // the decoder's, per epoch
   double collect_seconds = 0.0, refine_seconds = 0.0, fidelity_seconds = 0.0;
@@ -85,6 +88,7 @@ struct EvalPoint {
   double deterministic_mean = 0.0;
   double deterministic_std = 0.0;
   double stochastic_mean = 0.0;  // NaN when stochastic evaluation is off
+  double stochastic_std = 0.0;   // likewise; not kept in checkpoints
   int episodes = 0;
 };
 

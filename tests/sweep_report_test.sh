@@ -167,6 +167,21 @@ sys.exit(0 if len(tally) == 1 and tally[0]["boundaries"] == len(rows) == 1 and
 EOF
 }
 check "the fidelity tally counts the run's boundaries and those at the goal" tally_matches
+interval_matches() {  # the ratio's 95% interval, from the refine row's means and spreads
+  "$python" - "$report/summary.json" "$second/metrics.jsonl" <<'EOF'
+import json, math, sys
+run = next(r for r in json.load(open(sys.argv[1]))["runs"] if r["algo"] == "gorl-fm")
+row = next(json.loads(l) for l in open(sys.argv[2]) if '"event": "refine"' in l)
+c, r = row["collecting_stochastic_return"], row["refined_stochastic_return"]
+sc, sr, n = (row["collecting_stochastic_return_std"], row["refined_stochastic_return_std"],
+             row["fidelity_eval_episodes"])
+half = 1.96 * math.sqrt(sr**2 / c**2 + r**2 * sc**2 / c**4) / math.sqrt(n)
+lo, hi = run["boundaries"][0]["ratio_ci95"]
+sys.exit(0 if sc > 0 and sr > 0 and abs(lo - (r / c - half)) < 1e-9 and abs(hi - (r / c + half)) < 1e-9
+         else 1)
+EOF
+}
+check "each boundary has its ratio's 95% interval from the logged spreads" interval_matches
 
 # The archive keeps what the report reads, without checkpoints, and the report
 # reads it as it reads the runs.

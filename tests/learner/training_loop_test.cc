@@ -382,6 +382,7 @@ TEST(TrainingLoopTest, MeasuresTheFidelityOfEveryRefinement) {
          {"decoder_val_curve\": [0.899999976, 0.699999988", "\"fidelity_states\": 4",
           "\"fidelity_sw_prior\": ", "\"fidelity_sw_floor\": ",
           "\"collecting_stochastic_return\": ", "\"refined_stochastic_return\": ",
+          "\"collecting_stochastic_return_std\": ", "\"refined_stochastic_return_std\": ",
           "\"fidelity_seconds\": ", "\"target_abs_p99\": ", "\"target_saturated_fraction\": ",
           "\"fidelity_eval_episodes\": 5"}) {
       EXPECT_NE(line.find(key), std::string::npos) << key << " in " << line;

@@ -626,6 +626,21 @@ def boundary_ratio(row):
     return None  # a ratio of returns at or below zero says nothing
 
 
+def boundary_ratio_interval(row, episodes):
+    """95% interval of refined / collecting from the two evaluations' means and episode spreads
+    (`*_stochastic_return_std`, logged since 2026-12-03), by the delta method for independent
+    samples. The two share their start states, so the interval is if anything too wide. None
+    without the spreads or with a collecting mean at or below zero."""
+    c, r = row.get("collecting_stochastic_return"), row.get("refined_stochastic_return")
+    sc = row.get("collecting_stochastic_return_std")
+    sr = row.get("refined_stochastic_return_std")
+    if not all(finite(v) for v in (c, r, sc, sr)) or c <= 0 or not episodes or episodes < 2:
+        return None
+    se = math.sqrt(sr ** 2 / c ** 2 + r ** 2 * sc ** 2 / c ** 4) / math.sqrt(episodes)
+    ratio = r / c
+    return [ratio - 1.96 * se, ratio + 1.96 * se]
+
+
 # ---------------------------------------------------------------------------------------------
 # Action densities (the GoRL paper's Figure 6)
 
@@ -816,10 +831,11 @@ def clean(value):
     return value
 
 
-def boundary_summary(row):
+def boundary_summary(run, row):
     entry = {"stage": row.get("stage"), "env_steps": row.get("env_steps"),
              "collecting": row.get("collecting_stochastic_return"),
              "refined": row.get("refined_stochastic_return"), "ratio": boundary_ratio(row),
+             "ratio_ci95": boundary_ratio_interval(row, hand_over_episodes(run, row)),
              "refine_seconds": row.get("refine_seconds")}
     for key in sorted(row):
         if key.startswith(("fidelity_", "target_", "collecting_", "refined_", "decoder_")) \
@@ -838,7 +854,7 @@ def run_summary(run):
             "resumes": run.resumes, "unparsable_lines": run.bad_lines, "gorl_builds": run.builds,
             "forked_from": ({"source": run.forked_from[0], "env_steps": run.forked_from[1]}
                             if run.forked_from else None),
-            "boundaries": [boundary_summary(r) for r in run.refines]}
+            "boundaries": [boundary_summary(run, r) for r in run.refines]}
 
 
 def paper_number(task, algo):
@@ -879,12 +895,17 @@ def fidelity_tally(runs):
                 continue
             entry = tally.setdefault((run.task, run.label), {
                 "task": run.task, "algo": run.algo, "variant": run.variant, "seeds": [],
-                "boundaries": 0, "at_goal": 0, "lowest_ratio": ratio})
+                "boundaries": 0, "at_goal": 0, "lowest_ratio": ratio, "with_interval": 0,
+                "below_goal_beyond_noise": 0})
             if run.seed not in entry["seeds"]:
                 entry["seeds"].append(run.seed)
             entry["boundaries"] += 1
             entry["at_goal"] += ratio >= FIDELITY_GOAL
             entry["lowest_ratio"] = min(entry["lowest_ratio"], ratio)
+            interval = boundary_ratio_interval(r, hand_over_episodes(run, r))
+            if interval is not None:
+                entry["with_interval"] += 1
+                entry["below_goal_beyond_noise"] += interval[1] < FIDELITY_GOAL
     return list(tally.values())
 
 
@@ -970,21 +991,34 @@ def fidelity_markdown(runs, tally):
              "decoder fed the prior / fed the fresh encoder / sampling floor.", "",
              *(f"- {t['task']}, {row_label(t)}: {t['at_goal']} of {t['boundaries']} boundaries "
                f"at or above {FIDELITY_GOAL} (seeds {', '.join(map(str, sorted(t['seeds'])))}; "
-               f"lowest ratio {t['lowest_ratio']:.3f})" for t in tally), "",
+               f"lowest ratio {t['lowest_ratio']:.3f}){beyond_noise(t)}" for t in tally), "",
+             "The ratio's 95% interval (in brackets, from the episodes' spread; runs from before "
+             "2026-12-03 did not log it) tells a loss from evaluation noise.", "",
              "| task | algo | seed | boundary | env steps | collecting → refined (episodes) "
-             "| ratio | sliced W2 prior / fresh / floor | refine (s) |",
+             "| ratio [95% interval] | sliced W2 prior / fresh / floor | refine (s) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for run, r in rows:
         ratio = boundary_ratio(r)
+        interval = boundary_ratio_interval(r, hand_over_episodes(run, r))
+        bracket = "" if interval is None else f" [{interval[0]:.2f}, {interval[1]:.2f}]"
         w2 = " / ".join(fmt(r.get(f"fidelity_sw_{k}"), 3) for k in ("prior", "fresh_encoder",
                                                                    "floor"))
         lines.append(
             f"| {run.task} | {run.label} | {run.seed} | {r['stage']} → {r['stage'] + 1} | "
             f"{millions(r.get('env_steps', 0))} | {fmt(r.get('collecting_stochastic_return'), 1)}"
             f" → {fmt(r.get('refined_stochastic_return'), 1)} ({hand_over_episodes(run, r)}) | "
-            f"{fmt(ratio, 3)}{'' if ratio is None or ratio >= FIDELITY_GOAL else ' (below goal)'}"
+            f"{fmt(ratio, 3)}{bracket}"
+            f"{'' if ratio is None or ratio >= FIDELITY_GOAL else ' (below goal)'}"
             f" | {w2} | {fmt(r.get('refine_seconds'), 0)} |")
     return lines
+
+
+def beyond_noise(entry):
+    """The tally's clause on boundaries whose whole 95% interval lies below the goal."""
+    if not entry["with_interval"]:
+        return ""
+    return (f"; {entry['below_goal_beyond_noise']} of the {entry['with_interval']} with an "
+            f"interval below {FIDELITY_GOAL} beyond noise")
 
 
 def hand_over_episodes(run, row):
