@@ -83,9 +83,10 @@ cp "$tmp/before_drift/sweep_cell.json" "$first/"
 # rerun runs from a copy, which is replaced, once the first run has resumed,
 # by a wrapper that leaves a mark when asked to train.
 cp "$gorl" "$tmp/gorl"
+resumes_before=$(grep -c '"event": "resume"' "$first/metrics.jsonl")  # the fork wrote one
 "$tmp/gorl" "${sweep[@]:1}" > "$tmp/sweep2.out" 2> "$tmp/sweep2.err" &
 sweep_pid=$!
-resumed() { grep -q '"event": "resume"' "$first/metrics.jsonl"; }
+resumed() { [ "$(grep -c '"event": "resume"' "$first/metrics.jsonl")" -gt "$resumes_before" ]; }
 check "the rerun resumes the first run" wait_for 300 resumed
 printf '#!/bin/sh\n[ "$1" = train ] && touch "%s"\nexec "%s" "$@"\n' "$tmp/rebuilt_trained" "$gorl" \
   > "$tmp/gorl.rebuilt"
