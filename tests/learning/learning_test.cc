@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
+#include "common/json_line.h"
 #include "common/nn/sample_actions.h"
 #include "envs/task_registry.h"
 #include "runtime/train_in_process.h"
@@ -205,9 +206,7 @@ bool HasTwoModesOnThePeaks(const PeakMasses& m) {
 double MetricOfFirst(const std::string& run_dir, const std::string& event, const std::string& key) {
   std::ifstream in(run_dir + "/metrics.jsonl");
   for (std::string line; std::getline(in, line);) {
-    if (line.find("\"event\": \"" + event + "\"") == std::string::npos) continue;
-    const size_t at = line.find("\"" + key + "\": ");
-    if (at != std::string::npos) return std::strtod(line.c_str() + at + key.size() + 4, nullptr);
+    if (JsonField(line, "event") == event) return JsonNumber(line, key);
   }
   return std::nan("");
 }

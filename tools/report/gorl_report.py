@@ -626,15 +626,16 @@ def boundary_ratio(row):
     return None  # a ratio of returns at or below zero says nothing
 
 
-def boundary_ratio_interval(row, episodes):
+def boundary_ratio_interval(run, row):
     """95% interval of refined / collecting from the two evaluations' means and episode spreads
-    (`*_stochastic_return_std`, logged since 2026-12-03), by the delta method for independent
-    samples. The two share their start states, so the interval is if anything too wide. None
-    without the spreads or with a collecting mean at or below zero."""
+    (`*_stochastic_return_std`, logged since 2026-12-03) over the hand-over's episodes, by the
+    delta method for independent samples. The two share their start states, so the interval is
+    if anything too wide. None without the spreads or with a collecting mean at or below zero."""
     c, r = row.get("collecting_stochastic_return"), row.get("refined_stochastic_return")
     sc = row.get("collecting_stochastic_return_std")
     sr = row.get("refined_stochastic_return_std")
-    if not all(finite(v) for v in (c, r, sc, sr)) or c <= 0 or not episodes or episodes < 2:
+    episodes = hand_over_episodes(run, row)
+    if not all(finite(v) for v in (c, r, sc, sr)) or c <= 0 or episodes < 2:
         return None
     se = math.sqrt(sr ** 2 / c ** 2 + r ** 2 * sc ** 2 / c ** 4) / math.sqrt(episodes)
     ratio = r / c
@@ -835,7 +836,7 @@ def boundary_summary(run, row):
     entry = {"stage": row.get("stage"), "env_steps": row.get("env_steps"),
              "collecting": row.get("collecting_stochastic_return"),
              "refined": row.get("refined_stochastic_return"), "ratio": boundary_ratio(row),
-             "ratio_ci95": boundary_ratio_interval(row, hand_over_episodes(run, row)),
+             "ratio_ci95": boundary_ratio_interval(run, row),
              "refine_seconds": row.get("refine_seconds")}
     for key in sorted(row):
         if key.startswith(("fidelity_", "target_", "collecting_", "refined_", "decoder_")) \
@@ -902,7 +903,7 @@ def fidelity_tally(runs):
             entry["boundaries"] += 1
             entry["at_goal"] += ratio >= FIDELITY_GOAL
             entry["lowest_ratio"] = min(entry["lowest_ratio"], ratio)
-            interval = boundary_ratio_interval(r, hand_over_episodes(run, r))
+            interval = boundary_ratio_interval(run, r)
             if interval is not None:
                 entry["with_interval"] += 1
                 entry["below_goal_beyond_noise"] += interval[1] < FIDELITY_GOAL
@@ -999,7 +1000,7 @@ def fidelity_markdown(runs, tally):
              "|---|---|---|---|---|---|---|---|---|"]
     for run, r in rows:
         ratio = boundary_ratio(r)
-        interval = boundary_ratio_interval(r, hand_over_episodes(run, r))
+        interval = boundary_ratio_interval(run, r)
         bracket = "" if interval is None else f" [{interval[0]:.2f}, {interval[1]:.2f}]"
         w2 = " / ".join(fmt(r.get(f"fidelity_sw_{k}"), 3) for k in ("prior", "fresh_encoder",
                                                                    "floor"))
