@@ -71,6 +71,10 @@ Command AddLearnerCommand(CLI::App& gorl) {
                   "results that do not depend on the number of actors)");
   app->add_option("--share_timeout_s", options->share_timeout_s,
                   "Seconds before an unfinished collect / eval share goes to another actor");
+  app->add_option("--refused_data_timeout_s", options->refused_data_timeout_s,
+                  "Seconds every connected actor may have only its rollouts / results refused "
+                  "(a diverged policy, another configuration) before the run fails")
+      ->check(CLI::PositiveNumber);
   app->add_option("--min_actors", options->min_actors,
                   "Actors that must have joined before training starts (gorl train passes the "
                   "number it starts)")

@@ -103,7 +103,7 @@ absl::Status CheckFlowBaselineFields(const v1::Rollout& r, const TaskShape& shap
     }
   }
   GORL_RETURN_IF_ERROR(CheckBounded(r.fpo_noise(), kMaxAbsLatent, "rollout.fpo_noise"));
-  GORL_RETURN_IF_ERROR(CheckBounded(r.fpo_old_losses(), kMaxAbsLogProb, "rollout.fpo_old_losses"));
+  GORL_RETURN_IF_ERROR(CheckBounded(r.fpo_old_losses(), kMaxFpoLoss, "rollout.fpo_old_losses"));
   GORL_RETURN_IF_ERROR(CheckBounded(r.dppo_chain(), kMaxAbsLatent, "rollout.dppo_chain"));
   return CheckBounded(r.dppo_old_log_probs(), kMaxAbsLogProb, "rollout.dppo_old_log_probs");
 }

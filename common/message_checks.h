@@ -37,6 +37,10 @@ inline constexpr float kMaxAbsLogProb = 1e6f;      // behaviour log-probs
 inline constexpr float kMaxAbsReward = 1e6f;       // one step's reward
 inline constexpr float kMaxAbsReturn = 1e12f;      // an episode's return
 inline constexpr float kMaxAbsAction = 1e6f;       // collected pre-tanh actions
+// FPO's per-draw CFM losses, squared distances in pre-tanh action space: 1e6
+// means pre-tanh actions near 1e3, a flow that has diverged (tanh saturates
+// beyond |a| ~ 4), and the learner clips l_old - l_new to +-3 anyway.
+inline constexpr float kMaxFpoLoss = 1e6f;
 // FPO draws per transition and DPPO Euler steps per env step: far beyond
 // the released 8 and 10, small enough that sizes cannot overflow.
 inline constexpr int kMaxFpoDraws = 1024;

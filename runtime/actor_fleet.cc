@@ -92,6 +92,43 @@ absl::Status ActorFleet::Refuse(absl::Status status, const std::string& reason) 
   return status;
 }
 
+void ActorFleet::NoteDataLocked(uint64_t session, const absl::Status& status) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return;
+  if (status.ok()) {
+    it->second.data_refused_in_a_row = 0;
+    return;
+  }
+  if (it->second.data_refused_in_a_row++ == 0) it->second.data_refused_since = Clock::now();
+  it->second.last_data_refusal = std::string(status.message());
+  changed_.SignalAll();
+}
+
+void ActorFleet::NoteData(uint64_t session, const absl::Status& status) {
+  absl::MutexLock lock(&mu_);
+  NoteDataLocked(session, status);
+}
+
+absl::Status ActorFleet::CheckDataCanArriveLocked() const {
+  if (sessions_.empty()) return absl::OkStatus();
+  const Session* last = nullptr;
+  const auto refused_before = Clock::now() - options_.refused_data_timeout;
+  for (const auto& [number, session] : sessions_) {
+    if (session.data_refused_in_a_row < kDataRefusalsBeforeFailing ||
+        session.data_refused_since > refused_before) {
+      return absl::OkStatus();
+    }
+    last = &session;
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "every connected actor has had its data refused for ", options_.refused_data_timeout.count(),
+      " s or more, so none can reach the learner (the last refusal, that actor's ",
+      last->data_refused_in_a_row, "th in a row: ", last->last_data_refusal,
+      "). Values beyond the message bounds from every actor mean that the policy they run has "
+      "diverged, or that the actors run another configuration (docs/learning.md, \"When a run "
+      "diverges\")"));
+}
+
 // ------------------------------------------------------- the actors' side
 
 absl::StatusOr<v1::JoinReply> ActorFleet::Join(const v1::JoinRequest& request,
@@ -293,8 +330,12 @@ absl::Status ActorFleet::HandleMessage(v1::ActorMessage& message, const std::str
   const std::string prefix = absl::StrCat("actor '", message.actor_id(), "': ");
   auto refuse = [&](const absl::Status& valid) {
     const std::string reason = RefusalReason(valid);
-    return Refuse(absl::InvalidArgumentError(prefix + std::string(valid.message())),
-                  reason.empty() ? "malformed" : reason);
+    absl::Status refused = Refuse(absl::InvalidArgumentError(prefix + std::string(valid.message())),
+                                  reason.empty() ? "malformed" : reason);
+    if (message.payload_case() != v1::ActorMessage::PAYLOAD_NOT_SET) {
+      NoteData(message.session(), refused);
+    }
+    return refused;
   };
   switch (message.payload_case()) {
     case v1::ActorMessage::kRollout: {
@@ -302,6 +343,7 @@ absl::Status ActorFleet::HandleMessage(v1::ActorMessage& message, const std::str
       if (!valid.ok()) return refuse(valid);
       // The session's id, checked above, not whatever the sender wrote.
       message.mutable_rollout()->set_actor_id(message.actor_id());
+      NoteData(message.session(), absl::OkStatus());
       return HandleRollout(*message.mutable_rollout(), num_envs, summary, cancelled);
     }
     case v1::ActorMessage::kRefinement: {
@@ -363,7 +405,9 @@ absl::Status ActorFleet::HandleResult(uint64_t session, const v1::ActorMessage& 
   auto refuse = [&](const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     board_.Release(session);
     changed_.SignalAll();
-    return Refuse(absl::InvalidArgumentError(prefix + why), "bad_result");
+    absl::Status refused = Refuse(absl::InvalidArgumentError(prefix + why), "bad_result");
+    NoteDataLocked(session, refused);
+    return refused;
   };
   if (message.has_refinement()) {
     if (!share->work.has_collect()) return refuse("collect data for a share that is not collect");
@@ -391,6 +435,7 @@ absl::Status ActorFleet::HandleResult(uint64_t session, const v1::ActorMessage& 
     board_.Complete(*share);
   }
   summary.set_results_accepted(summary.results_accepted() + 1);
+  NoteDataLocked(session, absl::OkStatus());
   changed_.SignalAll();
   return absl::OkStatus();
 }
@@ -491,6 +536,7 @@ absl::StatusOr<std::vector<v1::Rollout>> ActorFleet::GatherRollouts(int64_t sequ
     {
       absl::MutexLock lock(&mu_);
       if (shutdown_) return absl::CancelledError("learner is shutting down");
+      GORL_RETURN_IF_ERROR(CheckDataCanArriveLocked());
       // Unroll budgets ran out short (an actor left or its rollouts were
       // dropped): grant the rest to whoever is connected.
       const int64_t missing = sequences - have - queue_.queued_sequences();
@@ -613,6 +659,10 @@ absl::StatusOr<std::vector<ShareBoard::Share>> ActorFleet::RunShares(
     if (shutdown_) {
       board_.Finish();
       return absl::CancelledError("learner is shutting down");
+    }
+    if (absl::Status arriving = CheckDataCanArriveLocked(); !arriving.ok()) {
+      board_.Finish();
+      return arriving;
     }
     const auto now = Clock::now();
     for (uint64_t owner : board_.Expire(now - options_.share_timeout)) {

@@ -20,7 +20,13 @@
 // join timeout when it never opens its policy stream. Every incoming message
 // is validated (common/message_checks.h); a malformed one is refused with
 // INVALID_ARGUMENT and everything received before it is kept. Each refusal
-// is counted in gorl_messages_refused_total{reason}.
+// is counted in gorl_messages_refused_total{reason}. When every connected
+// actor has had its last kDataRefusalsBeforeFailing data messages refused,
+// none accepted for refused_data_timeout, GatherRollouts, Collect and
+// Evaluate fail with
+// FAILED_PRECONDITION naming the last reason: nothing the actors send can
+// reach the learner (a diverged policy whose values pass the message bounds,
+// a mismatched configuration), and waiting would stall the run for ever.
 //
 // What a peer can hold (the learner's port may be reachable by anyone on
 // the network, docs/runtime.md "Limits on peers"):
@@ -96,6 +102,11 @@ struct ActorFleetOptions {
   int work_shares = 0;
   // A share not finished this long after its assignment goes to another actor.
   std::chrono::seconds share_timeout{1800};
+  // How long every connected actor may have had only its data messages
+  // refused (at least kDataRefusalsBeforeFailing each) before a wait for data
+  // fails. Long enough that a peer sending garbage while the real actors are
+  // still joining cannot end the run.
+  std::chrono::seconds refused_data_timeout{30};
   // Upper bound on an actor's env count (a sanity check of Join). The
   // learner passes max(rollout.num_envs, the batch in sequences): more
   // envs than that only slow the run (one unroll overfills the batch).
@@ -126,6 +137,9 @@ class ActorFleet : public learner::ActorGroup {
   enum class StreamKind { kPolicy, kSend };
   static constexpr int kMaxPolicyStreams = 1;
   static constexpr int kMaxSendStreams = 2;
+  // Refused data messages in a row, from every actor, before a wait fails.
+  // A legitimate actor's message is never refused, so a few are certain.
+  static constexpr int kDataRefusalsBeforeFailing = 4;
 
   // One open stream of a session, counted against its limit while alive.
   class StreamSlot {
@@ -235,6 +249,11 @@ class ActorFleet : public learner::ActorGroup {
     std::map<uint64_t, std::function<void()>> send_cancels;
     v1::Work work;  // current assignment
     uint64_t work_generation = 0;
+    // Data messages (rollouts, collected pairs, eval reports) refused for
+    // their content since this session's last accepted one; the last reason.
+    int data_refused_in_a_row = 0;
+    std::chrono::steady_clock::time_point data_refused_since;
+    std::string last_data_refusal;
   };
 
   void CloseStream(StreamKind kind, uint64_t session, uint64_t slot);
@@ -242,6 +261,14 @@ class ActorFleet : public learner::ActorGroup {
   void ReapUnopenedSessions();
   // A refused call or message: counted by `reason`, returned.
   absl::Status Refuse(absl::Status status, const std::string& reason);
+  // Notes a data message of `session` as accepted (OK) or refused.
+  void NoteDataLocked(uint64_t session, const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void NoteData(uint64_t session, const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
+  // FAILED_PRECONDITION when every connected actor had its last
+  // kDataRefusalsBeforeFailing data messages refused, for at least
+  // refused_data_timeout (see the top).
+  absl::Status CheckDataCanArriveLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Status HandleRollout(v1::Rollout& rollout, int num_envs, v1::SendSummary& summary,
                              const CancelledFn& cancelled);

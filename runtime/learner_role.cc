@@ -97,6 +97,7 @@ ActorFleetOptions FleetOptions(const LearnerRoleOptions& options, const v1::Trai
   group.max_policy_lag = options.max_policy_lag;
   group.work_shares = options.work_shares;
   group.share_timeout = std::chrono::seconds(options.share_timeout_s);
+  group.refused_data_timeout = std::chrono::seconds(options.refused_data_timeout_s);
   group.min_actors = options.min_actors;
   group.max_actors = options.max_actors;
   group.join_timeout = std::chrono::seconds(options.join_timeout_s);

@@ -53,6 +53,8 @@ struct LearnerRoleOptions {
   int work_shares = 0;
   // Seconds before an unfinished share goes to another actor.
   int share_timeout_s = 1800;
+  // Seconds every actor may have only its data refused before the run fails.
+  int refused_data_timeout_s = 30;
   // Actors that must have joined before training starts (the launcher
   // passes the number it starts).
   int min_actors = 1;

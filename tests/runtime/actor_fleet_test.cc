@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <memory>
 #include <optional>
@@ -44,8 +45,9 @@ v1::JoinRequest JoinRequest(const std::string& id, int envs) {
 class ActorFleetTest : public ::testing::Test {
  protected:
   void SetUp() override { Make(1); }
-  void Make(int min_actors) {
+  void Make(int min_actors, std::chrono::seconds refused_data_timeout = std::chrono::seconds(0)) {
     ActorFleetOptions options;
+    options.refused_data_timeout = refused_data_timeout;
     options.task = "toy";
     options.obs_size = kObs;
     options.action_size = kAct;
@@ -309,6 +311,96 @@ TEST_F(ActorFleetTest, FiniteButHugeValuesAndExtraEpisodeReturnsAreRefused) {
   message.mutable_rollout()->add_episode_returns(12.5f);
   EXPECT_TRUE(fleet_->HandleMessage(message, "test", summary, nullptr).ok());
   EXPECT_EQ(summary.rollouts_accepted(), 1);
+}
+
+// A diverged policy's actors send values beyond the message bounds, and
+// every one of their rollouts is refused: the run must stop with the reason
+// instead of waiting for data that cannot come (a livelock seen in an FPO run).
+TEST_F(ActorFleetTest, WhenEveryActorsDataIsRefusedTheWaitForRolloutsFailsWithTheReason) {
+  const v1::JoinReply a = Join("a", 2), b = Join("b", 2);
+  ASSERT_TRUE(fleet_->Broadcast(Snapshot(1, v1::ACTOR_MODE_TRAIN)).ok());
+  auto send = [&](const v1::JoinReply& who, bool bad) {
+    v1::ActorMessage message;
+    message.set_actor_id(who.actor_id());
+    message.set_session(who.session());
+    *message.mutable_rollout() = Rollout(1, 2);
+    if (bad) message.mutable_rollout()->set_rewards(0, 2e6f);
+    v1::SendSummary summary;
+    return fleet_->HandleMessage(message, "test", summary, nullptr).code();
+  };
+  auto gathered = std::async(std::launch::async, [&] { return fleet_->GatherRollouts(100, 2); });
+  // a: refusals broken by an accepted rollout, then more than enough in a row.
+  for (int i = 1; i < ActorFleet::kDataRefusalsBeforeFailing; ++i) {
+    EXPECT_EQ(send(a, true), absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(send(a, false), absl::StatusCode::kOk);
+  for (int i = 0; i < 2 * ActorFleet::kDataRefusalsBeforeFailing; ++i) {
+    EXPECT_EQ(send(a, true), absl::StatusCode::kInvalidArgument);
+  }
+  // b's data still arrives (it has sent none yet): the gather waits.
+  EXPECT_EQ(gathered.wait_for(milliseconds(500)), std::future_status::timeout);
+  for (int i = 1; i < ActorFleet::kDataRefusalsBeforeFailing; ++i) {
+    EXPECT_EQ(send(b, true), absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(gathered.wait_for(milliseconds(500)), std::future_status::timeout)
+      << "b has one refusal fewer than it takes";
+  EXPECT_EQ(send(b, true), absl::StatusCode::kInvalidArgument);
+  // Without the check the gather would wait for ever: end it to fail.
+  if (gathered.wait_for(std::chrono::seconds(60)) != std::future_status::ready) fleet_->Shutdown();
+  const absl::StatusOr<std::vector<v1::Rollout>> result = gathered.get();
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(result.status().message(), HasSubstr("rollout.rewards[0]"));
+  EXPECT_THAT(result.status().message(), HasSubstr("diverged"));
+}
+
+TEST_F(ActorFleetTest, RefusedDataEndsAWaitOnlyAfterTheTimeoutAndCollectsAndEvalsToo) {
+  // Within the timeout, refusals alone do not end the wait: a peer sending
+  // garbage before the real actors have joined cannot stop the run.
+  Make(1, std::chrono::seconds(3600));
+  const v1::JoinReply a = Join("a", 2);
+  ASSERT_TRUE(fleet_->Broadcast(Snapshot(1, v1::ACTOR_MODE_TRAIN)).ok());
+  v1::ActorMessage message;
+  message.set_actor_id("a");
+  message.set_session(a.session());
+  *message.mutable_rollout() = Rollout(1, 2);
+  message.mutable_rollout()->set_rewards(0, std::nanf(""));
+  v1::SendSummary summary;
+  for (int i = 0; i < 3 * ActorFleet::kDataRefusalsBeforeFailing; ++i) {
+    EXPECT_FALSE(fleet_->HandleMessage(message, "test", summary, nullptr).ok());
+  }
+  auto gathered = std::async(std::launch::async, [&] { return fleet_->GatherRollouts(2, 2); });
+  EXPECT_EQ(gathered.wait_for(milliseconds(500)), std::future_status::timeout);
+  fleet_->Shutdown();
+  EXPECT_EQ(gathered.get().status().code(), absl::StatusCode::kCancelled);
+
+  // Evaluations wait on results the same way: reports that are all refused
+  // end the evaluation.
+  Make(1);
+  const v1::JoinReply b = Join("b", 2);
+  ASSERT_TRUE(fleet_->Broadcast(Snapshot(1, v1::ACTOR_MODE_EVAL)).ok());
+  auto evaluated = std::async(std::launch::async, [&] { return fleet_->Evaluate(4, true, 7); });
+  ActorFleet::PolicyCursor cursor;
+  int refused = 0;
+  ASSERT_TRUE(WaitUntil([&] {
+    std::optional<v1::PolicySnapshot> s = Next(b, cursor);
+    if (!s || !s->work().has_eval()) return false;
+    v1::ActorMessage report;
+    report.set_actor_id("b");
+    report.set_session(b.session());
+    report.set_work_id(s->work().id());
+    report.mutable_eval_report()->set_deterministic(false);  // the share asks for true
+    for (int i = 0; i < s->work().eval().episodes(); ++i) {
+      report.mutable_eval_report()->add_episode_returns(1.0f);
+    }
+    if (!fleet_->HandleMessage(report, "test", summary, nullptr).ok()) ++refused;
+    return refused >= ActorFleet::kDataRefusalsBeforeFailing;
+  }));
+  if (evaluated.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    fleet_->Shutdown();
+  }
+  const absl::StatusOr<v1::EvalReport> result = evaluated.get();
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(result.status().message(), HasSubstr("wrong deterministic flag"));
 }
 
 TEST_F(ActorFleetTest, APolicyStreamGetsTheNewestSnapshotWithItsWorkAndThenWaits) {
