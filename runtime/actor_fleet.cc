@@ -122,8 +122,8 @@ absl::Status ActorFleet::CheckDataCanArriveLocked() const {
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "every connected actor has had its data refused for ", options_.refused_data_timeout.count(),
-      " s or more, so none can reach the learner (the last refusal, that actor's ",
-      last->data_refused_in_a_row, "th in a row: ", last->last_data_refusal,
+      " s or more, so none can reach the learner (actor '", last->actor_id,
+      "': ", last->data_refused_in_a_row, " refused in a row; the last: ", last->last_data_refusal,
       "). Values beyond the message bounds from every actor mean that the policy they run has "
       "diverged, or that the actors run another configuration (docs/learning.md, \"When a run "
       "diverges\")"));
