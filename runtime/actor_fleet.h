@@ -23,10 +23,10 @@
 // is counted in gorl_messages_refused_total{reason}. When every connected
 // actor has had its last kDataRefusalsBeforeFailing data messages refused,
 // none accepted for refused_data_timeout, GatherRollouts, Collect and
-// Evaluate fail with
-// FAILED_PRECONDITION naming the last reason: nothing the actors send can
-// reach the learner (a diverged policy whose values pass the message bounds,
-// a mismatched configuration), and waiting would stall the run for ever.
+// Evaluate fail with FAILED_PRECONDITION naming the last reason: nothing the
+// actors send can reach the learner (a diverged policy whose values leave
+// the message bounds, a mismatched configuration), and waiting would stall
+// the run for ever.
 //
 // What a peer can hold (the learner's port may be reachable by anyone on
 // the network, docs/runtime.md "Limits on peers"):
