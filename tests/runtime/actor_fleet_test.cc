@@ -71,6 +71,21 @@ class ActorFleetTest : public ::testing::Test {
     return next.ok() ? *next : std::nullopt;
   }
 
+  // `who`'s report on its eval share `work`, every episode returning `value`.
+  absl::Status ReportEval(const v1::JoinReply& who, const v1::Work& work, bool deterministic,
+                          float value = 1.0f) {
+    v1::ActorMessage message;
+    message.set_actor_id(who.actor_id());
+    message.set_session(who.session());
+    message.set_work_id(work.id());
+    message.mutable_eval_report()->set_deterministic(deterministic);
+    for (int i = 0; i < work.eval().episodes(); ++i) {
+      message.mutable_eval_report()->add_episode_returns(value);
+    }
+    v1::SendSummary summary;
+    return fleet_->HandleMessage(message, "test", summary, nullptr);
+  }
+
   std::unique_ptr<RoleMetrics> metrics_;
   std::unique_ptr<ActorFleet> fleet_;
 };
@@ -258,16 +273,7 @@ TEST_F(ActorFleetTest, ASessionThatNeverOpensItsPolicyStreamIsRemovedAndFreesIts
   ASSERT_TRUE(WaitUntil([&] {
     std::optional<v1::PolicySnapshot> s = Next(c, cursor_c);
     if (!s || !s->work().has_eval()) return false;
-    v1::ActorMessage message;
-    message.set_actor_id("c");
-    message.set_session(c.session());
-    message.set_work_id(s->work().id());
-    message.mutable_eval_report()->set_deterministic(true);
-    for (int i = 0; i < s->work().eval().episodes(); ++i) {
-      message.mutable_eval_report()->add_episode_returns(1.0f);
-    }
-    v1::SendSummary summary;
-    EXPECT_TRUE(fleet_->HandleMessage(message, "test", summary, nullptr).ok());
+    EXPECT_TRUE(ReportEval(c, s->work(), /*deterministic=*/true).ok());
     return ++reported == 2;  // its own share and the silent one's
   }));
   absl::StatusOr<v1::EvalReport> report = evaluated.get();
@@ -384,15 +390,8 @@ TEST_F(ActorFleetTest, RefusedDataEndsAWaitOnlyAfterTheTimeoutAndCollectsAndEval
   ASSERT_TRUE(WaitUntil([&] {
     std::optional<v1::PolicySnapshot> s = Next(b, cursor);
     if (!s || !s->work().has_eval()) return false;
-    v1::ActorMessage report;
-    report.set_actor_id("b");
-    report.set_session(b.session());
-    report.set_work_id(s->work().id());
-    report.mutable_eval_report()->set_deterministic(false);  // the share asks for true
-    for (int i = 0; i < s->work().eval().episodes(); ++i) {
-      report.mutable_eval_report()->add_episode_returns(1.0f);
-    }
-    if (!fleet_->HandleMessage(report, "test", summary, nullptr).ok()) ++refused;
+    // The share asks for deterministic returns.
+    if (!ReportEval(b, s->work(), /*deterministic=*/false).ok()) ++refused;
     return refused >= ActorFleet::kDataRefusalsBeforeFailing;
   }));
   if (evaluated.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
@@ -473,16 +472,7 @@ TEST_F(ActorFleetTest, AShareGoesBackWhenItsActorsStreamBreaks) {
   fleet_->StreamBroke(a.session(), "a", "test");
   EXPECT_EQ(fleet_->connected_actors(), 1);
   auto report = [&](const v1::Work& work) {
-    v1::ActorMessage message;
-    message.set_actor_id("b");
-    message.set_session(b.session());
-    message.set_work_id(work.id());
-    message.mutable_eval_report()->set_deterministic(true);
-    for (int i = 0; i < work.eval().episodes(); ++i) {
-      message.mutable_eval_report()->add_episode_returns(static_cast<float>(work.id()));
-    }
-    v1::SendSummary summary;
-    return fleet_->HandleMessage(message, "test", summary, nullptr);
+    return ReportEval(b, work, /*deterministic=*/true, static_cast<float>(work.id()));
   };
   ASSERT_TRUE(report(*work_b).ok());
   // b, free again, is handed a's share.
